@@ -104,6 +104,22 @@ class ServiceGraph:
             out[self.index(c.caller)].append(self.index(c.callee))
         return tuple(tuple(x) for x in out)
 
+    def entry_paths(self) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+        """Every call path from the entry to a leaf: (service indices, call indices along it)."""
+        out: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+        calls_from: dict[int, list[tuple[int, int]]] = {}
+        for k, c in enumerate(self.calls):
+            calls_from.setdefault(self.index(c.caller), []).append((k, self.index(c.callee)))
+
+        def walk(node: int, nodes: tuple[int, ...], edges: tuple[int, ...]) -> None:
+            if node not in calls_from:
+                out.append((nodes, edges))
+            for k, callee in calls_from.get(node, []):
+                walk(callee, (*nodes, callee), (*edges, k))
+
+        walk(self.index(self.entry), (self.index(self.entry),), ())
+        return tuple(out)
+
     def topological_order(self) -> tuple[int, ...]:
         return tuple(self.index(n) for n in nx.topological_sort(self.digraph()))
 

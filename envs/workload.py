@@ -20,8 +20,11 @@ WEEK_SECONDS = 7 * DAY_SECONDS
 
 @dataclass(frozen=True)
 class Event:
-    """A demand event: the multiplier ramps up from `start` over `ramp_seconds`, holds for
-    `peak_seconds`, then decays exponentially with time constant `decay_seconds`.
+    """A demand event: at its peak, demand is `multiplier` times the ordinary daily peak.
+
+    The uplift ramps up linearly from `start` over `ramp_seconds`, holds for `peak_seconds`, then
+    decays exponentially with time constant `decay_seconds`; it is added on top of ordinary demand
+    (a midnight sale at 8x lifts the night's trough to about 8x the usual evening peak).
 
     `announced` events are on the calendar ahead of time (a policy may see them); surprise surges
     are not.
@@ -49,15 +52,16 @@ class Event:
             seconds=self.ramp_seconds + self.peak_seconds + 3 * self.decay_seconds
         )
 
-    def factor(self, seconds_from_start: np.ndarray) -> np.ndarray:
-        """Demand multiplier (1 outside the event) at offsets from the event start."""
+    def uplift(self, seconds_from_start: np.ndarray) -> np.ndarray:
+        """Added demand, in units of the ordinary daily peak (0 outside the event)."""
         t = np.asarray(seconds_from_start, dtype=float)
-        m = self.multiplier - 1.0
+        m = max(self.multiplier - 1.0, 0.0)
         ramp = np.clip(t / max(self.ramp_seconds, 1e-9), 0.0, 1.0)
         after_peak = t - self.ramp_seconds - self.peak_seconds
         decay = np.exp(-np.maximum(after_peak, 0.0) / max(self.decay_seconds, 1e-9))
         shape = np.where(t < 0, 0.0, np.where(after_peak > 0, decay, ramp))
-        return 1.0 + m * shape
+        result: np.ndarray = m * shape
+        return result
 
 
 @dataclass(frozen=True)
@@ -91,27 +95,36 @@ def tick_times(start: datetime, ticks: int, tick_seconds: int) -> np.ndarray:
     return np.arange(ticks, dtype=float) * tick_seconds
 
 
+def _seconds_into_day(start: datetime) -> float:
+    return (start - start.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds()
+
+
+def daily_peak(spec: WorkloadSpec, start: datetime, offsets: np.ndarray) -> np.ndarray:
+    """The ordinary daily peak demand (base x weekday x trend) on each tick's day."""
+    day = ((offsets + _seconds_into_day(start)) // DAY_SECONDS).astype(int)
+    weekly = np.asarray(spec.weekly_profile)[(day + start.weekday()) % 7]
+    result: np.ndarray = spec.base_rps * weekly * (1.0 + spec.trend_per_week * offsets / WEEK_SECONDS)
+    return result
+
+
 def seasonal_shape(spec: WorkloadSpec, start: datetime, offsets: np.ndarray) -> np.ndarray:
-    """Deterministic demand (no noise, no events): daily x weekly x trend, interpolated hourly."""
-    start_of_day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    t = offsets + (start - start_of_day).total_seconds()
-    hour = (t / 3600.0) % 24.0
+    """Deterministic demand (no noise, no events): daily peak x hour-of-day profile x holidays."""
+    hour = ((offsets + _seconds_into_day(start)) / 3600.0) % 24.0
     daily = np.interp(hour, np.arange(25), np.append(spec.daily_profile, spec.daily_profile[0]))
-    day_index = ((t // DAY_SECONDS).astype(int) + start_of_day.weekday()) % 7
-    weekly = np.asarray(spec.weekly_profile)[day_index]
-    trend = 1.0 + spec.trend_per_week * offsets / WEEK_SECONDS
     holiday = np.ones_like(offsets)
     for week_start, mult in spec.holiday_weeks:
         lo = (week_start - start).total_seconds()
         holiday = np.where((offsets >= lo) & (offsets < lo + WEEK_SECONDS), holiday * mult, holiday)
-    return spec.base_rps * daily * weekly * trend * holiday
+    result: np.ndarray = daily_peak(spec, start, offsets) * daily * holiday
+    return result
 
 
-def event_factor(events: tuple[Event, ...], start: datetime, offsets: np.ndarray) -> np.ndarray:
-    factor = np.ones_like(offsets)
+def event_uplift(events: tuple[Event, ...], start: datetime, offsets: np.ndarray) -> np.ndarray:
+    """Sum of the events' uplifts, in units of the ordinary daily peak."""
+    uplift = np.zeros_like(offsets)
     for ev in events:
-        factor = factor * ev.factor(offsets - (ev.start - start).total_seconds())
-    return factor
+        uplift = uplift + ev.uplift(offsets - (ev.start - start).total_seconds())
+    return uplift
 
 
 def generate(
@@ -122,9 +135,11 @@ def generate(
     tick_seconds: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Entry demand (requests per second) for each tick: seasonal x events x AR(1) log-noise."""
+    """Entry demand (requests per second) for each tick: (seasonal + events) x AR(1) log-noise."""
     offsets = tick_times(start, ticks, tick_seconds)
-    mean = seasonal_shape(spec, start, offsets) * event_factor(events, start, offsets)
+    mean = seasonal_shape(spec, start, offsets) + daily_peak(spec, start, offsets) * event_uplift(
+        events, start, offsets
+    )
     phi = spec.noise_correlation
     shocks = rng.normal(0.0, spec.noise_cv * np.sqrt(1 - phi**2), size=ticks)
     level = rng.normal(0.0, spec.noise_cv)

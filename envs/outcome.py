@@ -1,0 +1,133 @@
+"""From a trajectory to what users feel and pay: latency, errors, SLO violations and cost.
+
+Per service: M/M/c response time (envs/queueing.py) plus the drain time of its backlog. End to
+end: the p95 of the critical (slowest) call path from the entry service, see `_e2e_p95_ms`. A
+request fails if any call it makes is dropped: error = 1 - prod((1 - drop_ratio_s) ** visits_s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from envs.queueing import gamma_p95, response_time
+from envs.twin import Trajectory, TwinConfig
+from envs.workload import Event
+
+TIMEOUT_MS = 30_000.0  # a response slower than this is as bad as a timeout; caps infinities
+
+
+@dataclass(frozen=True)
+class TickMetrics:
+    """Arrays over ticks (and services, where named so)."""
+
+    service_p95_ms: np.ndarray
+    e2e_p95_ms: np.ndarray
+    error_ratio: np.ndarray
+    violation: np.ndarray
+    cost: np.ndarray
+
+
+def _e2e_p95_ms(config: TwinConfig, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """p95 (ms) of the slowest call path from the entry service, per tick.
+
+    Each path's latency is the sum of its services' responses (and network RTTs); a service
+    reached with probability w (the product of fan-outs below one along the path) contributes as
+    a Bernoulli(w) mixture. The p95 of a path is that of a gamma with the path's moments; the
+    slowest path sets the end-to-end p95, which is monotone in every service's moments.
+    """
+    g = config.graph
+    rtt = np.asarray(config.call_rtt_ms or [0.0] * len(g.calls)) / 1000.0
+    prob = np.array([min(c.fanout, 1.0) for c in g.calls])
+    worst = np.zeros(mean.shape[0])
+    for nodes, edges in config.paths:
+        w = np.concatenate([[1.0], np.cumprod(prob[list(edges)])])
+        m_nodes = mean[:, list(nodes)]
+        m_nodes = m_nodes + np.concatenate([[0.0], rtt[list(edges)]])[None, :]
+        path_mean = m_nodes @ w
+        path_var = var[:, list(nodes)] @ w + (m_nodes**2) @ (w * (1.0 - w))
+        worst = np.maximum(worst, gamma_p95(path_mean, path_var))
+    result: np.ndarray = (worst + config.entry_rtt_ms / 1000.0) * 1000.0
+    return result
+
+
+def tick_metrics(
+    config: TwinConfig, rates: np.ndarray, traj: Trajectory, *, service_p95: bool = True
+) -> TickMetrics:
+    """Latency, errors, SLO violations and cost of every tick of a trajectory.
+
+    The SLO needs only the moments; per-service p95s (`service_p95_ms`) cost a few Newton passes
+    and are NaN unless asked for.
+    """
+    g = config.graph
+    concurrency = g.array("concurrency")
+    mu = 1000.0 / g.array("service_time_ms")
+    cap = traj.ready * config.capacity_rps
+    rt = response_time(traj.ready * concurrency, rates, mu, p95=service_p95)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drain = np.where(traj.backlog_avg > 0, traj.backlog_avg / cap, 0.0)
+        drop_ratio = np.where(rates > 0, traj.dropped / (rates * config.tick_seconds), 0.0)
+    mean = np.minimum(rt.mean + drain, TIMEOUT_MS / 1000.0)
+    var = np.minimum(rt.var, (TIMEOUT_MS / 1000.0) ** 2)
+    e2e = np.minimum(_e2e_p95_ms(config, mean, var), TIMEOUT_MS)
+    visits = g.visit_ratios()
+    error = 1.0 - np.prod((1.0 - np.clip(drop_ratio, 0.0, 1.0)) ** visits[None, :], axis=1)
+    violation = (e2e > config.slo.p95_latency_ms) | (error > config.slo.max_error_ratio)
+    cost = traj.desired @ config.replica_hour_price() * config.tick_seconds / 3600.0
+    p95 = np.minimum((rt.p95 + drain) * 1000.0, TIMEOUT_MS)
+    return TickMetrics(p95, e2e, error, violation, cost)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One policy's run, the figures of `results.json`."""
+
+    slo_violation_minutes: float
+    event_slo_violation_minutes: float
+    slo_attainment: float
+    p95_latency_ms: float
+    dropped_requests: int
+    replica_hours: float
+    cost: float
+    scale_actions: int
+
+
+def event_mask(events: tuple[Event, ...], start: datetime, ticks: int, tick_seconds: int) -> np.ndarray:
+    """Ticks inside any event window [start, end), announced or not."""
+    t = np.arange(ticks) * float(tick_seconds)
+    mask = np.zeros(ticks, dtype=bool)
+    for ev in events:
+        lo = (ev.start - start).total_seconds()
+        hi = (ev.end - start).total_seconds()
+        mask |= (t + tick_seconds > lo) & (t < hi)
+    return mask
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    if cum[-1] <= 0:
+        return float(np.quantile(values, q))
+    return float(values[order][np.searchsorted(cum, q * cum[-1])])
+
+
+def summarize(
+    config: TwinConfig, entry_rps: np.ndarray, traj: Trajectory, in_event: np.ndarray
+) -> tuple[Summary, TickMetrics]:
+    rates = np.asarray(entry_rps, dtype=float)[:, None] * config.graph.visit_ratios()[None, :]
+    m = tick_metrics(config, rates, traj, service_p95=False)
+    minutes = config.tick_seconds / 60.0
+    changes = np.diff(traj.desired, axis=0) != 0
+    summary = Summary(
+        slo_violation_minutes=float(m.violation.sum() * minutes),
+        event_slo_violation_minutes=float((m.violation & in_event).sum() * minutes),
+        slo_attainment=float(1.0 - m.violation.mean()) if len(m.violation) else 1.0,
+        p95_latency_ms=weighted_quantile(m.e2e_p95_ms, np.asarray(entry_rps, float), 0.95),
+        dropped_requests=int(round(float((m.error_ratio * entry_rps).sum() * config.tick_seconds))),
+        replica_hours=float(traj.desired.sum() * config.tick_seconds / 3600.0),
+        cost=float(m.cost.sum()),
+        scale_actions=int(changes.sum()),
+    )
+    return summary, m

@@ -1,0 +1,257 @@
+"""The twin: replicas, start-up delay and backlog of every service, one tick at a time.
+
+The state that carries from tick to tick is small: the desired replica count of the last few
+ticks (a pod created at tick u serves from tick u + startup_ticks, and scale-downs remove the newest
+pods first, so `ready[t] = min(desired[t - startup_ticks .. t])`) and each service's backlog (a
+fluid queue that grows when demand exceeds the capacity of ready replicas, and overflows beyond
+the queue limit as dropped requests). Latency is a function of each tick's state alone, so it is
+evaluated afterwards for the whole run in a few vectorized passes (`envs/outcome.py`), or on
+demand for one tick when a policy looks at it.
+
+Two ways to run, one model: `Twin.step` (closed loop: a policy decides every tick) and
+`run_schedule` (open loop: a desired-replica schedule known in advance, fully vectorized). A test
+checks they agree to the bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+
+import numpy as np
+
+from envs.graph import PriceClass, ServiceGraph
+from envs.observation import LatencySample, Observation, Slo
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Price of one vCPU-hour of CPU request, by where the replica runs."""
+
+    cloud_vcpu_hour: float = 0.048
+    edge_vcpu_hour: float = 0.070
+
+
+@dataclass(frozen=True)
+class TwinConfig:
+    graph: ServiceGraph
+    slo: Slo
+    tick_seconds: int = 60
+    prices: Prices = field(default_factory=Prices)
+    call_rtt_ms: tuple[float, ...] | None = None  # per call edge (graph.calls order), from placement
+    entry_rtt_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.tick_seconds <= 0:
+            raise ValueError(f"tick_seconds must be > 0, got {self.tick_seconds}")
+
+    @cached_property
+    def startup_ticks(self) -> np.ndarray:
+        """Ticks from a pod's creation until it serves: ceil(startup_seconds / tick)."""
+        return np.ceil(self.graph.array("startup_seconds") / self.tick_seconds).astype(int)
+
+    @cached_property
+    def paths(self) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+        return self.graph.entry_paths()
+
+    @cached_property
+    def capacity_rps(self) -> np.ndarray:
+        return self.graph.array("capacity_rps")
+
+    @cached_property
+    def min_replicas(self) -> np.ndarray:
+        return self.graph.array("min_replicas").astype(int)
+
+    @cached_property
+    def max_replicas(self) -> np.ndarray:
+        return self.graph.array("max_replicas").astype(int)
+
+    def replica_hour_price(self) -> np.ndarray:
+        vcpu = self.graph.array("cpu_request_millicores") / 1000.0
+        edge = np.array([s.price_class is PriceClass.EDGE for s in self.graph.services])
+        return vcpu * np.where(edge, self.prices.edge_vcpu_hour, self.prices.cloud_vcpu_hour)
+
+    def clip(self, desired: np.ndarray) -> np.ndarray:
+        """Whole replicas within each service's [min_replicas, max_replicas]."""
+        d = np.asarray(desired)
+        if d.dtype.kind != "i":
+            d = np.rint(d.astype(float)).astype(int)
+        return np.minimum(np.maximum(d, self.min_replicas), self.max_replicas)
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """What happened, per tick and service: arrays of shape (ticks, services)."""
+
+    desired: np.ndarray
+    ready: np.ndarray
+    backlog_avg: np.ndarray
+    dropped: np.ndarray
+
+
+def backlog_step(
+    backlog: np.ndarray, rate_rps: np.ndarray, capacity_rps: np.ndarray, limit: np.ndarray,
+    tick_seconds: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One tick of the fluid queue: (backlog at the end, mean backlog, requests dropped)."""
+    x = backlog + (rate_rps - capacity_rps) * tick_seconds
+    end = np.clip(x, 0.0, limit)
+    dropped = np.maximum(x - limit, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drain = backlog / np.maximum(capacity_rps - rate_rps, 1e-12)  # seconds until empty
+        avg = np.where(x >= 0, 0.5 * (backlog + end), 0.5 * backlog * drain / tick_seconds)
+    return end, avg, dropped
+
+
+_NEVER = np.iinfo(np.int64).max
+
+
+class Twin:
+    """Closed-loop simulation of one app over a demand trace (`entry_rps`, one value per tick)."""
+
+    def __init__(self, config: TwinConfig, entry_rps: np.ndarray, start: datetime) -> None:
+        self.config = config
+        self.start = start
+        self.entry_rps = np.asarray(entry_rps, dtype=float)
+        self.rates = self.entry_rps[:, None] * config.graph.visit_ratios()[None, :]
+        self._cap = config.capacity_rps
+        self._limit = config.graph.array("queue_limit_per_replica")
+        self._cpu = config.graph.array("cpu_millicores_per_rps") / config.graph.array(
+            "cpu_request_millicores"
+        )
+        depth = int(config.startup_ticks.max()) + 1
+        ages = (np.arange(depth)[:, None] - np.arange(depth)[None, :]) % depth  # [t % depth, row]
+        self._masks = ages[:, :, None] <= config.startup_ticks[None, None, :]
+        self._depth = depth
+        self.ticks = len(self.entry_rps)
+        self.reset(config.min_replicas)
+
+    def reset(self, initial: np.ndarray) -> None:
+        """Start at tick 0 with `initial` replicas ready (the steady state before the run)."""
+        n_s = len(self.config.graph.services)
+        self.t = 0
+        self._initial = self.config.clip(initial)
+        self._history = np.tile(self._initial, (self._depth, 1))
+        self._backlog = np.zeros(n_s)
+        self._queued = False
+        shape = (self.ticks, n_s)
+        self._desired = np.zeros(shape, dtype=int)
+        self._ready = np.zeros(shape, dtype=int)
+        self._backlog_avg = np.zeros(shape)
+        self._dropped = np.zeros(shape)
+
+    @property
+    def done(self) -> bool:
+        return self.t >= self.ticks
+
+    def step(self, desired: np.ndarray) -> None:
+        """Set the desired replicas at the start of the current tick, then simulate the tick."""
+        t = self.t
+        if t >= self.ticks:
+            raise IndexError(f"the run has {self.ticks} ticks; tick {t} is past its end")
+        d = self.config.clip(desired)
+        slot = t % self._depth
+        self._history[slot] = d
+        ready = np.where(self._masks[slot], self._history, _NEVER).min(axis=0)
+        self._desired[t], self._ready[t] = d, ready
+        rate, cap = self.rates[t], ready * self._cap
+        if self._queued or (rate > cap).any():  # else: no queue, nothing dropped (arrays are 0)
+            end, avg, dropped = backlog_step(
+                self._backlog, rate, cap, ready * self._limit, self.config.tick_seconds
+            )
+            self._backlog, self._queued = end, bool(end.any())
+            self._backlog_avg[t], self._dropped[t] = avg, dropped
+        self.t = t + 1
+
+    def trajectory(self) -> Trajectory:
+        """The ticks simulated so far."""
+        t = self.t
+        return Trajectory(
+            self._desired[:t], self._ready[:t], self._backlog_avg[:t], self._dropped[:t]
+        )
+
+    def observe(self) -> Observation:
+        """What a controller sees after the last tick (before the first: the initial state)."""
+        from envs.outcome import tick_metrics  # outcome imports twin's types
+
+        t = self.t - 1
+        if t < 0:
+            ready = desired = self._initial
+            rate = self.rates[0]
+        else:
+            ready, desired, rate = self._ready[t], self._desired[t], self.rates[t]
+        served = np.minimum(rate, ready * self._cap)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            util = np.where(ready > 0, served * self._cpu / np.maximum(ready, 1), 0.0)
+        pending = desired - ready
+
+        def latency() -> LatencySample:
+            if t < 0:
+                traj = Trajectory(ready[None], ready[None], np.zeros((1, len(ready))),
+                                  np.zeros((1, len(ready))))
+                m = tick_metrics(self.config, self.rates[:1], traj)
+            else:
+                m = tick_metrics(self.config, self.rates[t : t + 1], _row(self.trajectory(), t))
+            return LatencySample(m.service_p95_ms[0], float(m.e2e_p95_ms[0]),
+                                 float(m.error_ratio[0]))
+
+        return Observation(
+            tick=max(t, 0),
+            now=self.start + timedelta(seconds=(t + 1) * self.config.tick_seconds),
+            rate_rps=rate,
+            cpu_utilization=util,
+            ready=ready,
+            pending=pending,
+            desired=desired,
+            entry_rate_rps=float(self.entry_rps[max(t, 0)]),
+            latency_source=latency,
+        )
+
+
+def _row(traj: Trajectory, t: int) -> Trajectory:
+    s = slice(t, t + 1)
+    return Trajectory(traj.desired[s], traj.ready[s], traj.backlog_avg[s], traj.dropped[s])
+
+
+def ready_from_schedule(config: TwinConfig, desired: np.ndarray, initial: np.ndarray) -> np.ndarray:
+    """ready[t] = min(desired[t - startup_ticks .. t]), with `initial` before tick 0."""
+    depth = int(config.startup_ticks.max())
+    padded = np.vstack([np.tile(initial, (depth, 1)), desired])
+    ready = np.empty_like(desired)
+    for s, k in enumerate(config.startup_ticks):
+        windows = np.lib.stride_tricks.sliding_window_view(padded[depth - k :, s], k + 1)
+        ready[:, s] = windows.min(axis=1)
+    return ready
+
+
+def run_schedule(
+    config: TwinConfig, entry_rps: np.ndarray, desired: np.ndarray, initial: np.ndarray
+) -> Trajectory:
+    """Open-loop run of a desired-replica schedule (ticks x services), vectorized over ticks.
+
+    The backlog recursion only runs over stretches where demand exceeds capacity.
+    """
+    desired = config.clip(desired)
+    initial = config.clip(initial)
+    rates = np.asarray(entry_rps, dtype=float)[:, None] * config.graph.visit_ratios()[None, :]
+    ready = ready_from_schedule(config, desired, initial)
+    cap = ready * config.capacity_rps
+    limit = ready * config.graph.array("queue_limit_per_replica")
+    dt = float(config.tick_seconds)
+    avg = np.zeros(rates.shape)
+    dropped = np.zeros(rates.shape)
+    for s in range(rates.shape[1]):
+        overloaded = np.flatnonzero(rates[:, s] > cap[:, s])
+        t_next = 0
+        for t0 in overloaded:
+            if t0 < t_next:
+                continue
+            t, b = int(t0), np.zeros(1)
+            while t < len(rates) and (b[0] > 0 or rates[t, s] > cap[t, s]):
+                b, a, d = backlog_step(b, rates[t, s : s + 1], cap[t, s : s + 1],
+                                       limit[t, s : s + 1], dt)
+                avg[t, s], dropped[t, s] = a[0], d[0]
+                t += 1
+            t_next = t
+    return Trajectory(desired, ready, avg, dropped)
