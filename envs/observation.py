@@ -31,7 +31,8 @@ class LatencySample:
 
 @dataclass(frozen=True)
 class Observation:
-    """Per-service arrays are in `ServiceGraph.names` order.
+    """Per-service arrays are in `ServiceGraph.names` order. `tick` is the index of the tick just
+    observed (-1: the steady state before the run); a policy answers for tick `tick + 1`.
 
     `rate_rps` is the offered load during the last tick, `cpu_utilization` the mean CPU used by
     ready pods over their CPU request (1.0 = 100%), `ready`/`pending` the pods that serve / are

@@ -110,10 +110,15 @@ _NEVER = np.iinfo(np.int64).max
 class Twin:
     """Closed-loop simulation of one app over a demand trace (`entry_rps`, one value per tick)."""
 
-    def __init__(self, config: TwinConfig, entry_rps: np.ndarray, start: datetime) -> None:
+    def __init__(
+        self, config: TwinConfig, entry_rps: np.ndarray, start: datetime,
+        *, before_rps: float | None = None,
+    ) -> None:
+        """`before_rps`: entry demand of the tick before the run (default: the first tick's)."""
         self.config = config
         self.start = start
         self.entry_rps = np.asarray(entry_rps, dtype=float)
+        self._before = float(self.entry_rps[0] if before_rps is None else before_rps)
         self.rates = self.entry_rps[:, None] * config.graph.visit_ratios()[None, :]
         self._cap = config.capacity_rps
         self._limit = config.graph.array("queue_limit_per_replica")
@@ -172,13 +177,17 @@ class Twin:
         )
 
     def observe(self) -> Observation:
-        """What a controller sees after the last tick (before the first: the initial state)."""
+        """What a controller sees after the last tick (before the first: the initial state).
+
+        `tick` is the index of the last simulated tick (-1 before the first); a policy's answer
+        is the desired replicas of tick `tick + 1`.
+        """
         from envs.outcome import tick_metrics  # outcome imports twin's types
 
         t = self.t - 1
         if t < 0:
             ready = desired = self._initial
-            rate = self.rates[0]
+            rate = self._before * self.config.graph.visit_ratios()
         else:
             ready, desired, rate = self._ready[t], self._desired[t], self.rates[t]
         served = np.minimum(rate, ready * self._cap)
@@ -188,23 +197,23 @@ class Twin:
 
         def latency() -> LatencySample:
             if t < 0:
-                traj = Trajectory(ready[None], ready[None], np.zeros((1, len(ready))),
-                                  np.zeros((1, len(ready))))
-                m = tick_metrics(self.config, self.rates[:1], traj)
+                zeros = np.zeros((1, len(ready)))
+                m = tick_metrics(self.config, rate[None], Trajectory(ready[None], ready[None],
+                                                                     zeros, zeros))
             else:
                 m = tick_metrics(self.config, self.rates[t : t + 1], _row(self.trajectory(), t))
             return LatencySample(m.service_p95_ms[0], float(m.e2e_p95_ms[0]),
                                  float(m.error_ratio[0]))
 
         return Observation(
-            tick=max(t, 0),
+            tick=t,
             now=self.start + timedelta(seconds=(t + 1) * self.config.tick_seconds),
             rate_rps=rate,
             cpu_utilization=util,
             ready=ready,
             pending=pending,
             desired=desired,
-            entry_rate_rps=float(self.entry_rps[max(t, 0)]),
+            entry_rate_rps=float(self.entry_rps[t]) if t >= 0 else self._before,
             latency_source=latency,
         )
 
