@@ -16,7 +16,8 @@ import numpy as np
 from envs.capacity import lead_schedule, required_replicas
 from envs.twin import TwinConfig
 from scaler.forecast import Forecaster, HoltWinters, SeasonalNaive
-from scaler.policy import Observation, PolicyContext
+from envs.observation import Observation
+from scaler.policy import PolicyContext
 
 
 class StaticPeakPolicy:
@@ -71,14 +72,18 @@ class ForecastPolicy:
 
     def reset(self, ctx: PolicyContext) -> None:
         self.ctx = ctx
-        self._history = list(np.asarray(ctx.history_rps, dtype=float))
+        self._history = np.asarray(ctx.history_rps, dtype=float).copy()
+        self._seen = len(self._history)
         startup = ctx.graph.array("startup_seconds")
         self._lead = np.ceil(startup / ctx.tick_seconds).astype(int)  # start-up ticks
 
     def decide(self, obs: Observation) -> np.ndarray:
         if obs.tick >= 0:  # the observation before the run is the history's last tick
-            self._history.append(obs.entry_rate_rps)
-        history = np.asarray(self._history)
+            if self._seen == len(self._history):  # grow the buffer geometrically
+                self._history = np.concatenate([self._history, np.zeros(len(self._history) + 1)])
+            self._history[self._seen] = obs.entry_rate_rps
+            self._seen += 1
+        history = self._history[: self._seen]
         forecast = self.forecaster.predict(history, int(self._lead.max()) + 1)
         peak = np.array([forecast[: k + 1].max() for k in self._lead]) * self.headroom
         need = np.ceil(

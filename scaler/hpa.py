@@ -25,7 +25,8 @@ from scaler.hpa_behavior import (
     convert_with_behavior_rate,
     convert_with_rules,
 )
-from scaler.policy import Observation, PolicyContext
+from envs.observation import Observation
+from scaler.policy import PolicyContext
 from scaler.replica_calculator import (
     CalculatorConfig,
     HomogeneousPods,

@@ -39,7 +39,8 @@ from scaler.hpa import (
     syncs_per_tick,
 )
 from scaler.hpa_behavior import Behavior
-from scaler.policy import Observation, PolicyContext
+from envs.observation import Observation
+from scaler.policy import PolicyContext
 
 CRON_TARGET_MILLI = 1000  # KEDA's cron scaler: AverageValue target of 1 replica
 CRON_IDLE_REPLICAS = 1  # what a cron scaler reports outside its window

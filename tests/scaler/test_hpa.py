@@ -38,7 +38,8 @@ from scaler.hpa_behavior import (
     default_scale_up_rules,
     replicas_change_per_period,
 )
-from scaler.policy import Observation, PolicyContext, Slo
+from envs.observation import LatencySample, Observation, Slo
+from scaler.policy import PolicyContext
 from scaler.replica_calculator import HomogeneousPods
 
 NOW = 1_000_000.0
@@ -321,6 +322,10 @@ GRAPH: ServiceGraph = parse_graph({
 START = datetime(2024, 11, 25, 3, 0)
 
 
+def NO_LATENCY() -> LatencySample:  # noqa: N802 - these policies never look at latency
+    raise AssertionError("the policy read latency, which it does not observe")
+
+
 def context(tick_seconds: int) -> PolicyContext:
     return PolicyContext(GRAPH, tick_seconds, Slo(300.0, 0.01), START, np.zeros(0), (),
                          np.random.default_rng(0))
@@ -332,8 +337,8 @@ def observe(tick: int, tick_seconds: int, util: list[float], ready: list[int],
     return Observation(
         tick=tick, now=START + timedelta(seconds=tick * tick_seconds),
         rate_rps=np.zeros(2), cpu_utilization=np.asarray(util), ready=np.asarray(ready),
-        pending=pending, desired=np.asarray(desired), p95_latency_ms=np.zeros(2),
-        e2e_p95_latency_ms=0.0, error_ratio=0.0, entry_rate_rps=0.0)
+        pending=pending, desired=np.asarray(desired),
+        entry_rate_rps=0.0, latency_source=NO_LATENCY)
 
 
 def test_hpa_policy_scale_up_rate_is_max_of_100_percent_and_4_pods_per_15s() -> None:

@@ -9,7 +9,8 @@ import numpy as np
 from envs.graph import parse_graph
 from envs.workload import Event
 from scaler.keda import KedaPolicy, median_daily_peak
-from scaler.policy import Observation, PolicyContext, Slo
+from envs.observation import LatencySample, Observation, Slo
+from scaler.policy import PolicyContext
 
 GRAPH = parse_graph({
     "name": "mini",
@@ -37,6 +38,10 @@ def history() -> np.ndarray:
     return rates
 
 
+def NO_LATENCY() -> LatencySample:  # noqa: N802 - these policies never look at latency
+    raise AssertionError("the policy read latency, which it does not observe")
+
+
 def context() -> PolicyContext:
     return PolicyContext(GRAPH, TICK, Slo(300.0, 0.01), START, history(), (SALE, SURPRISE),
                          np.random.default_rng(0))
@@ -47,8 +52,8 @@ def observe(now: datetime, rate_rps: float, desired: list[int]) -> Observation:
     return Observation(
         tick=tick, now=now, rate_rps=np.array([rate_rps, rate_rps]),
         cpu_utilization=np.array([0.1, 0.1]), ready=np.asarray(desired),
-        pending=np.zeros(2, dtype=int), desired=np.asarray(desired), p95_latency_ms=np.zeros(2),
-        e2e_p95_latency_ms=0.0, error_ratio=0.0, entry_rate_rps=rate_rps)
+        pending=np.zeros(2, dtype=int), desired=np.asarray(desired),
+        entry_rate_rps=rate_rps, latency_source=NO_LATENCY)
 
 
 def run(policy: KedaPolicy, at: datetime, ticks: int, rate_rps: float = 7.0) -> list[int]:

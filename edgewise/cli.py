@@ -1,0 +1,126 @@
+"""The `edgewise` command: one console script, a subcommand per job.
+
+Exit codes: 0 success, 2 bad input (a flag, a file, a scenario: one line on stderr naming it),
+1 an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from envs.errors import EnvError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the problem (and exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _policies(raw: str) -> list[str]:
+    from training.bench import BASELINES
+
+    names = [p.strip() for p in raw.split(",") if p.strip()]
+    unknown = [p for p in names if p not in BASELINES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown policy {unknown[0] if unknown else raw!r} (known: {', '.join(BASELINES)})"
+        )
+    return names
+
+
+def _progress(total: int, desc: str):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="tick", unit_scale=True, file=sys.stderr,
+                mininterval=0.5, disable=None)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from envs.scenario import load_scenario
+    from training.bench import run_bench, write_outputs
+
+    scenario = load_scenario(args.scenario)
+    with _progress(scenario.ticks * len(args.policies), f"bench {scenario.name}") as bar:
+        bench = run_bench(scenario, args.policies, args.seed, jobs=args.jobs, on_ticks=bar.update)
+    res = write_outputs(bench, Path(args.out))
+    _print_table(res)
+    print(f"wrote {args.out}/results.json, timeline.csv, report.html")
+    return EXIT_OK
+
+
+def _print_table(res: dict[str, object]) -> None:
+    policies = res["policies"]
+    assert isinstance(policies, dict)
+    print(f"{'policy':<16}{'violation min':>14}{'event min':>10}{'p95 ms':>9}{'replica h':>11}"
+          f"{'cost':>10}")
+    for name, s in policies.items():
+        print(f"{name:<16}{s['slo_violation_minutes']:>14.0f}{s['event_slo_violation_minutes']:>10.0f}"
+              f"{s['p95_latency_ms']:>9.0f}{s['replica_hours']:>11.0f}{s['cost']:>10.2f}")
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from envs.scenario import load_scenario
+    from training.bench import run_bench, write_timeline
+
+    scenario = load_scenario(args.scenario)
+    with _progress(scenario.ticks, f"simulate {args.policy}") as bar:
+        bench = run_bench(scenario, [args.policy], args.seed, on_ticks=bar.update)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_timeline(bench, out)
+    print(json.dumps({args.policy: bench.episodes[0].summary.__dict__}, indent=2))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="edgewise", description=(
+        "Predictive autoscaling and edge placement for retail Kubernetes fleets. "
+        "Scenarios: a built-in name (normal-week, black-friday, flash-sale, holiday-season) "
+        "or a scenario YAML file."))
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    bench = sub.add_parser("bench", help="compare scaling policies on one seeded scenario",
+                           description="Run every policy on the same seeded scenario in the twin; "
+                           "write results.json, timeline.csv and report.html to --out.")
+    bench.add_argument("--scenario", required=True, help="built-in scenario name or YAML file")
+    bench.add_argument("--policies", type=_policies,
+                       default=_policies("hpa,keda,holt-winters,seasonal-naive,static-peak,oracle"),
+                       help="comma-separated policies (default: all baselines)")
+    bench.add_argument("--seed", type=int, default=0, help="demand noise seed (default 0)")
+    bench.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                       help="policies run in parallel worker processes (default: CPU count)")
+    bench.add_argument("--out", required=True, help="output directory")
+    bench.set_defaults(func=cmd_bench)
+
+    sim = sub.add_parser("simulate", help="run one policy on one scenario, write a timeline CSV")
+    sim.add_argument("--scenario", required=True, help="built-in scenario name or YAML file")
+    sim.add_argument("--policy", default="hpa", type=lambda s: _policies(s)[0],
+                     help="policy name (default hpa)")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--out", required=True, help="timeline CSV path")
+    sim.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except EnvError as e:
+        print(f"edgewise: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

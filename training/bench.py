@@ -1,0 +1,151 @@
+"""Compare scaling policies on one seeded scenario: results.json, timeline.csv, report.html."""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing as mp
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs.scenario import Scenario
+from scaler.baselines import OraclePolicy, StaticPeakPolicy, holt_winters, seasonal_naive
+from scaler.hpa import HpaPolicy
+from scaler.keda import KedaPolicy
+from scaler.policy import Policy
+from training.episode import Episode, run_episode
+from training.report import write_report
+
+PolicyFactory = Callable[[Scenario, np.ndarray], Policy]
+
+BASELINES: dict[str, PolicyFactory] = {
+    "hpa": lambda sc, run: HpaPolicy(),
+    "keda": lambda sc, run: KedaPolicy(),
+    "holt-winters": lambda sc, run: holt_winters(sc.tick_seconds),
+    "seasonal-naive": lambda sc, run: seasonal_naive(sc.tick_seconds),
+    "static-peak": lambda sc, run: StaticPeakPolicy(sc.config(), run),
+    "oracle": lambda sc, run: OraclePolicy(sc.config(), run),
+}
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    scenario: Scenario
+    seed: int
+    run_rps: np.ndarray
+    episodes: tuple[Episode, ...]
+
+
+def run_bench(
+    scenario: Scenario,
+    policies: Sequence[str],
+    seed: int,
+    *,
+    factories: dict[str, PolicyFactory] | None = None,
+    jobs: int = 1,
+    on_ticks: Callable[[int], None] | None = None,
+) -> BenchRun:
+    """Every policy on the same demand (same seed). With `jobs` > 1 the built-in baselines run
+    in worker processes; `on_ticks(n)` is told as ticks complete (for a progress bar)."""
+    history, run = scenario.demand(seed)
+    if jobs <= 1 or factories is not None:
+        made = factories or BASELINES
+        tick = (lambda: on_ticks(1)) if on_ticks else None
+        episodes = tuple(
+            run_episode(scenario, made[name](scenario, run), history, run, seed=seed, on_tick=tick)
+            for name in policies
+        )
+        return BenchRun(scenario, seed, run, episodes)
+    ctx = mp.get_context("fork")
+    counter = ctx.Value("l", 0)
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
+                             initargs=(counter,)) as pool:
+        futures = [pool.submit(_episode, scenario, name, seed) for name in policies]
+        seen = 0
+        while not all(f.done() for f in futures):
+            wait(futures, timeout=0.5)
+            if on_ticks:
+                now = int(counter.value)
+                on_ticks(now - seen)
+                seen = now
+        return BenchRun(scenario, seed, run, tuple(f.result() for f in futures))
+
+
+_COUNTER: Any = None
+_REPORT_EVERY = 200
+
+
+def _init_worker(counter: Any) -> None:
+    global _COUNTER
+    _COUNTER = counter
+
+
+def _episode(scenario: Scenario, name: str, seed: int) -> Episode:
+    history, run = scenario.demand(seed)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if done[0] % _REPORT_EVERY == 0:
+            with _COUNTER.get_lock():
+                _COUNTER.value += _REPORT_EVERY
+
+    episode = run_episode(scenario, BASELINES[name](scenario, run), history, run, seed=seed,
+                          on_tick=tick)
+    with _COUNTER.get_lock():
+        _COUNTER.value += done[0] % _REPORT_EVERY
+    return episode
+
+
+def results(bench: BenchRun) -> dict[str, object]:
+    sc = bench.scenario
+    return {
+        "scenario": sc.name,
+        "seed": bench.seed,
+        "tick_seconds": sc.tick_seconds,
+        "duration_seconds": sc.ticks * sc.tick_seconds,
+        "slo": {"p95_latency_ms": sc.slo.p95_latency_ms, "max_error_ratio": sc.slo.max_error_ratio},
+        "events": [
+            {"name": e.name, "start": e.start.isoformat(), "end": e.end.isoformat(),
+             "multiplier": e.multiplier, "announced": e.announced}
+            for e in sc.events
+        ],
+        "policies": {ep.policy: asdict(ep.summary) for ep in bench.episodes},
+    }
+
+
+def write_timeline(bench: BenchRun, path: Path) -> None:
+    """One row per tick and policy: demand, replicas, end-to-end p95, errors, cost."""
+    sc = bench.scenario
+    names = sc.graph.names
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["time", "policy", "entry_rate_rps", "e2e_p95_latency_ms", "error_ratio",
+                    "slo_violated", "cost", "replicas_total"]
+                   + [f"replicas_{n}" for n in names] + [f"ready_{n}" for n in names])
+        stamps = [(sc.start + timedelta(seconds=i * sc.tick_seconds)).isoformat()
+                  for i in range(sc.ticks)]
+        for ep in bench.episodes:
+            m, tr = ep.metrics, ep.trajectory
+            for i, stamp in enumerate(stamps):
+                w.writerow(
+                    [stamp, ep.policy, f"{bench.run_rps[i]:.3f}", f"{m.e2e_p95_ms[i]:.1f}",
+                     f"{m.error_ratio[i]:.6f}", int(m.violation[i]), f"{m.cost[i]:.5f}",
+                     int(tr.desired[i].sum())]
+                    + [int(x) for x in tr.desired[i]] + [int(x) for x in tr.ready[i]]
+                )
+
+
+def write_outputs(bench: BenchRun, out: Path) -> dict[str, object]:
+    out.mkdir(parents=True, exist_ok=True)
+    res = results(bench)
+    (out / "results.json").write_text(json.dumps(res, indent=2) + "\n")
+    write_timeline(bench, out / "timeline.csv")
+    write_report(bench.scenario, bench.run_rps, bench.episodes, out / "report.html")
+    return res
