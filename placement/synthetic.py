@@ -1,0 +1,62 @@
+"""Seeded synthetic fleets: N stores scattered around a few cloud regions.
+
+All randomness comes from the injected `numpy.random.Generator`, so a seed fixes the fleet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from placement.topology import Economics, Location, Region, Store, Topology, Wan
+
+# A handful of plausible regions (roughly where the hyperscalers' US/EU regions sit); prices are
+# of the order of on-demand list prices per vCPU-hour and GPU-hour (assumption).
+_REGIONS: tuple[tuple[str, float, float, float, float | None], ...] = (
+    ("us-east", 39.0, -77.5, 0.042, 0.90),
+    ("us-west", 45.6, -121.2, 0.045, 1.00),
+    ("us-central", 41.3, -95.9, 0.040, None),
+    ("eu-west", 53.3, -6.3, 0.047, 1.10),
+)
+
+
+def _rtt_ms(a: Location, b: Location, access_ms: float) -> float:
+    """Fibre RTT over great-circle distance (~1 ms per 100 km round trip) plus access latency."""
+    lat1, lon1, lat2, lon2 = map(np.radians, (a.lat, a.lon, b.lat, b.lon))
+    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    km = 2 * 6371.0 * float(np.arcsin(np.sqrt(h)))
+    return round(access_ms + km / 100.0, 1)
+
+
+def generate_fleet(n_stores: int, rng: np.random.Generator, *, n_regions: int = 2,
+                   name: str | None = None, economics: Economics | None = None) -> Topology:
+    """A fleet of `n_stores` stores (1-2 of 5 with a GPU) spread over the continental US."""
+    if n_stores < 1 or not 1 <= n_regions <= len(_REGIONS):
+        raise ValueError(f"need n_stores >= 1 and 1 <= n_regions <= {len(_REGIONS)}")
+    regions = tuple(
+        Region(name=n, location=Location(lat=lat, lon=lon), vcpu_hour_usd=p, gpu_hour_usd=g)
+        for n, lat, lon, p, g in _REGIONS[:n_regions]
+    )
+    stores = tuple(_store(i, regions, rng) for i in range(n_stores))
+    return Topology(name=name or f"synthetic-{n_stores}", regions=regions, stores=stores,
+                    economics=economics or Economics())
+
+
+def _store(i: int, regions: tuple[Region, ...], rng: np.random.Generator) -> Store:
+    loc = Location(lat=round(float(rng.uniform(27.0, 48.0)), 3),
+                   lon=round(float(rng.uniform(-122.0, -71.0)), 3))
+    access_ms = float(rng.uniform(4.0, 25.0))
+    cpus = int(rng.choice([2, 4, 4, 8, 8, 16]))
+    return Store(
+        name=f"store-{i + 1:03d}" if i < 999 else f"store-{i + 1}",
+        location=loc,
+        cpu_millicores=cpus * 1000.0,
+        memory_mib=cpus * 2048.0,
+        gpus=int(rng.random() < 0.3),
+        demand_rps=round(float(rng.lognormal(np.log(8.0), 0.5)), 2),
+        shopper_rtt_ms=round(float(rng.uniform(1.0, 4.0)), 1),
+        wan=Wan(
+            rtt_ms={r.name: _rtt_ms(loc, r.location, access_ms) for r in regions},
+            bandwidth_mbps=float(rng.choice([20, 50, 100, 200])),
+            availability=round(float(rng.uniform(0.98, 0.9995)), 4),
+        ),
+    )
