@@ -46,7 +46,7 @@ def _capacity(p: Problem) -> str | None:
             verb = "must run there and needs" if len(js) == 1 else "must run there and need"
             reasons = "; ".join(_why_local(p, int(s), j) for j in js)
             return (f"{p.ctx.topology.stores[s].name} has {cap[s]:g} {unit} free; {names} "
-                    f"{verb} {total[s]:g} {unit} ({reasons})")
+                    f"{verb} {round(float(total[s]), 2):g} {unit} ({reasons})")
     return None
 
 

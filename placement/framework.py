@@ -12,7 +12,7 @@ region, so a call edge either stays inside a site or crosses the store's WAN to 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Protocol
 
@@ -151,6 +151,24 @@ class Problem:
     def shape(self) -> tuple[int, int, int]:
         s, j, k = self.allowed.shape
         return s, j, k
+
+    def for_stores(self, stores: Sequence[int]) -> Problem:
+        """The same problem restricted to some stores (stores share no constraint)."""
+        sel = np.asarray(stores, dtype=np.int64)
+        topo = self.ctx.topology.model_copy(
+            update={"stores": tuple(self.ctx.topology.stores[i] for i in sel)})
+        prev = self.ctx.previous_site
+        ctx = replace(self.ctx, topology=topo, previous_site=None if prev is None else prev[sel])
+        return Problem(
+            ctx=ctx, allowed=self.allowed[sel], blocked_by=self.blocked_by[sel],
+            unary_parts=self.unary_parts[:, sel], cross_parts=self.cross_parts[:, sel],
+            cpu_millicores=self.cpu_millicores[sel], memory_mib=self.memory_mib[sel],
+            gpus=self.gpus, call_mbps=self.call_mbps[sel], cpu_capacity=self.cpu_capacity[sel],
+            memory_capacity=self.memory_capacity[sel], gpu_capacity=self.gpu_capacity[sel],
+            bandwidth_mbps=self.bandwidth_mbps[sel], calls=self.calls, closure=self.closure,
+            filters=self.filters, score_names=self.score_names,
+            call_score_names=self.call_score_names,
+        )
 
 
 @dataclass(frozen=True)

@@ -59,14 +59,15 @@ def crossing_regions(problem: Problem, site: IntArray) -> IntArray:
 
 def _gather_unary(parts: FloatArray, site: IntArray) -> FloatArray:
     """(..., S) sum over services of parts[..., s, j, site[s, j]]."""
-    idx = np.broadcast_to(site[..., None], (*parts.shape[:-1], 1))
+    idx = site[..., None].reshape((1,) * (parts.ndim - site.ndim - 1) + (*site.shape, 1))
     return np.take_along_axis(parts, idx, axis=-1)[..., 0].sum(axis=-1)
 
 
 def _gather_cross(parts: FloatArray, regions: IntArray) -> FloatArray:
     if parts.shape[-2] == 0:
-        return np.zeros(parts.shape[:-2])
-    idx = np.broadcast_to(np.maximum(regions, 0)[..., None], (*parts.shape[:-1], 1))
+        return np.zeros(np.broadcast_shapes(parts.shape[:-2], regions.shape[:-1]))
+    clipped = np.maximum(regions, 0)[..., None]
+    idx = clipped.reshape((1,) * (parts.ndim - clipped.ndim) + clipped.shape)
     picked = np.take_along_axis(parts, idx, axis=-1)[..., 0]
     return np.where(regions >= 0, picked, 0.0).sum(axis=-1)
 

@@ -1,12 +1,15 @@
-"""Seeded synthetic fleets: N stores scattered around a few cloud regions.
+"""Seeded synthetic fleets (N stores around a few cloud regions) and small random apps.
 
 All randomness comes from the injected `numpy.random.Generator`, so a seed fixes the fleet.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from placement.requirements import App, parse_app
 from placement.topology import Economics, Location, Region, Store, Topology, Wan
 
 # A handful of plausible regions (roughly where the hyperscalers' US/EU regions sit); prices are
@@ -52,7 +55,7 @@ def _store(i: int, regions: tuple[Region, ...], rng: np.random.Generator) -> Sto
         cpu_millicores=cpus * 1000.0,
         memory_mib=cpus * 2048.0,
         gpus=int(rng.random() < 0.3),
-        demand_rps=round(float(rng.lognormal(np.log(8.0), 0.5)), 2),
+        demand_rps=round(float(rng.lognormal(np.log(12.0), 0.5)), 2),
         shopper_rtt_ms=round(float(rng.uniform(1.0, 4.0)), 1),
         wan=Wan(
             rtt_ms={r.name: _rtt_ms(loc, r.location, access_ms) for r in regions},
@@ -60,3 +63,35 @@ def _store(i: int, regions: tuple[Region, ...], rng: np.random.Generator) -> Sto
             availability=round(float(rng.uniform(0.98, 0.9995)), 4),
         ),
     )
+
+
+def generate_app(n_services: int, rng: np.random.Generator) -> App:
+    """A random small app (a call DAG rooted at `svc-0`) with random placement requirements."""
+    if n_services < 1:
+        raise ValueError("need n_services >= 1")
+    services: dict[str, dict[str, Any]] = {}
+    for i in range(n_services):
+        placement: dict[str, Any] = {
+            "cpu_base_millicores": float(rng.choice([50, 100, 200])),
+            "cpu_millicores_per_rps": round(float(rng.uniform(2.0, 60.0)), 1),
+            "memory_mib_per_rps": round(float(rng.uniform(1.0, 16.0)), 1),
+        }
+        roll = rng.random()
+        if i > 0 and roll < 0.12:
+            placement["pii_local"] = True
+        elif i > 0 and roll < 0.22:
+            placement["offline"] = True
+        elif i > 0 and roll < 0.32:
+            placement["needs_gpu"] = True
+        elif roll < 0.45:
+            placement["max_rtt_ms"] = float(rng.choice([20, 40, 80]))
+        services[f"svc-{i}"] = {"capacity_rps": 50, "annotations": {"placement": placement}}
+    calls = []
+    for i in range(1, n_services):
+        callers = rng.choice(i, size=min(i, int(rng.integers(1, 3))), replace=False)
+        calls += [{"from": f"svc-{int(c)}", "to": f"svc-{i}",
+                   "fanout": round(float(rng.uniform(0.2, 2.0)), 2),
+                   "annotations": {"placement": {"kb_per_call": float(rng.choice([2, 8, 32]))}}}
+                  for c in callers]
+    return parse_app({"name": f"random-{n_services}", "entry": "svc-0", "services": services,
+                      "calls": calls})
