@@ -192,7 +192,7 @@ class Framework:
             np.zeros((0, n_s, n_e, n_k - 1)))
         return Problem(
             ctx=ctx, allowed=allowed, blocked_by=blocked_by,
-            unary_parts=np.where(allowed[None], unary, 0.0), cross_parts=cross,
+            unary_parts=np.nan_to_num(unary), cross_parts=cross,
             **_resources(ctx), filters=tuple(self.filters),
             score_names=tuple(p.name for p in self.scores),
             call_score_names=tuple(p.name for p in self.call_scores),
