@@ -14,7 +14,7 @@ from placement.plan import Plan, SolverKind
 
 
 def _nearest_region(p: Problem) -> IntArray:
-    return p.ctx.wan_rtt_ms().argmin(axis=1).astype(np.int64)
+    return np.asarray(p.ctx.wan_rtt_ms().argmin(axis=1), dtype=np.int64)
 
 
 def all_in_cloud(p: Problem) -> Plan:

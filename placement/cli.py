@@ -34,7 +34,8 @@ outputs in --out DIR:
   karmada/propagationpolicy.yaml one Karmada PropagationPolicy per service
   plan.html                      a self-contained map of stores and assignments
 examples:
-  edgewise place --topology examples/fleet-small.yaml --app examples/boutique-placement.yaml --out out/
+  edgewise place --topology examples/fleet-small.yaml \
+      --app examples/boutique-placement.yaml --out out/
   edgewise place ... --fail-wan store-003      # re-plan after store-003's WAN is lost
   edgewise place ... --why search --site store-002
 """

@@ -103,6 +103,7 @@ def _why(plan: Plan, s: int, j: int) -> tuple[Reason, str]:
 
 def local_only(plan: Plan) -> BoolArray:
     """(S, J) services that keep working for a store whatever happens to its WAN."""
-    return working(Context(plan.problem.ctx.topology, plan.problem.ctx.app,
-                           Failures(wan_lost=frozenset(plan.problem.ctx.topology.store_names))),
-                   plan.site) & (plan.site == EDGE)
+    ctx = plan.problem.ctx
+    everywhere = Failures(wan_lost=frozenset(ctx.topology.store_names))
+    works = working(Context(ctx.topology, ctx.app, everywhere), plan.site)
+    return np.asarray(works & (plan.site == EDGE), dtype=bool)

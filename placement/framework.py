@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from enum import Enum
-from typing import Protocol
+from enum import StrEnum
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,7 +28,7 @@ BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Why a service is (or is not) on a site: the constraint or score that decided."""
 
     PII_LOCAL = "PiiLocal"
@@ -74,8 +74,9 @@ class Context:
 
     def rps(self) -> FloatArray:
         """(S, J) requests per second each service serves for each store."""
-        demand = np.array([s.demand_rps for s in self.topology.stores])
-        return demand[:, None] * np.asarray(self.app.visit_ratios)[None, :]
+        demand = np.array([s.demand_rps for s in self.topology.stores], dtype=float)
+        visits = np.asarray(self.app.visit_ratios, dtype=float)
+        return np.asarray(np.outer(demand, visits), dtype=float)
 
     def call_rps(self) -> FloatArray:
         """(S, E) calls per second on each call edge for each store."""
@@ -94,8 +95,11 @@ class Context:
 
 
 class FilterPlugin(Protocol):
-    name: str
-    reason: Reason
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def reason(self) -> Reason: ...
 
     def filter(self, ctx: Context) -> BoolArray:
         """(S, J, K) True where service j of store s may run on site k."""
@@ -105,14 +109,16 @@ class FilterPlugin(Protocol):
 
 
 class ScorePlugin(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def score(self, ctx: Context) -> FloatArray:
         """(S, J, K) dollars per hour of running service j of store s on site k."""
 
 
 class CallScorePlugin(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def score(self, ctx: Context) -> FloatArray:
         """(S, E, R) dollars per hour when call e of store s crosses the WAN to region r."""
@@ -152,7 +158,7 @@ class Problem:
         s, j, k = self.allowed.shape
         return s, j, k
 
-    def for_stores(self, stores: Sequence[int]) -> Problem:
+    def for_stores(self, stores: Sequence[int] | IntArray) -> Problem:
         """The same problem restricted to some stores (stores share no constraint)."""
         sel = np.asarray(stores, dtype=np.int64)
         topo = self.ctx.topology.model_copy(
@@ -199,7 +205,7 @@ class Framework:
         )
 
 
-def _resources(ctx: Context) -> dict[str, FloatArray | IntArray]:
+def _resources(ctx: Context) -> dict[str, Any]:
     reqs, topo = ctx.app.requirements, ctx.topology
     rps = ctx.rps()
     per = np.array([[r.cpu_base_millicores, r.cpu_millicores_per_rps,

@@ -58,13 +58,13 @@ class _HomeView:
         ok = np.where(local, self.ok_edge, self.ok_cloud).all(axis=-1)
         for j, k in p.closure:
             ok &= ~(local[..., j] & ~local[..., k])
-        return cost, ok
+        return np.asarray(cost, dtype=float), np.asarray(ok, dtype=bool)
 
 
 def _moves(n_j: int) -> BoolArray:
     """(M, J) flip masks: every single service and every pair."""
-    singles = [(j,) for j in range(n_j)]
-    pairs = list(itertools.combinations(range(n_j), 2))
+    singles: list[tuple[int, ...]] = [(j,) for j in range(n_j)]
+    pairs: list[tuple[int, ...]] = list(itertools.combinations(range(n_j), 2))
     masks = np.zeros((len(singles) + len(pairs), n_j), dtype=bool)
     for m, idx in enumerate(singles + pairs):
         masks[m, list(idx)] = True

@@ -138,7 +138,7 @@ def _model(p: Problem, *, integer: bool) -> tuple[highspy.HighsLp, _Layout]:
 
 
 def _run(lp: highspy.HighsLp, time_limit_seconds: float) -> highspy.Highs:
-    h = highspy.Highs()
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_seconds))
     h.setOptionValue("mip_rel_gap", 1e-6)

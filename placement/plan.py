@@ -8,14 +8,14 @@ independently of any solver, so tests can use them to check solvers against each
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
 from placement.framework import EDGE, FloatArray, IntArray, Problem
 
 
-class SolverKind(str, Enum):
+class SolverKind(StrEnum):
     MILP = "milp"
     HEURISTIC = "heuristic"
     BRUTE_FORCE = "brute-force"
@@ -60,7 +60,7 @@ def crossing_regions(problem: Problem, site: IntArray) -> IntArray:
 def _gather_unary(parts: FloatArray, site: IntArray) -> FloatArray:
     """(..., S) sum over services of parts[..., s, j, site[s, j]]."""
     idx = site[..., None].reshape((1,) * (parts.ndim - site.ndim - 1) + (*site.shape, 1))
-    return np.take_along_axis(parts, idx, axis=-1)[..., 0].sum(axis=-1)
+    return np.asarray(np.take_along_axis(parts, idx, axis=-1)[..., 0].sum(axis=-1), dtype=float)
 
 
 def _gather_cross(parts: FloatArray, regions: IntArray) -> FloatArray:
@@ -69,7 +69,7 @@ def _gather_cross(parts: FloatArray, regions: IntArray) -> FloatArray:
     clipped = np.maximum(regions, 0)[..., None]
     idx = clipped.reshape((1,) * (parts.ndim - clipped.ndim) + clipped.shape)
     picked = np.take_along_axis(parts, idx, axis=-1)[..., 0]
-    return np.where(regions >= 0, picked, 0.0).sum(axis=-1)
+    return np.asarray(np.where(regions >= 0, picked, 0.0).sum(axis=-1), dtype=float)
 
 
 def store_costs(problem: Problem, site: IntArray, home: IntArray) -> FloatArray:

@@ -117,7 +117,7 @@ class GpuAvailable:
         needs = _flag(ctx, "needs_gpu")
         store_gpus = np.array([s.gpus > 0 for s in ctx.topology.stores])
         region_gpus = np.array([r.has_gpus for r in ctx.topology.regions])
-        ok[np.ix_(~store_gpus, needs, [EDGE])] = False
+        ok[np.ix_(~store_gpus, needs, np.array([EDGE]))] = False
         ok[:, needs, 1:] &= region_gpus[None, None, :]
         return ok
 

@@ -25,7 +25,8 @@ _REGIONS: tuple[tuple[str, float, float, float, float | None], ...] = (
 def _rtt_ms(a: Location, b: Location, access_ms: float) -> float:
     """Fibre RTT over great-circle distance (~1 ms per 100 km round trip) plus access latency."""
     lat1, lon1, lat2, lon2 = map(np.radians, (a.lat, a.lon, b.lat, b.lon))
-    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    h = (np.sin((lat2 - lat1) / 2) ** 2
+         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
     km = 2 * 6371.0 * float(np.arcsin(np.sqrt(h)))
     return round(access_ms + km / 100.0, 1)
 

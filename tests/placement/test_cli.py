@@ -87,4 +87,5 @@ def test_infeasible_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert _run(["--topology", topo, "--app", APP, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "store-001 has 0.3 vCPU free; live-inventory, bopis-promise, payment must run there" in err
+    want = "store-001 has 0.3 vCPU free; live-inventory, bopis-promise, payment must run there"
+    assert want in err

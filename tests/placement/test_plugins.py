@@ -46,7 +46,8 @@ def _app(**placements: dict[str, Any]) -> Any:
     services = {n: {"capacity_rps": 100, "annotations": {"placement": {
         "cpu_base_millicores": 100, "cpu_millicores_per_rps": 10, "memory_base_mib": 0,
         "memory_mib_per_rps": 0, **placements.get(n, {})}}} for n in names}
-    calls = [{"from": "a", "to": "b", "fanout": 2.0, "annotations": {"placement": {"kb_per_call": 10}}},
+    calls = [{"from": "a", "to": "b", "fanout": 2.0,
+              "annotations": {"placement": {"kb_per_call": 10}}},
              {"from": "b", "to": "c", "fanout": 1.0}]
     return parse_app({"entry": "a", "services": services, "calls": calls})
 
