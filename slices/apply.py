@@ -75,7 +75,8 @@ class Host:
         public_key, port, peers = drift.parse_wg_dump(dump)
         del dump  # its first line holds the private key
         routes, marked = drift.parse_routes(
-            self.run(["ip", "-j", "route", "show", "table", "all", "dev", ifname], check=False))
+            self.run(["ip", "-4", "-j", "route", "show", "table", "all", "dev", ifname],
+                     check=False))
         return drift.ObservedInterface(ifname, True, up, public_key, port, peers, addresses,
                                        routes, marked)
 
