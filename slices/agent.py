@@ -62,17 +62,20 @@ class Agent:
         return ReconcileReport(self.site.site_id, tuple(changes))
 
     def _apply_plan(self, plan: SitePlan) -> list[str]:
+        """Standby interface, then firewall (reply marks, copies), then the primary interface:
+        during a rotation the primary's route replace is the switch, and must come last."""
         changes: list[str] = []
-        for iface in plan.interfaces:  # primary first: its route replace is the cutover
+        for iface in plan.interfaces[1:]:
             changes += self._apply_interface(iface)
-        if any(i.forwarding for i in plan.interfaces) and self.host.enable_forwarding():
-            changes.append("enable ip forwarding")
         ruleset = firewall.render_ruleset(plan)
         table = firewall.table_name(plan.slice_name)
         wanted = firewall.ruleset_digest(ruleset)
         if self.host.firewall_available and self.host.firewall_digest(table) != wanted:
             self.host.load_firewall(table, ruleset)
             changes.append(f"load nftables table {table}")
+        changes += self._apply_interface(plan.interfaces[0])
+        if any(i.forwarding for i in plan.interfaces) and self.host.enable_forwarding():
+            changes.append("enable ip forwarding")
         return changes
 
     def _apply_interface(self, iface: SiteInterface) -> list[str]:

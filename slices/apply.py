@@ -117,10 +117,13 @@ class Host:
             case drift.ReplaceRoute(ifname, network, table):
                 extra = ["table", str(table)] if table is not None else []
                 self.run(["ip", "route", "replace", str(network), "dev", ifname, *extra])
-            case drift.DelRoute(ifname, network):
-                self.run(["ip", "route", "del", network, "dev", ifname])
+            case drift.DelRoute(ifname, network, table):
+                extra = ["table", str(table)] if table is not None else []
+                self.run(["ip", "route", "del", network, "dev", ifname, *extra])
             case drift.EnsureMarkRule(mark):
                 self.ensure_mark_rule(mark)
+            case drift.DropMarkRule(mark):
+                self.delete_mark_rule(mark)
 
     def ensure_mark_rule(self, mark: int) -> None:
         rules = self.run(["ip", "rule", "show", "fwmark", hex(mark)], check=False)
@@ -140,12 +143,14 @@ class Host:
 
     def load_firewall(self, table: str, ruleset: str) -> None:
         if self.firewall_available:
-            self.run(["nft", "-f", "-"],
-                     stdin=f"table inet {table}\ndelete table inet {table}\n{ruleset}")
+            reset = "".join(f"table {f} {table}\ndelete table {f} {table}\n"
+                            for f in ("inet", "ip"))
+            self.run(["nft", "-f", "-"], stdin=reset + ruleset)
 
     def delete_firewall(self, table: str) -> None:
         if self.firewall_available:
-            self.run(["nft", "delete", "table", "inet", table], check=False)
+            for family in ("inet", "ip"):
+                self.run(["nft", "delete", "table", family, table], check=False)
 
     # -- daemons ---------------------------------------------------------------------------
     def _pid_file(self, ifname: str) -> Path:

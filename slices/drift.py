@@ -92,6 +92,12 @@ class ReplaceRoute:
 class DelRoute:
     ifname: str
     network: str
+    table: int | None = None
+
+
+@dataclass(frozen=True)
+class DropMarkRule:
+    mark: int
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ class EnsureMarkRule:
 
 
 Action = (StartDaemon | SetDevice | SetPeer | RemovePeer | LinkUp | AddAddress | DelAddress
-          | ReplaceRoute | DelRoute | EnsureMarkRule)
+          | ReplaceRoute | DelRoute | EnsureMarkRule | DropMarkRule)
 
 
 def parse_wg_dump(text: str) -> tuple[str, int, dict[str, ObservedPeer]]:
@@ -181,12 +187,18 @@ def _route_actions(want: SiteInterface, seen: ObservedInterface) -> list[Action]
     wanted = {str(r) for r in want.routes}
     actions: list[Action] = [ReplaceRoute(want.ifname, r) for r in want.routes
                              if str(r) not in seen.routes]
-    actions.extend(DelRoute(want.ifname, r) for r in sorted(seen.routes - wanted)
-                   if r != str(want.address))
+    # A standby keeps the slice route until the primary's `ip route replace` takes it over.
+    keep = {str(want.address)} | (set() if want.primary else {str(want.cidr)})
+    actions.extend(DelRoute(want.ifname, r) for r in sorted(seen.routes - wanted - keep))
     if want.reply_mark is not None:
-        actions.append(EnsureMarkRule(want.reply_mark))
         if f"{want.cidr}@{want.reply_mark}" not in seen.mark_routes:
+            actions.append(EnsureMarkRule(want.reply_mark))
             actions.append(ReplaceRoute(want.ifname, want.cidr, want.reply_mark))
+    else:  # left over from when this interface was the standby
+        for entry in sorted(seen.mark_routes):
+            network, _, table = entry.partition("@")
+            if table.isdigit():
+                actions += [DelRoute(want.ifname, network, int(table)), DropMarkRule(int(table))]
     return actions
 
 

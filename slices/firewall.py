@@ -35,23 +35,44 @@ def render_ruleset(plan: SitePlan) -> str:
         f"    iifname {names} ip daddr != {plan.cidr} drop",
         "  }",
     ]
-    for iface in plan.interfaces:
-        if iface.reply_mark is None:
-            continue
-        mark = f"0x{iface.reply_mark:x}"
-        body += [
-            "  chain mark_in {",
-            "    type filter hook prerouting priority mangle; policy accept;",
-            f'    iifname "{iface.ifname}" ct mark set {mark}',
-            "  }",
-            "  chain mark_out {",
-            "    type route hook output priority mangle; policy accept;",
-            f"    ct mark {mark} meta mark set {mark}",
-            "  }",
-        ]
+    marked = [i for i in plan.interfaces if i.reply_mark is not None]
+    if marked:
+        mark = f"0x{marked[0].reply_mark:x}"
+        # Per packet, not per flow: one ICMP id or TCP flow can move between the interfaces.
+        body += ["  chain mark_in {",
+                 "    type filter hook prerouting priority mangle; policy accept;"]
+        body += [f'    iifname "{i.ifname}" ct mark set '
+                 f'{mark if i.reply_mark is not None else "0x0"}' for i in plan.interfaces]
+        body += ["  }",
+                 "  chain mark_out {",
+                 "    type route hook output priority mangle; policy accept;",
+                 f"    ct direction reply ct mark {mark} meta mark set {mark}",
+                 "  }"]
     text = "\n".join(body)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    return f'table inet {table_name(plan.slice_name)} {{\n  comment "ew:{digest}"\n{text}\n}}\n'
+    dup = _duplicate_table(plan)
+    digest = hashlib.sha256((text + dup).encode()).hexdigest()[:16]
+    table = table_name(plan.slice_name)
+    return f'table inet {table} {{\n  comment "ew:{digest}"\n{text}\n}}\n{dup}'
+
+
+def _duplicate_table(plan: SitePlan) -> str:
+    """During cutover, copy what leaves by the new interface to the old one as well.
+
+    A peer accepts this site's packets from exactly one of its two keys (AllowedIPs are
+    exclusive) and it switches keys at a moment this site cannot see; sending both copies means
+    one of them is always accepted and the other dropped by cryptokey routing.
+    """
+    if len(plan.interfaces) < 2:
+        return ""
+    primary, standby = plan.interfaces[0], plan.interfaces[1]
+    if primary.generation < standby.generation:
+        return ""
+    return (f"table ip {table_name(plan.slice_name)} {{\n"
+            "  chain dup_out {\n"
+            "    type filter hook postrouting priority filter; policy accept;\n"
+            f'    oifname "{primary.ifname}" ip daddr {plan.cidr} '
+            f'dup to ip daddr device "{standby.ifname}"\n'
+            "  }\n}\n")
 
 
 def ruleset_digest(ruleset: str) -> str:

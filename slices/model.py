@@ -27,10 +27,16 @@ class TopologyKind(Enum):
 
 
 class RotationPhase(Enum):
-    """Make-before-break: NONE -> PREPARED (new key live, no traffic) -> CUTOVER -> NONE."""
+    """Make-before-break phases of one member's key rotation.
+
+    NONE -> PREPARED (new interface and key live, peers hand-shake with it, no traffic)
+    -> SWITCHED (the member sends by the new interface, copies to the old; peers unchanged)
+    -> CUTOVER (peers move the member's AllowedIPs to the new key) -> NONE (old key gone).
+    """
 
     NONE = "none"
     PREPARED = "prepared"
+    SWITCHED = "switched"
     CUTOVER = "cutover"
 
 

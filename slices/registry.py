@@ -167,8 +167,11 @@ class Registry:
                        (next_public_key, RotationPhase.PREPARED.value, slice_name, site_id))
         return self.get_member(slice_name, site_id)
 
+    def switch(self, slice_name: str, site_id: str) -> None:
+        self._set_phase(slice_name, site_id, RotationPhase.PREPARED, RotationPhase.SWITCHED)
+
     def cut_over(self, slice_name: str, site_id: str) -> None:
-        self._set_phase(slice_name, site_id, RotationPhase.PREPARED, RotationPhase.CUTOVER)
+        self._set_phase(slice_name, site_id, RotationPhase.SWITCHED, RotationPhase.CUTOVER)
 
     def finish_rotation(self, slice_name: str, site_id: str) -> None:
         with self._write() as db:

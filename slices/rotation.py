@@ -2,10 +2,12 @@
 
 1. prepare: a new key (made here, 0600) and a second interface on a second port come up; peers
    add the new public key with no AllowedIPs and hand-shake with it (keepalive 1 s).
-2. cutover: peers move the site's AllowedIPs to the new key (one atomic `wg set` each) and the
-   site moves its slice route to the new interface (one atomic `ip route replace`). Replies to
-   traffic still arriving on the old interface leave by it (connmark), so none is dropped.
-3. finish: the registry makes the new key current; the old interface, peer entries and key file go.
+2. switch: the site moves its slice route to the new interface (one atomic `ip route replace`)
+   and, until the end, copies what it sends to the old one too (nft `dup`), since each peer
+   accepts exactly one of the two keys and moves at a moment this site cannot see.
+3. cutover: every peer moves the site's AllowedIPs to the new key (one atomic `wg set`). Replies to traffic still arriving on the old interface leave by it
+   (connmark), so no direction drops a packet.
+4. finish: the registry makes the new key current; the old interface, peer entries and key file go.
 Every step waits until all peers' agents have reported applying it.
 """
 
@@ -54,6 +56,8 @@ class Rotation:
         self.agent.reconcile()
         self._wait("peers to add the new key", lambda: self._peers_at(RotationPhase.PREPARED))
         self._wait("handshakes on the new interface", self._new_interface_ready)
+        self.registry.switch(self.slice_name, self.site_id)
+        self.agent.reconcile()  # route to the new interface, copies to the old one
         self.registry.cut_over(self.slice_name, self.site_id)
         self._wait("peers to move AllowedIPs", lambda: self._peers_at(RotationPhase.CUTOVER))
         self.agent.reconcile()

@@ -42,7 +42,7 @@ def _peer_entries(target: Member, allowed: tuple[IPv4Network, ...]) -> tuple[Pee
     if target.phase is RotationPhase.NONE or target.next_public_key is None:
         return (current,)
     nxt_endpoint = target.endpoint_for(target.generation + 1)
-    if target.phase is RotationPhase.PREPARED:
+    if target.phase in (RotationPhase.PREPARED, RotationPhase.SWITCHED):
         nxt = Peer(target.site_id, target.next_public_key, nxt_endpoint, (),
                    ROTATION_KEEPALIVE_SECONDS)
         return (current, nxt)
@@ -95,7 +95,7 @@ def plan_site(slc: Slice, site_id: str) -> SitePlan:
     if me.phase is RotationPhase.NONE or me.next_public_key is None:
         interfaces = (_interface(slc, me, me.generation, True, peers),)
     else:
-        new_primary = me.phase is RotationPhase.CUTOVER
+        new_primary = me.phase in (RotationPhase.SWITCHED, RotationPhase.CUTOVER)
         new = _interface(slc, me, me.generation + 1, new_primary, peers)
         old = _interface(slc, me, me.generation, not new_primary, peers)
         interfaces = (new, old) if new_primary else (old, new)
