@@ -208,3 +208,86 @@ def test_rotate_s2_under_ping_loses_nothing(lab: Lab, record_property: object) -
         lab.agent(site).reconcile()
     assert [f.name for f in (lab.site("s2").state_dir / "keys").glob("a.*.key")] == ["a.1.key"]
     assert wait_ping(lab, "s3", ADDR[(A, "s2")])
+
+
+def test_status_shows_handshake_and_traffic(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli_main(["slice", "--registry", str(lab.registry.path), "status", A, "--site", "s1",
+                     "--state-dir", str(lab.site("s1").state_dir),
+                     "--netns", lab.hosts["s1"].netns or "", "--probe"])
+    out = capsys.readouterr().out
+    print(out)
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.startswith(("s2 ", "s3 "))]
+    assert len(rows) == 2
+    assert all("s ago" in r and " ok " in r and "healthy" in r for r in rows)
+
+
+def test_leave_revokes_within_one_reconcile(lab: Lab) -> None:
+    assert wait_ping(lab, "s3", ADDR[(A, "s1")])
+    lab.registry.leave(A, "s3")
+    for site in ("s1", "s2"):
+        lab.agent(site).reconcile()
+    # s3 has not reconciled: its interface and peers are still there, yet nothing gets through.
+    assert any(r.slice_name == A for r in lab.hosts["s3"].records())
+    for address in (ADDR[(A, "s1")], ADDR[(A, "s2")]):
+        assert not ping(lab, "s3", address), f"s3 still reaches {address} after leave"
+    lab.agent("s3").reconcile()
+    assert lab.hosts["s3"].records() == ()
+    assert not list((lab.site("s3").state_dir / "keys").glob("a.*.key"))
+    assert wait_ping(lab, "s1", ADDR[(A, "s2")])
+
+
+def test_private_keys_only_in_own_key_files(lab: Lab) -> None:
+    key_files = {p: p.read_text().strip() for p in lab.root.rglob("*.key")}
+    assert key_files
+    for path, secret in key_files.items():
+        assert path.stat().st_mode & 0o777 == 0o600, path
+        for other in lab.root.rglob("*"):
+            if other.is_file() and other != path:
+                assert secret.encode() not in other.read_bytes(), f"key of {path} in {other}"
+        for table in ("members", "observations", "slices"):
+            assert secret not in repr(lab.registry.get_slice(B)), table
+    log_text = (lab.root / "agent.log").read_text()
+    assert "run wg set" in log_text  # the log is real and verbose
+    assert not any(secret in log_text for secret in key_files.values())
+
+
+def test_delete_removes_every_interface_and_address(lab: Lab) -> None:
+    for slice_name in (A, B):
+        assert cli_main(["slice", "--registry", str(lab.registry.path), "delete",
+                         slice_name]) == 0
+    for site in SITES:
+        assert lab.agent(site).reconcile().changed or site == "s3"
+    for site in SITES:
+        links = lab.exec(site, "ip", "-o", "link")
+        addrs = lab.exec(site, "ip", "-o", "addr")
+        assert not re.search(r": ew[0-9a-f]{11}[:@]", links), links
+        assert "10.10." not in addrs and "10.20." not in addrs, addrs
+        assert "ew_" not in lab.exec(site, "nft", "list", "ruleset")
+        assert "lookup" not in lab.exec(site, "ip", "rule").replace("lookup local", "").replace(
+            "lookup main", "").replace("lookup default", "")
+        assert lab.hosts[site].records() == ()
+
+
+def test_cleanup_even_when_the_test_fails(tmp_path: Path) -> None:
+    """A failure mid-test still stops wireguard-go by pid and deletes the namespaces."""
+    small = Lab(tmp_path)
+    pids: list[int] = []
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        try:
+            for site in ("x1", "x2"):
+                small.add_site(site)
+            small.registry.create_slice("c", IPv4Network("10.30.0.0/24"), TopologyKind.FULL_MESH)
+            for site in ("x1", "x2"):
+                key = keys.generate(small.site(site).state_dir, "c", 0)
+                small.registry.join("c", site, small.underlay[site], key.public_key)
+                small.agent(site).reconcile()
+            pids = [r.pid for h in small.hosts.values() for r in h.records()]
+            raise RuntimeError("simulated failure")
+        finally:
+            namespaces = list(small.namespaces)
+            small.close()
+    assert len(pids) == 2
+    assert all(not Path(f"/proc/{p}").exists() for p in pids)
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert not any(ns in listed for ns in namespaces)
