@@ -17,7 +17,7 @@ from pathlib import Path
 from slices import health, ipam, keys, render, topology
 from slices.agent import Agent, Site
 from slices.errors import PermanentError, SliceError, ValidationError
-from slices.model import Endpoint, TopologyKind, validate_name
+from slices.model import BASE_LISTEN_PORT, Endpoint, TopologyKind, validate_name
 from slices.registry import Registry
 from slices.rotation import Rotation
 
@@ -55,13 +55,14 @@ def _create(args: argparse.Namespace) -> int:
 
 def _join(args: argparse.Namespace) -> int:
     site = _site(args)
-    endpoint = Endpoint.parse(args.endpoint, default_port=0)
+    endpoint = Endpoint.parse(args.endpoint, default_port=BASE_LISTEN_PORT)
+    chosen_port = endpoint.port if ":" in args.endpoint else None  # else: next free on site
     registry = Registry(args.registry)
     registry.get_slice(args.name)
     key = keys.generate(site.state_dir, args.name, 0)
     try:
         member = registry.join(args.name, site.site_id, endpoint.host, key.public_key,
-                               endpoint.port or None)
+                               chosen_port)
     except SliceError:
         keys.remove_older(site.state_dir, args.name, None)
         raise
