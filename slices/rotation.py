@@ -5,8 +5,9 @@
 2. switch: the site moves its slice route to the new interface (one atomic `ip route replace`)
    and, until the end, copies what it sends to the old one too (nft `dup`), since each peer
    accepts exactly one of the two keys and moves at a moment this site cannot see.
-3. cutover: every peer moves the site's AllowedIPs to the new key (one atomic `wg set`). Replies to traffic still arriving on the old interface leave by it
-   (connmark), so no direction drops a packet.
+3. cutover: every peer moves the site's AllowedIPs to the new key (one atomic `wg set`).
+   Replies to traffic still arriving on the old interface leave by it (per-packet reply mark),
+   so no direction drops a packet.
 4. finish: the registry makes the new key current; the old interface, peer entries and key file go.
 Every step waits until all peers' agents have reported applying it.
 """

@@ -92,6 +92,7 @@ def plan_site(slc: Slice, site_id: str) -> SitePlan:
     if me is None:
         raise NotFoundError(f"site {site_id!r} is not a member of slice {slc.name!r}")
     peers = peers_for(slc, site_id)
+    interfaces: tuple[SiteInterface, ...]
     if me.phase is RotationPhase.NONE or me.next_public_key is None:
         interfaces = (_interface(slc, me, me.generation, True, peers),)
     else:
