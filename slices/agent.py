@@ -1,0 +1,121 @@
+"""The site agent: an idempotent reconcile from the registry to this site's interfaces.
+
+Each pass reads the slices this site belongs to, plans them (`topology`), diffs the plan against
+what is running (`drift`) and applies only the difference (`apply`). A second pass right after a
+first changes nothing; a peer removed by hand is put back; an interface of a slice this site has
+left, or of a deleted slice, is torn down with its firewall table and key files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from slices import drift, firewall, keys, topology
+from slices.apply import Host
+from slices.model import RotationPhase, SiteInterface, SitePlan, Slice, reply_mark
+from slices.registry import Registry
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where an agent runs: site id, its private state directory, its namespace (tests)."""
+
+    site_id: str
+    state_dir: Path
+    netns: str | None = None
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    site_id: str
+    changes: tuple[str, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+class Agent:
+    def __init__(self, registry: Registry, site: Site, host: Host | None = None) -> None:
+        self.registry = registry
+        self.site = site
+        self.host = host if host is not None else Host(site.state_dir, site.netns)
+
+    def reconcile(self) -> ReconcileReport:
+        """One pass; a file lock serialises passes of threads and processes on this site."""
+        self.site.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.site.state_dir / "agent.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._reconcile()
+
+    def _reconcile(self) -> ReconcileReport:
+        changes: list[str] = []
+        slices = self.registry.slices_for_site(self.site.site_id)
+        plans = [topology.plan_site(s, self.site.site_id) for s in slices]
+        for slc, plan in zip(slices, plans, strict=True):
+            changes += self._apply_plan(plan)
+            self._record(slc)
+        changes += self._tear_down_unplanned(plans)
+        return ReconcileReport(self.site.site_id, tuple(changes))
+
+    def _apply_plan(self, plan: SitePlan) -> list[str]:
+        """Standby interface, then firewall (reply marks, copies), then the primary interface:
+        during a rotation the primary's route replace is the switch, and must come last."""
+        changes: list[str] = []
+        for iface in plan.interfaces[1:]:
+            changes += self._apply_interface(iface)
+        ruleset = firewall.render_ruleset(plan)
+        table = firewall.table_name(plan.slice_name)
+        wanted = firewall.ruleset_digest(ruleset)
+        if self.host.firewall_available and self.host.firewall_digest(table) != wanted:
+            self.host.load_firewall(table, ruleset)
+            changes.append(f"load nftables table {table}")
+        changes += self._apply_interface(plan.interfaces[0])
+        if any(i.forwarding for i in plan.interfaces) and self.host.enable_forwarding():
+            changes.append("enable ip forwarding")
+        return changes
+
+    def _apply_interface(self, iface: SiteInterface) -> list[str]:
+        key = keys.load(self.site.state_dir, iface.slice_name, iface.generation)
+        observed = self.host.observe(iface.ifname)
+        actions = drift.diff(iface, observed, key.path)
+        for action in actions:
+            self.host.execute(action)
+        return [f"{type(a).__name__} {a.ifname if hasattr(a, 'ifname') else ''}".strip()
+                for a in actions]
+
+    def _record(self, slc: Slice) -> None:
+        seen = {m.site_id: (m.generation, m.phase) for m in slc.members
+                if m.site_id != self.site.site_id}
+        seen[self.site.site_id] = next(((m.generation, m.phase) for m in slc.members
+                                        if m.site_id == self.site.site_id),
+                                       (0, RotationPhase.NONE))
+        self.registry.record_observations(slc.name, self.site.site_id, seen)
+
+    def _tear_down_unplanned(self, plans: list[SitePlan]) -> list[str]:
+        wanted = {i.ifname for p in plans for i in p.interfaces}
+        generations = {p.slice_name: frozenset(i.generation for i in p.interfaces)
+                       for p in plans}
+        changes: list[str] = []
+        for record in self.host.records():
+            if record.ifname in wanted:
+                continue
+            self.host.stop_daemon(record.ifname)
+            self.host.delete_mark_rule(reply_mark(record.ifname))
+            changes.append(f"stop {record.ifname}")
+            if record.slice_name not in generations:
+                self.host.delete_firewall(firewall.table_name(record.slice_name))
+                keys.remove_older(self.site.state_dir, record.slice_name, None)
+                changes.append(f"delete nftables table and keys of {record.slice_name}")
+        for slice_name, gens in generations.items():
+            keys.remove_older(self.site.state_dir, slice_name, min(gens))
+        return changes
+
+    def run(self, stop: threading.Event, interval_seconds: float = 1.0) -> None:
+        """Reconcile until `stop` is set (the long-running agent of `slice agent`)."""
+        while not stop.is_set():
+            self.reconcile()
+            stop.wait(interval_seconds)

@@ -1,0 +1,55 @@
+"""Errors raised by the slices package.
+
+Temporary errors may succeed on retry (a busy registry, a daemon still starting); permanent
+errors need someone to change the input (an overlapping CIDR, a missing key file).
+"""
+
+from __future__ import annotations
+
+
+class SliceError(Exception):
+    """Base class for every error of the slices package."""
+
+
+class PermanentError(SliceError):
+    """Retrying will not help: the message names the object and the fix."""
+
+
+class TemporaryError(SliceError):
+    """Retrying after `delay_seconds` may succeed."""
+
+    def __init__(self, message: str, delay_seconds: float = 1.0) -> None:
+        super().__init__(message)
+        self.delay_seconds = delay_seconds
+
+
+class ValidationError(PermanentError):
+    """Bad input: a name, CIDR, endpoint or key that cannot be used."""
+
+
+class NotFoundError(PermanentError):
+    """A slice or member the caller named does not exist in the registry."""
+
+
+class ConflictError(PermanentError):
+    """The request clashes with existing state (overlapping CIDR, duplicate member)."""
+
+
+class AddressExhaustedError(PermanentError):
+    """The slice CIDR has no free address left for a new member."""
+
+
+class KeyMaterialError(PermanentError):
+    """A site's key file is missing, unreadable or has unsafe permissions."""
+
+
+class RegistryBusyError(TemporaryError):
+    """The registry database stayed locked by another writer past the timeout."""
+
+
+class ApplyError(TemporaryError):
+    """A `wg`, `ip` or `nft` command failed; the message names the command and its stderr."""
+
+
+class RotationError(PermanentError):
+    """A key rotation cannot proceed from the current phase."""

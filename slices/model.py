@@ -1,0 +1,173 @@
+"""The slice domain model: frozen values, no I/O.
+
+A slice joins the sites of one application through one WireGuard interface per site. Members
+carry only public keys; private keys never leave the site that made them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+from slices.errors import ValidationError
+
+BASE_LISTEN_PORT = 51820
+ROTATION_PORT_OFFSET = 1000
+DEFAULT_KEEPALIVE_SECONDS = 25
+_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+
+
+class TopologyKind(Enum):
+    FULL_MESH = "full-mesh"
+    HUB_AND_SPOKE = "hub-and-spoke"
+
+
+class RotationPhase(Enum):
+    """Make-before-break phases of one member's key rotation.
+
+    NONE -> PREPARED (new interface and key live, peers hand-shake with it, no traffic)
+    -> SWITCHED (the member sends by the new interface, copies to the old; peers unchanged)
+    -> CUTOVER (peers move the member's AllowedIPs to the new key) -> NONE (old key gone).
+    """
+
+    NONE = "none"
+    PREPARED = "prepared"
+    SWITCHED = "switched"
+    CUTOVER = "cutover"
+
+
+def validate_name(kind: str, value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValidationError(
+            f"{kind} {value!r} is invalid: use 1-32 lowercase letters, digits or '-'"
+        )
+    return value
+
+
+def validate_public_key(value: str) -> str:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise ValidationError(f"public key {value[:8]}... is not base64") from exc
+    if len(raw) != 32:
+        raise ValidationError("public key must be 32 bytes of base64 (as `wg pubkey` prints)")
+    return value
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a site's WireGuard listens on the underlay."""
+
+    host: IPv4Address
+    port: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535 - ROTATION_PORT_OFFSET:
+            raise ValidationError(f"endpoint port {self.port} out of range")
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @staticmethod
+    def parse(text: str, default_port: int | None = None) -> Endpoint:
+        host, _, port = text.partition(":")
+        try:
+            address = IPv4Address(host)
+            number = int(port) if port else default_port
+        except ValueError as exc:
+            raise ValidationError(f"endpoint {text!r} is not HOST[:PORT] (IPv4)") from exc
+        if number is None:
+            raise ValidationError(f"endpoint {text!r} needs a port")
+        return Endpoint(address, number)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One site in one slice, as registered: endpoint, overlay address, public key(s)."""
+
+    site_id: str
+    endpoint: Endpoint
+    overlay_ip: IPv4Address
+    public_key: str
+    generation: int = 0
+    next_public_key: str | None = None
+    phase: RotationPhase = RotationPhase.NONE
+
+    def port_for(self, generation: int) -> int:
+        """Generations alternate between two ports so old and new interfaces coexist."""
+        return self.endpoint.port + ROTATION_PORT_OFFSET * (generation % 2)
+
+    def endpoint_for(self, generation: int) -> Endpoint:
+        return Endpoint(self.endpoint.host, self.port_for(generation))
+
+
+@dataclass(frozen=True)
+class Slice:
+    name: str
+    cidr: IPv4Network
+    topology: TopologyKind
+    hub: str | None = None
+    members: tuple[Member, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        validate_name("slice name", self.name)
+        if self.topology is TopologyKind.HUB_AND_SPOKE and not self.hub:
+            raise ValidationError(f"slice {self.name}: hub-and-spoke needs --hub SITE")
+        if self.topology is TopologyKind.FULL_MESH and self.hub:
+            raise ValidationError(f"slice {self.name}: a full mesh has no hub")
+
+    def member(self, site_id: str) -> Member | None:
+        return next((m for m in self.members if m.site_id == site_id), None)
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One [Peer] entry as a site should see it."""
+
+    site_id: str
+    public_key: str
+    endpoint: Endpoint
+    allowed_ips: tuple[IPv4Network, ...]
+    keepalive_seconds: int = DEFAULT_KEEPALIVE_SECONDS
+
+
+@dataclass(frozen=True)
+class SiteInterface:
+    """One WireGuard interface a site runs for a slice (two only during a key rotation)."""
+
+    slice_name: str
+    site_id: str
+    ifname: str
+    generation: int
+    listen_port: int
+    address: IPv4Interface
+    cidr: IPv4Network
+    public_key: str
+    primary: bool
+    peers: tuple[Peer, ...]
+    routes: tuple[IPv4Network, ...]
+    forwarding: bool
+    reply_mark: int | None
+
+
+@dataclass(frozen=True)
+class SitePlan:
+    slice_name: str
+    site_id: str
+    cidr: IPv4Network
+    interfaces: tuple[SiteInterface, ...]
+
+
+def interface_name(slice_name: str, site_id: str, generation: int) -> str:
+    """Unique machine-wide (wireguard-go's UAPI sockets share /var/run/wireguard), <= 15 chars."""
+    digest = hashlib.sha256(f"{slice_name}/{site_id}".encode()).hexdigest()[:10]
+    return f"ew{digest}{generation % 2}"
+
+
+def reply_mark(ifname: str) -> int:
+    """A connmark/fwmark (also the routing table id) for replies leaving by `ifname`."""
+    return 0x10000 + int(hashlib.sha256(ifname.encode()).hexdigest()[:4], 16)

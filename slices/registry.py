@@ -1,0 +1,234 @@
+"""The slice registry: slices, members and public keys in one embedded SQLite file.
+
+WAL mode plus `BEGIN IMMEDIATE` transactions make concurrent writers (agents on several sites
+sharing the file, CLI calls) safe: each write is one short serialised transaction, readers never
+block. The schema has no column for a private key, and `join` accepts only a valid public key.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+from slices import ipam
+from slices.errors import ConflictError, NotFoundError, RegistryBusyError, RotationError
+from slices.model import (
+    BASE_LISTEN_PORT,
+    Endpoint,
+    Member,
+    RotationPhase,
+    Slice,
+    TopologyKind,
+    validate_name,
+    validate_public_key,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS slices (
+  name TEXT PRIMARY KEY, cidr TEXT NOT NULL, topology TEXT NOT NULL, hub TEXT);
+CREATE TABLE IF NOT EXISTS members (
+  slice TEXT NOT NULL REFERENCES slices(name) ON DELETE CASCADE,
+  site_id TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL,
+  overlay_ip TEXT NOT NULL, public_key TEXT NOT NULL, generation INTEGER NOT NULL DEFAULT 0,
+  next_public_key TEXT, phase TEXT NOT NULL DEFAULT 'none',
+  PRIMARY KEY (slice, site_id), UNIQUE (slice, overlay_ip));
+CREATE TABLE IF NOT EXISTS observations (
+  slice TEXT NOT NULL REFERENCES slices(name) ON DELETE CASCADE,
+  observer TEXT NOT NULL, member TEXT NOT NULL, generation INTEGER NOT NULL,
+  phase TEXT NOT NULL, PRIMARY KEY (slice, observer, member));
+"""
+_MEMBER_COLUMNS = "site_id, host, port, overlay_ip, public_key, generation, next_public_key, phase"
+
+
+class Registry:
+    def __init__(self, path: Path, timeout_seconds: float = 10.0) -> None:
+        self.path = path
+        self.timeout_seconds = timeout_seconds
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._write() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=self.timeout_seconds, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            db.rollback()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise RegistryBusyError(f"registry {self.path} is busy: retry") from exc
+            raise
+        except BaseException:
+            db.rollback()
+            raise
+        finally:
+            db.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        db = self._connect()
+        try:
+            yield db
+        finally:
+            db.close()
+
+    # -- slices --------------------------------------------------------------------------
+    def create_slice(self, name: str, cidr: IPv4Network, topology: TopologyKind,
+                     hub: str | None = None) -> Slice:
+        slc = Slice(name, cidr, topology, hub)
+        with self._write() as db:
+            rows = db.execute("SELECT name, cidr FROM slices").fetchall()
+            existing = {n: IPv4Network(c) for n, c in rows}
+            if name in existing:
+                raise ConflictError(f"slice {name!r} already exists: delete it or pick a name")
+            ipam.check_no_overlap(cidr, existing)
+            db.execute("INSERT INTO slices VALUES (?, ?, ?, ?)",
+                       (name, str(cidr), topology.value, hub))
+        return slc
+
+    def delete_slice(self, name: str) -> None:
+        with self._write() as db:
+            if db.execute("DELETE FROM slices WHERE name = ?", (name,)).rowcount == 0:
+                raise NotFoundError(f"slice {name!r} does not exist")
+
+    def slice_names(self) -> tuple[str, ...]:
+        with self._read() as db:
+            return tuple(r[0] for r in db.execute("SELECT name FROM slices ORDER BY name"))
+
+    def get_slice(self, name: str) -> Slice:
+        with self._read() as db:
+            return self._load(db, name)
+
+    def slices_for_site(self, site_id: str) -> tuple[Slice, ...]:
+        with self._read() as db:
+            names = [r[0] for r in db.execute(
+                "SELECT slice FROM members WHERE site_id = ? ORDER BY slice", (site_id,))]
+            return tuple(self._load(db, n) for n in names)
+
+    def _load(self, db: sqlite3.Connection, name: str) -> Slice:
+        row = db.execute("SELECT cidr, topology, hub FROM slices WHERE name = ?",
+                         (name,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"slice {name!r} does not exist: create it first")
+        members = tuple(_member(r) for r in db.execute(
+            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE slice = ? ORDER BY rowid", (name,)))
+        return Slice(name, IPv4Network(row[0]), TopologyKind(row[1]), row[2], members)
+
+    # -- members ---------------------------------------------------------------------------
+    def join(self, slice_name: str, site_id: str, host: IPv4Address, public_key: str,
+             port: int | None = None) -> Member:
+        validate_name("site id", site_id)
+        validate_public_key(public_key)
+        with self._write() as db:
+            slc = self._load(db, slice_name)
+            if slc.member(site_id) is not None:
+                raise ConflictError(f"site {site_id!r} already joined slice {slice_name!r}")
+            address = ipam.allocate(slc.cidr, (m.overlay_ip for m in slc.members))
+            chosen = port if port is not None else _free_port(db, site_id)
+            member = Member(site_id, Endpoint(host, chosen), address, public_key)
+            db.execute(
+                "INSERT INTO members (slice, site_id, host, port, overlay_ip, public_key) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (slice_name, site_id, str(host), chosen, str(address), public_key))
+        return member
+
+    def leave(self, slice_name: str, site_id: str) -> None:
+        with self._write() as db:
+            cur = db.execute("DELETE FROM members WHERE slice = ? AND site_id = ?",
+                             (slice_name, site_id))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"site {site_id!r} is not in slice {slice_name!r}")
+            db.execute("DELETE FROM observations WHERE slice = ? AND (observer = ? OR member = ?)",
+                       (slice_name, site_id, site_id))
+
+    # -- rotation --------------------------------------------------------------------------
+    def begin_rotation(self, slice_name: str, site_id: str, next_public_key: str) -> Member:
+        validate_public_key(next_public_key)
+        with self._write() as db:
+            member = self._member_in(db, slice_name, site_id)
+            if member.phase is not RotationPhase.NONE:
+                raise RotationError(f"site {site_id!r} in slice {slice_name!r} is already "
+                                    f"rotating (phase {member.phase.value}): finish it first")
+            db.execute("UPDATE members SET next_public_key = ?, phase = ? "
+                       "WHERE slice = ? AND site_id = ?",
+                       (next_public_key, RotationPhase.PREPARED.value, slice_name, site_id))
+        return self.get_member(slice_name, site_id)
+
+    def switch(self, slice_name: str, site_id: str) -> None:
+        self._set_phase(slice_name, site_id, RotationPhase.PREPARED, RotationPhase.SWITCHED)
+
+    def cut_over(self, slice_name: str, site_id: str) -> None:
+        self._set_phase(slice_name, site_id, RotationPhase.SWITCHED, RotationPhase.CUTOVER)
+
+    def finish_rotation(self, slice_name: str, site_id: str) -> None:
+        with self._write() as db:
+            member = self._member_in(db, slice_name, site_id)
+            if member.phase is not RotationPhase.CUTOVER:
+                raise RotationError(f"site {site_id!r} is in phase {member.phase.value}, "
+                                    "not cutover")
+            db.execute("UPDATE members SET public_key = next_public_key, next_public_key = NULL,"
+                       " generation = generation + 1, phase = 'none' "
+                       "WHERE slice = ? AND site_id = ?", (slice_name, site_id))
+
+    def _set_phase(self, slice_name: str, site_id: str, expected: RotationPhase,
+                   phase: RotationPhase) -> None:
+        with self._write() as db:
+            member = self._member_in(db, slice_name, site_id)
+            if member.phase is not expected:
+                raise RotationError(f"site {site_id!r} is in phase {member.phase.value}, "
+                                    f"not {expected.value}")
+            db.execute("UPDATE members SET phase = ? WHERE slice = ? AND site_id = ?",
+                       (phase.value, slice_name, site_id))
+
+    def get_member(self, slice_name: str, site_id: str) -> Member:
+        with self._read() as db:
+            return self._member_in(db, slice_name, site_id)
+
+    def _member_in(self, db: sqlite3.Connection, slice_name: str, site_id: str) -> Member:
+        row = db.execute(f"SELECT {_MEMBER_COLUMNS} FROM members WHERE slice = ? AND site_id = ?",
+                         (slice_name, site_id)).fetchone()
+        if row is None:
+            raise NotFoundError(f"site {site_id!r} is not in slice {slice_name!r}")
+        return _member(row)
+
+    # -- observations: what each agent last applied about each member ----------------------
+    def record_observations(self, slice_name: str, observer: str,
+                            seen: dict[str, tuple[int, RotationPhase]]) -> None:
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM slices WHERE name = ?", (slice_name,)).fetchone():
+                db.executemany(
+                    "INSERT OR REPLACE INTO observations VALUES (?, ?, ?, ?, ?)",
+                    [(slice_name, observer, m, g, p.value) for m, (g, p) in seen.items()])
+
+    def observations_of(self, slice_name: str, member: str) -> dict[str, tuple[int, RotationPhase]]:
+        with self._read() as db:
+            rows = db.execute("SELECT observer, generation, phase FROM observations "
+                              "WHERE slice = ? AND member = ?", (slice_name, member)).fetchall()
+        return {o: (g, RotationPhase(p)) for o, g, p in rows}
+
+
+def _member(row: tuple[str, str, int, str, str, int, str | None, str]) -> Member:
+    site_id, host, port, overlay, public_key, generation, next_key, phase = row
+    return Member(site_id, Endpoint(IPv4Address(host), port), IPv4Address(overlay), public_key,
+                  generation, next_key, RotationPhase(phase))
+
+
+def _free_port(db: sqlite3.Connection, site_id: str) -> int:
+    used = {r[0] for r in db.execute("SELECT port FROM members WHERE site_id = ?", (site_id,))}
+    port = BASE_LISTEN_PORT
+    while port in used:
+        port += 1
+    return port
