@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--out", required=True, help="timeline CSV path")
     sim.set_defaults(func=cmd_simulate)
+
+    from placement.cli import add_parser as add_place
+    from slices.cli import add_parser as add_slice
+
+    add_place(sub)
+    add_slice(sub)
     return parser
 
 

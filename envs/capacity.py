@@ -58,7 +58,7 @@ def required_replicas(config: TwinConfig, entry_rps: np.ndarray) -> np.ndarray:
     entry = np.asarray(entry_rps, dtype=float)
     grid = np.where(entry > 0, GRID ** np.ceil(np.log(np.maximum(entry, 1e-9)) / np.log(GRID)), 0.0)
     levels, index = np.unique(grid, return_inverse=True)
-    rates = levels[:, None] * config.graph.visit_ratios()[None, :]
+    rates = levels[:, None] * config.visit_ratios[None, :]
     best = np.tile(config.max_replicas, (len(levels), 1))
     found = np.zeros(len(levels), dtype=bool)
     target = SLO_MARGIN * config.slo.p95_latency_ms

@@ -35,20 +35,16 @@ def _e2e_p95_ms(config: TwinConfig, mean: np.ndarray, var: np.ndarray) -> np.nda
 
     Each path's latency is the sum of its services' responses (and network RTTs); a service
     reached with probability w (the product of fan-outs below one along the path) contributes as
-    a Bernoulli(w) mixture. The p95 of a path is that of a gamma with the path's moments; the
-    slowest path sets the end-to-end p95, which is monotone in every service's moments.
+    a Bernoulli(w) mixture: mean w m, variance w v + w (1 - w) m^2. The p95 of a path is that of a
+    gamma with the path's moments; the slowest path sets the end-to-end p95, which is monotone in
+    every service's moments.
     """
-    g = config.graph
-    rtt = np.asarray(config.call_rtt_ms or [0.0] * len(g.calls)) / 1000.0
-    prob = np.array([min(c.fanout, 1.0) for c in g.calls])
-    worst = np.zeros(mean.shape[0])
-    for nodes, edges in config.paths:
-        w = np.concatenate([[1.0], np.cumprod(prob[list(edges)])])
-        m_nodes = mean[:, list(nodes)]
-        m_nodes = m_nodes + np.concatenate([[0.0], rtt[list(edges)]])[None, :]
-        path_mean = m_nodes @ w
-        path_var = var[:, list(nodes)] @ w + (m_nodes**2) @ (w * (1.0 - w))
-        worst = np.maximum(worst, gamma_p95(path_mean, path_var))
+    pw = config.path_weights
+    spread = pw.reach * (1.0 - pw.reach)
+    path_mean = mean @ pw.reach + (pw.reach * pw.edge_rtt).sum(axis=0)
+    path_var = (var @ pw.reach + (mean**2) @ spread + 2.0 * mean @ (spread * pw.edge_rtt)
+                + (spread * pw.edge_rtt**2).sum(axis=0))
+    worst = gamma_p95(path_mean, path_var).max(axis=1)
     result: np.ndarray = (worst + config.entry_rtt_ms / 1000.0) * 1000.0
     return result
 
@@ -72,7 +68,7 @@ def tick_metrics(
     mean = np.minimum(rt.mean + drain, TIMEOUT_MS / 1000.0)
     var = np.minimum(rt.var, (TIMEOUT_MS / 1000.0) ** 2)
     e2e = np.minimum(_e2e_p95_ms(config, mean, var), TIMEOUT_MS)
-    visits = g.visit_ratios()
+    visits = config.visit_ratios
     error = 1.0 - np.prod((1.0 - np.clip(drop_ratio, 0.0, 1.0)) ** visits[None, :], axis=1)
     violation = (e2e > config.slo.p95_latency_ms) | (error > config.slo.max_error_ratio)
     cost = traj.desired @ config.replica_hour_price() * config.tick_seconds / 3600.0
@@ -116,7 +112,7 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
 def summarize(
     config: TwinConfig, entry_rps: np.ndarray, traj: Trajectory, in_event: np.ndarray
 ) -> tuple[Summary, TickMetrics]:
-    rates = np.asarray(entry_rps, dtype=float)[:, None] * config.graph.visit_ratios()[None, :]
+    rates = np.asarray(entry_rps, dtype=float)[:, None] * config.visit_ratios[None, :]
     m = tick_metrics(config, rates, traj, service_p95=False)
     minutes = config.tick_seconds / 60.0
     changes = np.diff(traj.desired, axis=0) != 0

@@ -18,11 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from envs.graph import PriceClass, ServiceGraph
 from envs.observation import LatencySample, Observation, Slo
+
+if TYPE_CHECKING:
+    from envs.outcome import TickMetrics
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,15 @@ class Prices:
 
     cloud_vcpu_hour: float = 0.048
     edge_vcpu_hour: float = 0.070
+
+
+@dataclass(frozen=True)
+class PathWeights:
+    """`reach[s, p]`: probability a request on path p reaches service s (0 if s is not on p);
+    `edge_rtt[s, p]`: network seconds on the call into s along p."""
+
+    reach: np.ndarray
+    edge_rtt: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -52,8 +65,24 @@ class TwinConfig:
         return np.ceil(self.graph.array("startup_seconds") / self.tick_seconds).astype(int)
 
     @cached_property
-    def paths(self) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
-        return self.graph.entry_paths()
+    def visit_ratios(self) -> np.ndarray:
+        return self.graph.visit_ratios()
+
+    @cached_property
+    def path_weights(self) -> PathWeights:
+        """Each entry path as weights over services (see `envs.outcome._e2e_p95_ms`)."""
+        g = self.graph
+        paths = g.entry_paths()
+        rtt = np.asarray(self.call_rtt_ms or [0.0] * len(g.calls)) / 1000.0
+        prob = np.array([min(c.fanout, 1.0) for c in g.calls])
+        n_s = len(g.services)
+        reach = np.zeros((n_s, len(paths)))
+        edge_rtt = np.zeros((n_s, len(paths)))
+        for p, (nodes, edges) in enumerate(paths):
+            w = np.concatenate([[1.0], np.cumprod(prob[list(edges)])])
+            reach[list(nodes), p] = w
+            edge_rtt[list(nodes), p] = np.concatenate([[0.0], rtt[list(edges)]])
+        return PathWeights(reach, edge_rtt)
 
     @cached_property
     def capacity_rps(self) -> np.ndarray:
@@ -89,6 +118,11 @@ class Trajectory:
     backlog_avg: np.ndarray
     dropped: np.ndarray
 
+    def tick(self, t: int) -> Trajectory:
+        """Tick `t` alone, as a one-tick trajectory."""
+        s = slice(t, t + 1)
+        return Trajectory(self.desired[s], self.ready[s], self.backlog_avg[s], self.dropped[s])
+
 
 def backlog_step(
     backlog: np.ndarray, rate_rps: np.ndarray, capacity_rps: np.ndarray, limit: np.ndarray,
@@ -119,7 +153,7 @@ class Twin:
         self.start = start
         self.entry_rps = np.asarray(entry_rps, dtype=float)
         self._before = float(self.entry_rps[0] if before_rps is None else before_rps)
-        self.rates = self.entry_rps[:, None] * config.graph.visit_ratios()[None, :]
+        self.rates = self.entry_rps[:, None] * config.visit_ratios[None, :]
         self._cap = config.capacity_rps
         self._limit = config.graph.array("queue_limit_per_replica")
         self._cpu = config.graph.array("cpu_millicores_per_rps") / config.graph.array(
@@ -145,6 +179,7 @@ class Twin:
         self._ready = np.zeros(shape, dtype=int)
         self._backlog_avg = np.zeros(shape)
         self._dropped = np.zeros(shape)
+        self._metrics: tuple[int, TickMetrics] | None = None
 
     @property
     def done(self) -> bool:
@@ -176,32 +211,39 @@ class Twin:
             self._desired[:t], self._ready[:t], self._backlog_avg[:t], self._dropped[:t]
         )
 
+    def tick_metrics(self, t: int) -> TickMetrics:
+        """Latency, errors, violation and cost of simulated tick `t` (-1: the initial state)."""
+        from envs.outcome import tick_metrics  # outcome builds on this module's types
+
+        if self._metrics is not None and self._metrics[0] == t:
+            return self._metrics[1]
+        if t < 0:
+            zeros = np.zeros((1, len(self._initial)))
+            rates = (self._before * self.config.visit_ratios)[None]
+            traj = Trajectory(self._initial[None], self._initial[None], zeros, zeros)
+        else:
+            rates, traj = self.rates[t : t + 1], self.trajectory().tick(t)
+        m = tick_metrics(self.config, rates, traj)
+        self._metrics = (t, m)
+        return m
+
     def observe(self) -> Observation:
         """What a controller sees after the last tick (before the first: the initial state).
 
         `tick` is the index of the last simulated tick (-1 before the first); a policy's answer
         is the desired replicas of tick `tick + 1`.
         """
-        from envs.outcome import tick_metrics  # outcome imports twin's types
-
         t = self.t - 1
         if t < 0:
             ready = desired = self._initial
-            rate = self._before * self.config.graph.visit_ratios()
+            rate = self._before * self.config.visit_ratios
         else:
             ready, desired, rate = self._ready[t], self._desired[t], self.rates[t]
         served = np.minimum(rate, ready * self._cap)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            util = np.where(ready > 0, served * self._cpu / np.maximum(ready, 1), 0.0)
-        pending = desired - ready
+        util = np.where(ready > 0, served * self._cpu / np.maximum(ready, 1), 0.0)
 
         def latency() -> LatencySample:
-            if t < 0:
-                zeros = np.zeros((1, len(ready)))
-                m = tick_metrics(self.config, rate[None], Trajectory(ready[None], ready[None],
-                                                                     zeros, zeros))
-            else:
-                m = tick_metrics(self.config, self.rates[t : t + 1], _row(self.trajectory(), t))
+            m = self.tick_metrics(t)
             return LatencySample(m.service_p95_ms[0], float(m.e2e_p95_ms[0]),
                                  float(m.error_ratio[0]))
 
@@ -211,16 +253,11 @@ class Twin:
             rate_rps=rate,
             cpu_utilization=util,
             ready=ready,
-            pending=pending,
+            pending=desired - ready,
             desired=desired,
             entry_rate_rps=float(self.entry_rps[t]) if t >= 0 else self._before,
             latency_source=latency,
         )
-
-
-def _row(traj: Trajectory, t: int) -> Trajectory:
-    s = slice(t, t + 1)
-    return Trajectory(traj.desired[s], traj.ready[s], traj.backlog_avg[s], traj.dropped[s])
 
 
 def ready_from_schedule(config: TwinConfig, desired: np.ndarray, initial: np.ndarray) -> np.ndarray:
@@ -243,7 +280,7 @@ def run_schedule(
     """
     desired = config.clip(desired)
     initial = config.clip(initial)
-    rates = np.asarray(entry_rps, dtype=float)[:, None] * config.graph.visit_ratios()[None, :]
+    rates = np.asarray(entry_rps, dtype=float)[:, None] * config.visit_ratios[None, :]
     ready = ready_from_schedule(config, desired, initial)
     cap = ready * config.capacity_rps
     limit = ready * config.graph.array("queue_limit_per_replica")
