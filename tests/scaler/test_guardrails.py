@@ -1,0 +1,74 @@
+"""Guardrails: table tests of the pure rule, and the wrapper around a policy in the twin."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from envs.scenario import load_scenario
+from scaler.guardrails import ClipReason, Guardrails, GuardedPolicy, apply_guardrails
+from scaler.hpa import HpaPolicy
+from training.episode import run_episode
+
+G = Guardrails(max_step_up=1.0, max_step_up_pods=4, max_step_down=0.5, cooldown_seconds=300)
+BOUNDS = (np.array([1]), np.array([50]))
+
+CASES = [
+    # id, proposed, current, floor, cooldown, guardrails, expected, reason
+    ("as-proposed", 6, 5, None, False, G, 6, ClipReason.NONE),
+    ("step-up-pods", 30, 2, None, False, G, 6, ClipReason.STEP_UP),  # max(2*2, 2+4)
+    ("step-up-percent", 40, 10, None, False, G, 20, ClipReason.STEP_UP),  # max(20, 14)
+    ("step-down", 1, 10, None, False, G, 5, ClipReason.STEP_DOWN),
+    ("cooldown-holds", 8, 10, None, True, G, 10, ClipReason.COOLDOWN),
+    ("cooldown-allows-up", 12, 10, None, True, G, 12, ClipReason.NONE),
+    ("floor-raises", 3, 4, 7, False, G, 7, ClipReason.REACTIVE_FLOOR),
+    ("floor-below", 9, 8, 5, False, G, 9, ClipReason.NONE),
+    ("max", 60, 45, None, False, G, 50, ClipReason.MAX_REPLICAS),
+    ("min", 0, 1, None, False, G, 1, ClipReason.MIN_REPLICAS),
+    ("no-step-limits", 100, 2, None, False,
+     Guardrails(max_step_up=100, max_step_up_pods=100), 50, ClipReason.MAX_REPLICAS),
+]
+
+
+@pytest.mark.parametrize(("proposed", "current", "floor", "cooldown", "g", "want", "reason"),
+                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_apply_guardrails(proposed: int, current: int, floor: int | None, cooldown: bool,
+                          g: Guardrails, want: int, reason: ClipReason) -> None:
+    d = apply_guardrails(g, np.array([proposed]), np.array([current]),
+                         None if floor is None else np.array([floor]), np.array([cooldown]), BOUNDS)
+    assert int(d.desired[0]) == want
+    assert d.reasons[0] is reason
+    assert int(d.proposed[0]) == proposed
+
+
+def test_bad_guardrails_are_rejected() -> None:
+    with pytest.raises(ValueError, match="max_step_down"):
+        Guardrails(max_step_down=1.5)
+
+
+class Shrink:
+    """A deliberately bad policy: always asks for one replica."""
+
+    name = "shrink"
+
+    def reset(self, ctx: object) -> None:
+        return None
+
+    def decide(self, obs: object) -> np.ndarray:
+        return np.ones(12, dtype=int)
+
+
+def test_reactive_floor_keeps_a_bad_policy_at_least_as_good_as_the_hpa() -> None:
+    sc = replace(load_scenario("flash-sale"), start=datetime(2026, 10, 6), duration_seconds=86_400)
+    history, run = sc.demand(3)
+    bare = run_episode(sc, Shrink(), history, run, seed=3)
+    guarded = GuardedPolicy(Shrink(), Guardrails(), floor=HpaPolicy())
+    safe = run_episode(sc, guarded, history, run, seed=3)
+    hpa = run_episode(sc, HpaPolicy(), history, run, seed=3)
+    assert bare.summary.slo_violation_minutes > hpa.summary.slo_violation_minutes
+    assert safe.summary.slo_violation_minutes <= hpa.summary.slo_violation_minutes
+    assert guarded.last is not None
+    assert ClipReason.REACTIVE_FLOOR in guarded.last.reasons
