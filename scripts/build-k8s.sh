@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Build kube-apiserver and kube-controller-manager 1.20.2 from Debian's source package and cache
+# them under ~/.cache/edgewise/k8s-1.20.2/bin. Idempotent: exits at once when the cache is there.
+# Needs root (apt). See /work/shared/recipes/kubernetes.md.
+set -euo pipefail
+
+VERSION=1.20.2
+CACHE="${EDGEWISE_K8S_CACHE:-$HOME/.cache/edgewise/k8s-$VERSION}"
+BIN="$CACHE/bin"
+
+if [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" ]]; then
+  echo "build-k8s: cached binaries in $BIN"
+  exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+SRC_LIST=/etc/apt/sources.list.d/debian-src.sources
+if [[ ! -f "$SRC_LIST" ]]; then
+  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+  cat >"$SRC_LIST" <<SRC
+Types: deb-src
+URIs: $uri
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  apt-get update -q
+fi
+pkgs=(golang-go etcd-server rsync openssl)
+# kubectl may already come from another package (it would conflict with kubernetes-client).
+command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
+apt-get install -y -q "${pkgs[@]}"
+
+WORK="$CACHE/src"
+mkdir -p "$WORK"
+cd "$WORK"
+if ! ls -d kubernetes-*/ >/dev/null 2>&1; then
+  apt-get source --download-only kubernetes
+  tar xf kubernetes_*.orig.tar.*
+fi
+tree=$(ls -d kubernetes-*/ | head -1)
+cd "$tree"
+# The Makefile runs the OpenAPI/deepcopy generators a plain `go build` would miss.
+make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"
+mkdir -p "$BIN"
+for b in kube-apiserver kube-controller-manager; do
+  cp "$(find _output -type f -name "$b" -perm -u+x | head -1)" "$BIN/$b.tmp"
+  mv "$BIN/$b.tmp" "$BIN/$b"
+done
+cd "$CACHE"
+rm -rf "$WORK"
+echo "build-k8s: built into $BIN"
