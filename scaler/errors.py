@@ -20,3 +20,27 @@ class MetricsUnavailableError(ScalerError):
 
 class InvalidSpecError(ScalerError):
     """Permanent: a spec that cannot be evaluated (missing CPU request, bad target)."""
+
+
+class TemporaryError(ScalerError):
+    """Worth retrying next period (an apiserver or Prometheus that is down, a conflict)."""
+
+    def __init__(self, message: str, delay_seconds: float = 0.0) -> None:
+        super().__init__(message)
+        self.delay_seconds = delay_seconds
+
+
+class PermanentError(ScalerError):
+    """Retrying cannot help until someone changes the object (RBAC, a missing workload)."""
+
+
+class PrometheusUnavailableError(TemporaryError, MetricsUnavailableError):
+    """Prometheus did not answer, or answered with an error."""
+
+
+class ModelLoadError(PermanentError):
+    """The policy's model cannot be loaded (missing, corrupt, incompatible)."""
+
+
+class ConflictError(TemporaryError):
+    """A write lost an optimistic-concurrency race (HTTP 409)."""

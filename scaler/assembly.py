@@ -1,0 +1,102 @@
+"""A PredictiveScaler spec -> the policies that decide for it (primary and reactive fallback)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from envs.graph import ServiceGraph
+from envs.observation import Slo
+from envs.workload import Event
+from scaler.baselines import holt_winters, seasonal_naive
+from scaler.errors import ModelLoadError
+from scaler.guardrails import GuardedPolicy, Guardrails
+from scaler.hpa import ControllerConfig, HpaPolicy
+from scaler.model import check_loadable
+from scaler.policy import Policy, PolicyContext
+from scaler.prescale import EventFloor, PlannedEvent
+from scaler.spec import ScalerSpec
+
+
+@dataclass
+class Policies:
+    primary: GuardedPolicy | None
+    fallback: GuardedPolicy
+    event_floor: EventFloor | None
+    load_error: str | None
+
+
+def reactive(spec: ScalerSpec) -> HpaPolicy:
+    """The HPA rule on CPU, one sync per period, scale-down window = the cooldown."""
+    config = ControllerConfig(
+        downscale_stabilization_seconds=int(spec.behavior.cooldown_seconds),
+        sync_period_seconds=max(1, int(spec.period_seconds)))
+    return HpaPolicy(spec.policy.target_utilization, config=config)
+
+
+def guardrails(spec: ScalerSpec, graph: ServiceGraph) -> Guardrails:
+    by_service = {t.service: t for t in spec.targets}
+    lo = tuple(by_service[s.name].min_replicas if s.name in by_service else s.min_replicas
+               for s in graph.services)
+    hi = tuple(by_service[s.name].max_replicas if s.name in by_service else s.max_replicas
+               for s in graph.services)
+    b = spec.behavior
+    return Guardrails(max_step_up=b.max_step_up, max_step_up_pods=b.max_step_up_pods,
+                      max_step_down=b.max_step_down, cooldown_seconds=b.cooldown_seconds,
+                      reactive_floor=True, min_replicas=lo, max_replicas=hi)
+
+
+def planned_events(spec: ScalerSpec, graph: ServiceGraph) -> tuple[PlannedEvent, ...]:
+    default_lead = max(s.startup_seconds for s in graph.services) + 2 * spec.period_seconds
+    return tuple(PlannedEvent(e.name, _naive(e.start), _naive(e.end), e.expected_uplift,
+                              e.lead_seconds if e.lead_seconds is not None else default_lead)
+                 for e in spec.events)
+
+
+def _naive(t: datetime) -> datetime:
+    """UTC without tzinfo, like every other time in the core."""
+    if t.tzinfo is None:
+        return t
+    return (t - t.utcoffset()).replace(tzinfo=None)  # type: ignore[operator]
+
+
+def _inner(spec: ScalerSpec, graph: ServiceGraph) -> Policy:
+    p = spec.policy
+    if p.type == "rl":
+        assert p.model is not None
+        check_loadable(Path(p.model.path), graph.names)
+    tick = max(1, int(spec.period_seconds))
+    if p.baseline == "holt-winters":
+        return holt_winters(tick)
+    if p.baseline == "seasonal-naive":
+        return seasonal_naive(tick)
+    return reactive(spec)
+
+
+def context(spec: ScalerSpec, graph: ServiceGraph, start: datetime) -> PolicyContext:
+    calendar = tuple(Event(e.name, e.start, e.expected_uplift, 0.0,
+                           (e.end - e.start).total_seconds(), 0.0)
+                     for e in planned_events(spec, graph))
+    return PolicyContext(graph=graph, tick_seconds=max(1, int(spec.period_seconds)),
+                         slo=Slo(spec.slo.p95_latency_ms, spec.slo.max_error_ratio), start=start,
+                         history_rps=np.zeros(0), calendar=calendar,
+                         rng=np.random.default_rng(0))
+
+
+def assemble(spec: ScalerSpec, graph: ServiceGraph, start: datetime) -> Policies:
+    g = guardrails(spec, graph)
+    ctx = context(spec, graph, start)
+    fallback = GuardedPolicy(reactive(spec), g, floor=None, name="reactive-hpa")
+    fallback.reset(ctx)
+    try:
+        inner = _inner(spec, graph)
+    except ModelLoadError as e:
+        return Policies(None, fallback, None, str(e))
+    floor = EventFloor(inner, planned_events(spec, graph), spec.policy.target_utilization)
+    primary = GuardedPolicy(floor, g, floor=reactive(spec),
+                            name=inner.name if spec.policy.type == "baseline" else "rl")
+    primary.reset(ctx)
+    return Policies(primary, fallback, floor, None)

@@ -1,0 +1,318 @@
+"""One reconcile of one PredictiveScaler: observe, decide (policy + guardrails), act, report.
+
+The loop is pure orchestration over injected ports: `Cluster` (scale subresource, HPAs, Events,
+status), `MetricsReader` (Prometheus, or a direct pod scrape when Prometheus is down), a
+`DecisionSink` (decision log and metrics) and a clock. Nothing here imports a Kubernetes or
+Prometheus client; the adapters in scaler/kube.py and scaler/prometheus.py implement the ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+import yaml
+
+from envs.errors import GraphError
+from envs.graph import ServiceGraph, parse_graph
+from envs.observation import Observation
+from scaler.actuation import Action, HpaView, actuation_of, plan_action
+from scaler.assembly import Policies, assemble
+from scaler.conditions import Condition, ConditionType, Reason
+from scaler.decision import Decision, Forecast, TargetDecision, decision_reason, status_document
+from scaler.decision import summary as decision_summary
+from scaler.errors import (
+    InvalidSpecError,
+    MetricsUnavailableError,
+    PrometheusUnavailableError,
+    ScalerError,
+)
+from scaler.guardrails import ClipReason
+from scaler.observe import MetricKind, Samples, WorkloadState, build_observation, first_bad
+from scaler.spec import Mode, ScalerRef, ScalerSpec, Target, check_against_graph, parse_ref
+from scaler.spec import parse_spec as parse_scaler_spec
+
+
+class Cluster(Protocol):
+    def workload(self, namespace: str, target: Target) -> WorkloadState: ...
+    def hpa_for(self, namespace: str, target: Target) -> HpaView | None: ...
+    def apply(self, namespace: str, action: Action) -> None: ...
+    def emit(self, ref: ScalerRef, key: str, reason: str, message: str,
+             warning: bool) -> None: ...
+    def write_status(self, ref: ScalerRef, status: dict[str, Any]) -> None: ...
+    def read_config_map(self, namespace: str, name: str, key: str) -> str: ...
+
+
+class MetricsReader(Protocol):
+    def read(self, namespace: str, spec: ScalerSpec, graph: ServiceGraph) -> Samples: ...
+
+
+class DecisionSink(Protocol):
+    def decided(self, ref: ScalerRef, decision: Decision) -> None: ...
+    def fallback(self, ref: ScalerRef, reason: str | None) -> None: ...
+
+
+@dataclass
+class ScalerState:
+    generation: int
+    spec: ScalerSpec
+    graph: ServiceGraph
+    policies: Policies
+    tick: int = -1
+    decisions: int = 0
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class Observed:
+    obs: Observation | None
+    fallback_reason: Reason | None
+    fallback_message: str = ""
+
+
+@dataclass
+class Reconciler:
+    cluster: Cluster
+    prometheus: Callable[[str], MetricsReader]
+    direct: Callable[[str], MetricsReader]
+    sink: DecisionSink
+    clock: Callable[[], datetime]
+    states: dict[str, ScalerState] = field(default_factory=dict)
+
+    def forget(self, keep_uids: set[str]) -> None:
+        for uid in set(self.states) - keep_uids:
+            del self.states[uid]
+
+    def reconcile(self, obj: Mapping[str, Any]) -> Decision | None:
+        ref = parse_ref(obj)
+        old_status = dict(obj.get("status") or {})
+        now = self.clock()
+        try:
+            state = self._state(ref, obj, now)
+        except InvalidSpecError as e:
+            self._invalid(ref, old_status, str(e), now)
+            return None
+        spec = state.spec
+        if spec.mode is Mode.OFF:
+            self._write(ref, state, None, _off_conditions(ref), old_status, now)
+            return None
+        try:
+            workloads = {t.service: self.cluster.workload(ref.namespace, t) for t in spec.targets}
+            hpas = {t.service: self.cluster.hpa_for(ref.namespace, t) for t in spec.targets}
+        except ScalerError as e:
+            conds = [_cond(ConditionType.ABLE_TO_SCALE, False, Reason.FAILED_GET_SCALE, str(e),
+                           ref)]
+            self._write(ref, state, None, conds, old_status, now)
+            raise
+        observed = self._observe(ref, state, workloads, now)
+        self._note_fallback(ref, state, observed, now)
+        if observed.obs is None:
+            conds = _hold_conditions(ref, observed)
+            self._write(ref, state, None, conds, old_status, now)
+            return None
+        decision, clipped, observed = self._decide(state, observed, workloads, hpas, now)
+        decision = self._act(ref, state, decision, hpas)
+        state.decisions += 1
+        self.sink.decided(ref, decision)
+        if decision.changes:
+            key = f"{ref.name}.{int(now.timestamp() // spec.period_seconds)}"
+            prefix = "" if decision.acted else "shadow (not applied): "
+            self.cluster.emit(ref, key, decision.reason.value, prefix + decision.message, False)
+        conds = _decision_conditions(ref, decision, observed, clipped)
+        self._write(ref, state, decision, conds, old_status, now)
+        return decision
+
+    def _state(self, ref: ScalerRef, obj: Mapping[str, Any], now: datetime) -> ScalerState:
+        state = self.states.get(ref.uid)
+        if state is not None and state.generation == ref.generation:
+            return state
+        spec = parse_scaler_spec(obj.get("spec") or {})
+        graph = self._graph(ref, spec)
+        check_against_graph(spec, graph.names)
+        state = ScalerState(ref.generation, spec, graph, assemble(spec, graph, now))
+        self.states[ref.uid] = state
+        return state
+
+    def _graph(self, ref: ScalerRef, spec: ScalerSpec) -> ServiceGraph:
+        source = spec.graph
+        try:
+            if source.inline is not None:
+                return parse_graph(source.inline, name=ref.name)
+            assert source.config_map_ref is not None
+            cm = source.config_map_ref
+            text = self.cluster.read_config_map(ref.namespace, cm.name, cm.key)
+            return parse_graph(yaml.safe_load(text), name=cm.name)
+        except (GraphError, yaml.YAMLError) as e:
+            raise InvalidSpecError(f"spec.graph: {e}") from e
+
+    def _observe(self, ref: ScalerRef, state: ScalerState,
+                 workloads: dict[str, WorkloadState], now: datetime) -> Observed:
+        spec, graph = state.spec, state.graph
+        services = tuple(t.service for t in spec.targets)
+        tick = state.tick + 1
+        reason, message = None, ""
+        try:
+            samples = self.prometheus(spec.metrics.prometheus_url).read(ref.namespace, spec, graph)
+            bad = first_bad(samples, services, (MetricKind.RATE, MetricKind.CPU), now,
+                            spec.metrics.staleness_seconds)
+            if bad is None:
+                obs = build_observation(graph, samples, workloads, now, tick)
+                if state.policies.load_error is None:
+                    return Observed(obs, None)
+                return Observed(obs, Reason.MODEL_LOAD_FAILED, state.policies.load_error)
+            reason, message = Reason(bad.problem.value), f"Prometheus: {bad.message}"
+        except PrometheusUnavailableError as e:
+            reason, message = Reason.PROMETHEUS_UNAVAILABLE, str(e)
+        except MetricsUnavailableError as e:
+            reason, message = Reason.SERIES_MISSING, str(e)
+        return Observed(self._direct(ref, state, workloads, now, tick), reason, message)
+
+    def _direct(self, ref: ScalerRef, state: ScalerState, workloads: dict[str, WorkloadState],
+                now: datetime, tick: int) -> Observation | None:
+        url = state.spec.metrics.direct_url
+        if url is None:
+            return None
+        try:
+            samples = self.direct(url).read(ref.namespace, state.spec, state.graph)
+        except MetricsUnavailableError:
+            return None
+        services = tuple(t.service for t in state.spec.targets)
+        if first_bad(samples, services, (MetricKind.CPU,), now,
+                     state.spec.metrics.staleness_seconds) is not None:
+            return None
+        return build_observation(state.graph, samples, workloads, now, tick)
+
+    def _note_fallback(self, ref: ScalerRef, state: ScalerState, observed: Observed,
+                       now: datetime) -> None:
+        reason = observed.fallback_reason.value if observed.fallback_reason else None
+        if reason != state.fallback:
+            key = f"{ref.name}.fallback.{int(now.timestamp() // state.spec.period_seconds)}"
+            if reason is not None:
+                self.cluster.emit(ref, key, "FallbackActivated",
+                                  f"reactive HPA rule decides: {observed.fallback_message}", True)
+            else:
+                self.cluster.emit(ref, key, "FallbackCleared",
+                                  "the policy decides again", False)
+        state.fallback = reason
+        self.sink.fallback(ref, reason)
+
+    def _decide(self, state: ScalerState, observed: Observed,
+                workloads: dict[str, WorkloadState], hpas: dict[str, HpaView | None],
+                now: datetime) -> tuple[Decision, str, Observed]:
+        obs = observed.obs
+        assert obs is not None
+        policies, fallback = state.policies, observed.fallback_reason is not None
+        guarded = policies.fallback if fallback or policies.primary is None else policies.primary
+        try:
+            desired = np.asarray(guarded.decide(obs), dtype=int)
+        except Exception as e:  # a broken policy must not take the controller down
+            observed_reason = f"policy {guarded.name} failed: {type(e).__name__}: {e}"
+            guarded, fallback = policies.fallback, True
+            desired = np.asarray(guarded.decide(obs), dtype=int)
+            observed = Observed(obs, Reason.POLICY_FAILED, observed_reason)
+        state.tick = obs.tick
+        reasons = guarded.last.reasons if guarded.last else ()
+        event = None if fallback or policies.event_floor is None or \
+            policies.event_floor.active is None else policies.event_floor.active
+        targets = []
+        for t in state.spec.targets:
+            i = state.graph.index(t.service)
+            clip = reasons[i] if i < len(reasons) else ClipReason.NONE
+            targets.append(TargetDecision(
+                t.name, t.service, workloads[t.service].desired, workloads[t.service].ready,
+                int(desired[i]), clip.value, actuation_of(hpas[t.service])))
+        cur, want = sum(x.current for x in targets), sum(x.desired for x in targets)
+        clipped = [x for x in targets if x.reason != ClipReason.NONE.value]
+        reason = decision_reason(fallback, event.event.name if event else None, bool(clipped),
+                                 cur, want)
+        message = decision_summary(tuple(targets))
+        if event is not None:
+            message += (f"; event {event.event.name} at {event.event.start:%H:%M:%S}Z, expected "
+                        f"uplift {event.event.expected_uplift:g}x over {event.reference_rps:.1f} "
+                        "rps")
+        if fallback:
+            message += f"; fallback: {observed.fallback_message}"
+        forecast = _forecast(obs, event)
+        decision = Decision(now, obs.tick, state.spec.mode, guarded.name, reason, message,
+                            tuple(targets), forecast, acted=False,
+                            fallback_reason=observed.fallback_reason.value
+                            if observed.fallback_reason else None)
+        return decision, ", ".join(f"{x.workload}: {x.reason}" for x in clipped), observed
+
+    def _act(self, ref: ScalerRef, state: ScalerState, decision: Decision,
+             hpas: dict[str, HpaView | None]) -> Decision:
+        if state.spec.mode is not Mode.ACTIVE:
+            return decision
+        for t in decision.targets:
+            action = plan_action(t.workload, t.desired, t.current, hpas[t.service])
+            if action is not None:
+                self.cluster.apply(ref.namespace, action)
+        return Decision(**{**decision.__dict__, "acted": True})
+
+    def _write(self, ref: ScalerRef, state: ScalerState, decision: Decision | None,
+               conditions: list[Condition], old_status: dict[str, Any], now: datetime) -> None:
+        status = status_document(decision, conditions, old_status, ref.generation,
+                                 state.decisions, now, state.spec.mode)
+        self.cluster.write_status(ref, status)
+
+    def _invalid(self, ref: ScalerRef, old_status: dict[str, Any], message: str,
+                 now: datetime) -> None:
+        conds = [_cond(ConditionType.READY, False, Reason.INVALID_SPEC, message, ref)]
+        status = status_document(None, conds, old_status, ref.generation, 0, now, Mode.OFF)
+        self.cluster.write_status(ref, status)
+        if old_status.get("observedGeneration") != ref.generation:
+            self.cluster.emit(ref, f"{ref.name}.invalid.{ref.generation}", "InvalidSpec",
+                              message, True)
+
+
+def _cond(kind: ConditionType, status: bool | None, reason: Reason, message: str,
+          ref: ScalerRef) -> Condition:
+    return Condition(kind, status, reason, message, None, ref.generation)
+
+
+def _forecast(obs: Observation, event: Any) -> Forecast:
+    if event is None:
+        return Forecast(obs.entry_rate_rps, obs.entry_rate_rps, 0.0)
+    ev = event.event
+    horizon = max(0.0, (ev.start - obs.now).total_seconds())
+    return Forecast(obs.entry_rate_rps, event.reference_rps * ev.expected_uplift, horizon,
+                    ev.name)
+
+
+def _off_conditions(ref: ScalerRef) -> list[Condition]:
+    return [_cond(ConditionType.READY, True, Reason.MODE_OFF, "mode Off: nothing is decided",
+                  ref),
+            _cond(ConditionType.SCALING_ACTIVE, False, Reason.MODE_OFF, "mode Off", ref)]
+
+
+def _fallback_condition(ref: ScalerRef, observed: Observed) -> Condition:
+    if observed.fallback_reason is None:
+        return _cond(ConditionType.FALLBACK, False, Reason.POLICY, "the policy decides", ref)
+    return _cond(ConditionType.FALLBACK, True, observed.fallback_reason,
+                 observed.fallback_message, ref)
+
+
+def _hold_conditions(ref: ScalerRef, observed: Observed) -> list[Condition]:
+    return [
+        _cond(ConditionType.READY, True, Reason.RECONCILED, "holding replicas", ref),
+        _cond(ConditionType.ABLE_TO_SCALE, True, Reason.SUCCEEDED_GET_SCALE, "", ref),
+        _cond(ConditionType.SCALING_ACTIVE, False, Reason.NO_METRICS,
+              "no usable metrics from Prometheus nor the direct source; replicas held", ref),
+        _fallback_condition(ref, observed),
+    ]
+
+
+def _decision_conditions(ref: ScalerRef, decision: Decision, observed: Observed,
+                         clipped: str) -> list[Condition]:
+    ready_reason = Reason.SHADOW if decision.mode is Mode.SHADOW else Reason.RECONCILED
+    return [
+        _cond(ConditionType.READY, True, ready_reason, decision.reason.value, ref),
+        _cond(ConditionType.ABLE_TO_SCALE, True, Reason.SUCCEEDED_GET_SCALE, "", ref),
+        _cond(ConditionType.SCALING_ACTIVE, True, Reason.VALID_METRICS, "", ref),
+        _cond(ConditionType.SCALING_LIMITED, bool(clipped),
+              Reason.CLIPPED if clipped else Reason.DESIRED_WITHIN_RANGE, clipped, ref),
+        _fallback_condition(ref, observed),
+    ]
