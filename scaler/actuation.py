@@ -37,6 +37,7 @@ class Action:
     replicas: int
     hpa: str | None = None
     record_original_min: int | None = None  # set the annotation to this (first touch only)
+    workload_kind: str = "Deployment"
 
 
 def hpa_floor(desired: int, hpa: HpaView) -> int:
@@ -46,12 +47,13 @@ def hpa_floor(desired: int, hpa: HpaView) -> int:
     return max(original, min(desired, hpa.max_replicas))
 
 
-def plan_action(workload: str, desired: int, current: int, hpa: HpaView | None) -> Action | None:
+def plan_action(workload: str, desired: int, current: int, hpa: HpaView | None,
+                kind: str = "Deployment") -> Action | None:
     """The one write this decision needs, or None when the cluster already says so."""
     if hpa is None:
         if desired == current:
             return None
-        return Action(ActuationKind.SCALE, workload, desired)
+        return Action(ActuationKind.SCALE, workload, desired, workload_kind=kind)
     floor = hpa_floor(desired, hpa)
     if floor == hpa.min_replicas:
         return None

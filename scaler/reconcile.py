@@ -246,8 +246,10 @@ class Reconciler:
              hpas: dict[str, HpaView | None]) -> Decision:
         if state.spec.mode is not Mode.ACTIVE:
             return decision
+        kinds = {t.name: t.kind.value for t in state.spec.targets}
         for t in decision.targets:
-            action = plan_action(t.workload, t.desired, t.current, hpas[t.service])
+            action = plan_action(t.workload, t.desired, t.current, hpas[t.service],
+                                 kinds[t.workload])
             if action is not None:
                 self.cluster.apply(ref.namespace, action)
         return Decision(**{**decision.__dict__, "acted": True})

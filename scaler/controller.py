@@ -1,0 +1,164 @@
+"""The controller process: leader election, the period loop over every PredictiveScaler, health.
+
+Each scaler is reconciled when its `periodSeconds` has passed since its last reconcile; the
+reconciles of one pass run on a small thread pool (they wait on the apiserver and Prometheus).
+Only the Lease holder reconciles. Every failure is logged and counted; none ends the process, so a
+restarting apiserver costs a few periods, not a crash loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from scaler.errors import ConflictError, ScalerError, TemporaryError
+from scaler.leader import LeaderElector, LeaseRecord
+from scaler.reconcile import Reconciler
+from scaler.spec import parse_ref
+
+log = logging.getLogger("edgewise.controller")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+                               "level": record.levelname.lower(), "logger": record.name,
+                               "msg": record.getMessage()}
+        out.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("edgewise")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+class LeaseStore(Protocol):
+    """What the leader loop needs of the Lease adapter (scaler.kube.KubeLeases)."""
+
+    def read(self) -> LeaseRecord | None: ...
+    def write(self, record: LeaseRecord) -> None: ...
+
+
+@dataclass
+class Controller:
+    reconciler: Reconciler
+    list_scalers: Callable[[], list[dict[str, Any]]]
+    elector: LeaderElector
+    leases: LeaseStore
+    monotonic: Callable[[], float] = time.monotonic
+    workers: int = 8
+    tick_seconds: float = 0.5
+    on_reconciled: Callable[[str, float, float], None] | None = None
+    reconcile_seconds: Any = None
+    leader_gauge: Any = None
+    errors: Any = None
+    _due: dict[str, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    last_loop: float = 0.0
+    last_contact: float = -1e9
+
+    def healthy(self) -> bool:
+        return self.monotonic() - self.last_loop < 30.0
+
+    def ready(self) -> bool:
+        return self.monotonic() - self.last_contact < 30.0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def lead_once(self) -> None:
+        try:
+            proposal = self.elector.propose(self.leases.read())
+            self.last_contact = self.monotonic()
+            if proposal is not None:
+                self.leases.write(proposal)
+                self.elector.written(True)
+            else:
+                self.elector.lost()
+        except ConflictError:
+            self.elector.lost()
+        except ScalerError as e:
+            log.warning("lease renewal failed", extra={"fields": {"error": str(e)}})
+        if self.leader_gauge is not None:
+            self.leader_gauge.set(1 if self.elector.is_leader() else 0)
+
+    def run_leader_loop(self) -> None:
+        was = False
+        while not self._stop.is_set():
+            self.lead_once()
+            now = self.elector.is_leader()
+            if now != was:
+                log.info("leadership changed", extra={"fields": {
+                    "leader": now, "identity": self.elector.config.identity}})
+                was = now
+            self._stop.wait(self.elector.config.retry_period_seconds)
+
+    def run(self) -> None:
+        threading.Thread(target=self.run_leader_loop, name="leader", daemon=True).start()
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="reconcile") as pool:
+            while not self._stop.is_set():
+                self.last_loop = self.monotonic()
+                if self.elector.is_leader():
+                    self.pass_once(pool)
+                self._stop.wait(self.tick_seconds)
+
+    def pass_once(self, pool: ThreadPoolExecutor) -> None:
+        try:
+            scalers = self.list_scalers()
+            self.last_contact = self.monotonic()
+        except ScalerError as e:
+            log.warning("listing PredictiveScalers failed", extra={"fields": {"error": str(e)}})
+            return
+        now = self.monotonic()
+        uids = {str(o["metadata"].get("uid", "")) for o in scalers}
+        self.reconciler.forget(uids)
+        due = [o for o in scalers if self._due.get(str(o["metadata"].get("uid", "")), 0) <= now]
+        list(pool.map(self._one, due))
+
+    def _one(self, obj: dict[str, Any]) -> None:
+        if not self.elector.is_leader():
+            return  # lost the Lease during this pass: act on nothing more
+        uid = str(obj["metadata"].get("uid", ""))
+        period = float((obj.get("spec") or {}).get("periodSeconds", 15) or 15)
+        start = self.monotonic()
+        self._due[uid] = start + period
+        try:
+            self.reconciler.reconcile(obj)
+        except ScalerError as e:
+            ref = parse_ref(obj)
+            level = logging.INFO if isinstance(e, TemporaryError) else logging.WARNING
+            log.log(level, "reconcile failed", extra={"fields": {
+                "namespace": ref.namespace, "scaler": ref.name, "error": str(e)}})
+            if self.errors is not None:
+                self.errors.labels(type(e).__name__).inc()
+        except Exception:
+            log.exception("reconcile crashed", extra={"fields": {"uid": uid}})
+            if self.errors is not None:
+                self.errors.labels("Unexpected").inc()
+        elapsed = self.monotonic() - start
+        if self.reconcile_seconds is not None:
+            self.reconcile_seconds.observe(elapsed)
+        if self.on_reconciled is not None:
+            self.on_reconciled(uid, start, elapsed)
+
+
+def utc_now() -> datetime:
+    """The wall clock as naive UTC, the controller core's time type."""
+    from datetime import UTC
+
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,0 +1,199 @@
+"""Kubernetes adapter: the only module of the controller that imports `kubernetes`.
+
+It implements the reconcile loop's `Cluster` port (scale subresource, HPAs, Events, status,
+ConfigMaps) and the Lease store for leader election, and turns client exceptions into the
+scaler's Temporary/Permanent errors (`raise ... from`), so a restarting apiserver is a retry, not
+a crash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from scaler.actuation import ORIGINAL_MIN_ANNOTATION, Action, ActuationKind, HpaView
+from scaler.errors import ConflictError, PermanentError, TemporaryError
+from scaler.leader import LeaseRecord
+from scaler.observe import WorkloadState
+from scaler.spec import GROUP, KIND, PLURAL, VERSION, ScalerRef, Target, WorkloadKind
+
+TIMEOUT = (3.0, 10.0)  # connect, read seconds
+T = TypeVar("T")
+
+
+def api_client(kubeconfig: str | None) -> client.ApiClient:
+    """Out of cluster with a kubeconfig file, else the Pod's service account."""
+    cfg = client.Configuration()
+    if kubeconfig:
+        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+    else:
+        config.load_incluster_config(client_configuration=cfg)
+    cfg.retries = urllib3.Retry(total=1, connect=1, read=0, backoff_factor=0.2)
+    return client.ApiClient(cfg)
+
+
+@contextmanager
+def _wrapped(what: str) -> Iterator[None]:
+    try:
+        yield
+    except ApiException as e:
+        detail = f"{what}: HTTP {e.status} {e.reason}"
+        if e.status == 409:
+            raise ConflictError(detail) from e
+        if e.status in (429,) or (e.status or 0) >= 500 or e.status == 0:
+            raise TemporaryError(detail, 1.0) from e
+        raise PermanentError(detail) from e
+    except (urllib3.exceptions.HTTPError, OSError) as e:
+        raise TemporaryError(f"{what}: apiserver unreachable ({type(e).__name__})", 1.0) from e
+
+
+def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    with _wrapped(what):
+        return fn(*args, _request_timeout=TIMEOUT, **kwargs)
+
+
+def _event_name(key: str) -> str:
+    return re.sub(r"[^a-z0-9.-]", "-", key.lower())[:250]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class KubeCluster:
+    """The `Cluster` port over the Kubernetes API."""
+
+    def __init__(self, api: client.ApiClient, component: str = "edgewise-controller") -> None:
+        self.apps = client.AppsV1Api(api)
+        self.autoscaling = client.AutoscalingV1Api(api)
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.component = component
+
+    def list_scalers(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        if namespace:
+            out = _call("list PredictiveScalers", self.custom.list_namespaced_custom_object,
+                        GROUP, VERSION, namespace, PLURAL)
+        else:
+            out = _call("list PredictiveScalers", self.custom.list_cluster_custom_object,
+                        GROUP, VERSION, PLURAL)
+        items: list[dict[str, Any]] = out.get("items", [])
+        return items
+
+    def workload(self, namespace: str, target: Target) -> WorkloadState:
+        what = f"get {target.kind.value} {namespace}/{target.name}"
+        if target.kind is WorkloadKind.DEPLOYMENT:
+            obj = _call(what, self.apps.read_namespaced_deployment, target.name, namespace)
+        else:
+            obj = _call(what, self.apps.read_namespaced_stateful_set, target.name, namespace)
+        return WorkloadState(int(obj.spec.replicas or 0), int(obj.status.ready_replicas or 0))
+
+    def hpa_for(self, namespace: str, target: Target) -> HpaView | None:
+        hpas = _call(f"list HPAs in {namespace}",
+                     self.autoscaling.list_namespaced_horizontal_pod_autoscaler, namespace)
+        for h in hpas.items:
+            ref = h.spec.scale_target_ref
+            if ref.kind == target.kind.value and ref.name == target.name:
+                original = (h.metadata.annotations or {}).get(ORIGINAL_MIN_ANNOTATION)
+                return HpaView(h.metadata.name, int(h.spec.min_replicas or 1),
+                               int(h.spec.max_replicas),
+                               int(original) if original is not None else None)
+        return None
+
+    def apply(self, namespace: str, action: Action) -> None:
+        if action.kind is ActuationKind.SCALE:
+            body = {"spec": {"replicas": action.replicas}}
+            patch = (self.apps.patch_namespaced_deployment_scale
+                     if action.workload_kind == WorkloadKind.DEPLOYMENT.value
+                     else self.apps.patch_namespaced_stateful_set_scale)
+            _call(f"scale {action.workload_kind} {namespace}/{action.workload}", patch,
+                  action.workload, namespace, body)
+            return
+        assert action.hpa is not None
+        hpa_body: dict[str, Any] = {"spec": {"minReplicas": action.replicas}}
+        if action.record_original_min is not None:
+            hpa_body["metadata"] = {"annotations": {
+                ORIGINAL_MIN_ANNOTATION: str(action.record_original_min)}}
+        _call(f"patch HPA {namespace}/{action.hpa}",
+              self.autoscaling.patch_namespaced_horizontal_pod_autoscaler, action.hpa,
+              namespace, hpa_body)
+
+    def emit(self, ref: ScalerRef, key: str, reason: str, message: str, warning: bool) -> None:
+        now = _now()
+        body = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(name=_event_name(key), namespace=ref.namespace),
+            involved_object=client.V1ObjectReference(
+                api_version=f"{GROUP}/{VERSION}", kind=KIND, name=ref.name,
+                namespace=ref.namespace, uid=ref.uid or None),
+            reason=reason, message=message[:1024], type="Warning" if warning else "Normal",
+            source=client.V1EventSource(component=self.component), count=1,
+            first_timestamp=now, last_timestamp=now)
+        try:
+            _call(f"create Event {key}", self.core.create_namespaced_event, ref.namespace, body)
+        except ConflictError:
+            pass  # the same decision, retried after a reconnect: already recorded
+
+    def write_status(self, ref: ScalerRef, status: dict[str, Any]) -> None:
+        _call(f"update status of PredictiveScaler {ref.namespace}/{ref.name}",
+              self.custom.patch_namespaced_custom_object_status, GROUP, VERSION, ref.namespace,
+              PLURAL, ref.name, {"status": status})
+
+    def read_config_map(self, namespace: str, name: str, key: str) -> str:
+        cm = _call(f"get ConfigMap {namespace}/{name}", self.core.read_namespaced_config_map,
+                   name, namespace)
+        data = cm.data or {}
+        if key not in data:
+            raise PermanentError(f"ConfigMap {namespace}/{name} has no key {key!r}")
+        return str(data[key])
+
+
+class KubeLeases:
+    """Lease reads and optimistic writes for `scaler.leader`."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, name: str) -> None:
+        self.api = client.CoordinationV1Api(api)
+        self.namespace, self.name = namespace, name
+
+    def read(self) -> LeaseRecord | None:
+        try:
+            lease = _call(f"get Lease {self.namespace}/{self.name}",
+                          self.api.read_namespaced_lease, self.name, self.namespace)
+        except PermanentError as e:
+            if "HTTP 404" in str(e):
+                return None
+            raise
+        s = lease.spec
+        return LeaseRecord(s.holder_identity, _naive(s.acquire_time), _naive(s.renew_time),
+                           int(s.lease_duration_seconds or 15), int(s.lease_transitions or 0),
+                           lease.metadata.resource_version)
+
+    def write(self, record: LeaseRecord) -> None:
+        body = client.V1Lease(
+            metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace,
+                                         resource_version=record.resource_version),
+            spec=client.V1LeaseSpec(
+                holder_identity=record.holder, lease_duration_seconds=record.duration_seconds,
+                acquire_time=_aware(record.acquire_time), renew_time=_aware(record.renew_time),
+                lease_transitions=record.transitions))
+        what = f"write Lease {self.namespace}/{self.name}"
+        if record.resource_version is None:
+            _call(what, self.api.create_namespaced_lease, self.namespace, body)
+        else:
+            _call(what, self.api.replace_namespaced_lease, self.name, self.namespace, body)
+
+
+def _naive(t: datetime | None) -> datetime | None:
+    if t is None:
+        return None
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+def _aware(t: datetime | None) -> datetime | None:
+    return None if t is None else t.replace(tzinfo=UTC)
