@@ -1,0 +1,207 @@
+"""The reconcile loop over in-memory ports (fakes at the protocol boundary, as the twin's
+in-memory metrics source): modes, fallback reasons, HPA floor, status and Events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from envs.graph import ServiceGraph
+from scaler.actuation import Action, ActuationKind, HpaView
+from scaler.decision import Decision
+from scaler.errors import PrometheusUnavailableError
+from scaler.observe import MetricKind, Sample, Samples, WorkloadState
+from scaler.reconcile import Reconciler
+from scaler.spec import ScalerRef, ScalerSpec, Target
+
+T0 = datetime(2026, 11, 27, 10, 0, 0)
+GRAPH = {"entry": "web", "services": {"web": {"capacity_rps": 10, "startup_seconds": 1}}}
+
+
+class MemoryCluster:
+    def __init__(self, replicas: int, hpa: HpaView | None = None) -> None:
+        self.replicas, self.hpa = replicas, hpa
+        self.actions: list[Action] = []
+        self.events: dict[str, tuple[str, str]] = {}
+        self.status: dict[str, Any] = {}
+
+    def workload(self, namespace: str, target: Target) -> WorkloadState:
+        return WorkloadState(self.replicas, self.replicas)
+
+    def hpa_for(self, namespace: str, target: Target) -> HpaView | None:
+        return self.hpa
+
+    def apply(self, namespace: str, action: Action) -> None:
+        self.actions.append(action)
+        if action.kind is ActuationKind.SCALE:
+            self.replicas = action.replicas
+
+    def emit(self, ref: ScalerRef, key: str, reason: str, message: str, warning: bool) -> None:
+        self.events.setdefault(key, (reason, message))
+
+    def write_status(self, ref: ScalerRef, status: dict[str, Any]) -> None:
+        self.status = status
+
+    def read_config_map(self, namespace: str, name: str, key: str) -> str:
+        raise AssertionError("not used")
+
+
+class MemoryMetrics:
+    def __init__(self, rate: float | None, cpu: float | None, clock: Any) -> None:
+        self.rate, self.cpu, self.clock, self.down = rate, cpu, clock, False
+
+    def read(self, namespace: str, spec: ScalerSpec, graph: ServiceGraph) -> Samples:
+        if self.down:
+            raise PrometheusUnavailableError("Prometheus at http://x: connection refused")
+        now = self.clock()
+        return {("web", MetricKind.RATE): None if self.rate is None else Sample(self.rate, now),
+                ("web", MetricKind.CPU): None if self.cpu is None else Sample(self.cpu, now),
+                ("web", MetricKind.LATENCY): Sample(0.1, now)}
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.decisions: list[Decision] = []
+        self.fallbacks: list[str | None] = []
+
+    def decided(self, ref: ScalerRef, decision: Decision) -> None:
+        self.decisions.append(decision)
+
+    def fallback(self, ref: ScalerRef, reason: str | None) -> None:
+        self.fallbacks.append(reason)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def obj(**spec: Any) -> dict[str, Any]:
+    base = {"targets": [{"name": "web", "service": "web", "maxReplicas": 30}],
+            "graph": {"inline": GRAPH}, "periodSeconds": 2,
+            "behavior": {"cooldownSeconds": 4}, "metrics": {"prometheusUrl": "http://p:9090"}}
+    return {"metadata": {"name": "shop", "namespace": "ns", "uid": "u1", "generation": 1},
+            "spec": {**base, **spec}}
+
+
+def world(replicas: int, rate: float, cpu: float, hpa: HpaView | None = None
+          ) -> tuple[Reconciler, MemoryCluster, MemoryMetrics, Sink, Clock]:
+    clock = Clock()
+    cluster, metrics, sink = MemoryCluster(replicas, hpa), MemoryMetrics(rate, cpu, clock), Sink()
+    direct = MemoryMetrics(rate, cpu, clock)
+    r = Reconciler(cluster, lambda url: metrics, lambda url: direct, sink, clock)
+    return r, cluster, metrics, sink, clock
+
+
+def run(r: Reconciler, clock: Clock, o: dict[str, Any], periods: int) -> None:
+    for _ in range(periods):
+        r.reconcile(o)
+        clock.now += timedelta(seconds=2)
+
+
+def cond(cluster: MemoryCluster, kind: str) -> dict[str, Any]:
+    return next(c for c in cluster.status["conditions"] if c["type"] == kind)
+
+
+def test_event_prescale_before_start() -> None:
+    r, cluster, _, sink, clock = world(3, 20.0, 0.6)
+    start = T0 + timedelta(seconds=20)
+    ev = {"name": "sale", "start": start.isoformat() + "Z",
+          "end": (start + timedelta(seconds=30)).isoformat() + "Z", "expectedUplift": 3}
+    o = obj(events=[ev])
+    run(r, clock, o, 10)  # until T0 + 20 s: the lead window (1 s start-up + 2 periods) is open
+    assert cluster.replicas == 9
+    assert any(reason == "EventPrescale" for reason, _ in cluster.events.values())
+    assert cluster.status["forecast"]["event"] == "sale"
+
+
+def test_shadow_acts_on_nothing_but_records() -> None:
+    r, cluster, _, sink, clock = world(9, 20.0, 0.2)
+    run(r, clock, obj(mode="Shadow"), 6)
+    assert cluster.actions == [] and cluster.replicas == 9
+    assert len(sink.decisions) == 6 and not any(d.acted for d in sink.decisions)
+    assert cluster.status["decisions"] == 6
+    assert cond(cluster, "Ready")["reason"] == "ShadowMode"
+
+
+def test_mode_off_decides_nothing() -> None:
+    r, cluster, _, sink, clock = world(9, 20.0, 0.2)
+    run(r, clock, obj(mode="Off"), 3)
+    assert sink.decisions == [] and cluster.actions == []
+    assert cond(cluster, "ScalingActive")["status"] == "False"
+
+
+@pytest.mark.parametrize(("rate", "cpu", "down", "reason"), [
+    (None, 0.5, False, "SeriesMissing"),
+    (float("nan"), 0.5, False, "SeriesNaN"),
+    (20.0, 0.5, True, "PrometheusUnavailable"),
+])
+def test_fallback_reasons(rate: float | None, cpu: float, down: bool, reason: str) -> None:
+    r, cluster, metrics, sink, clock = world(3, 20.0, cpu)
+    metrics.rate, metrics.down = rate, down
+    run(r, clock, obj(metrics={"prometheusUrl": "http://p", "directUrl": "http://d"}), 2)
+    c = cond(cluster, "Fallback")
+    assert c["status"] == "True" and c["reason"] == reason
+    assert sink.fallbacks[-1] == reason and sink.decisions[-1].reason.value == "FallbackReactive"
+
+
+def test_fallback_without_direct_source_holds_replicas() -> None:
+    r, cluster, metrics, sink, clock = world(3, 20.0, 0.9)
+    metrics.down = True
+    run(r, clock, obj(), 3)
+    assert cluster.actions == [] and cond(cluster, "ScalingActive")["status"] == "False"
+    assert cond(cluster, "Fallback")["status"] == "True"
+
+
+def test_fallback_clears_when_prometheus_returns() -> None:
+    r, cluster, metrics, sink, clock = world(3, 20.0, 0.6)
+    o = obj(metrics={"prometheusUrl": "http://p", "directUrl": "http://d"})
+    metrics.down = True
+    run(r, clock, o, 2)
+    metrics.down = False
+    run(r, clock, o, 1)
+    assert cond(cluster, "Fallback")["status"] == "False"
+    reasons = [reason for reason, _ in cluster.events.values()]
+    assert reasons.count("FallbackActivated") == 1 and reasons.count("FallbackCleared") == 1
+
+
+def test_corrupt_model_falls_back(tmp_path: Any) -> None:
+    model = tmp_path / "m.zip"
+    model.write_bytes(b"garbage")
+    r, cluster, _, sink, clock = world(3, 20.0, 0.6)
+    run(r, clock, obj(policy={"type": "rl", "model": {"path": str(model)}}), 2)
+    c = cond(cluster, "Fallback")
+    assert c["reason"] == "ModelLoadFailed" and "not a zip archive" in c["message"]
+    assert len(sink.decisions) == 2
+
+
+def test_hpa_target_gets_its_floor_raised_not_its_scale() -> None:
+    r, cluster, _, sink, clock = world(2, 60.0, 1.0, HpaView("web", 2, 20, None))
+    run(r, clock, obj(), 1)
+    [a] = cluster.actions
+    assert a.kind is ActuationKind.HPA_MIN and a.hpa == "web" and a.record_original_min == 2
+    assert a.replicas > 2
+
+
+def test_invalid_spec_sets_ready_false_with_field() -> None:
+    r, cluster, _, sink, clock = world(3, 20.0, 0.6)
+    o = obj(targets=[{"name": "web", "service": "nope"}])
+    r.reconcile(o)
+    c = cond(cluster, "Ready")
+    assert c["status"] == "False" and c["reason"] == "InvalidSpec"
+    assert "spec.targets[0].service" in c["message"]
+
+
+def test_event_names_are_stable_per_period() -> None:
+    """A retry of the same period (after an apiserver reconnect) reuses the Event name."""
+    r, cluster, _, sink, clock = world(9, 20.0, 0.1)
+    o = obj(behavior={"cooldownSeconds": 0})
+    r.reconcile(o)
+    cluster.replicas = 9  # the write was lost; same period again
+    r.reconcile(o)
+    assert len(cluster.events) == 1
