@@ -80,7 +80,8 @@ def build_controller(args: argparse.Namespace) -> Any:
 
     reconciler = Reconciler(cluster, prom, lambda url: DirectReader(url, utc_now), telemetry,
                             utc_now)
-    identity = args.identity or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    identity = (args.identity or os.environ.get("POD_NAME")
+                or f"{socket.gethostname()}-{os.getpid()}")
     elector = LeaderElector(LeaderConfig(identity, args.lease_duration, args.renew_deadline,
                                          args.retry_period), utc_now)
     controller = Controller(

@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from envs.capacity import lead_schedule, required_replicas
+from envs.observation import Observation
 from envs.twin import TwinConfig
 from scaler.forecast import Forecaster, HoltWinters, SeasonalNaive
-from envs.observation import Observation
 from scaler.policy import PolicyContext
 
 

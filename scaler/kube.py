@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -135,10 +135,9 @@ class KubeCluster:
             reason=reason, message=message[:1024], type="Warning" if warning else "Normal",
             source=client.V1EventSource(component=self.component), count=1,
             first_timestamp=now, last_timestamp=now)
-        try:
+        # ConflictError: the same decision, retried after a reconnect, is already recorded.
+        with suppress(ConflictError):
             _call(f"create Event {key}", self.core.create_namespaced_event, ref.namespace, body)
-        except ConflictError:
-            pass  # the same decision, retried after a reconnect: already recorded
 
     def write_status(self, ref: ScalerRef, status: dict[str, Any]) -> None:
         _call(f"update status of PredictiveScaler {ref.namespace}/{ref.name}",

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from string import Template
 
 import requests
-from urllib3.util.retry import Retry
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from urllib3.util.retry import Retry
 
 from envs.graph import ServiceGraph
 from scaler.errors import PrometheusUnavailableError

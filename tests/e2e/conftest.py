@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cluster import ControlPlane, Prometheus, free_port, wait_for
+from bench.k8slab import ControlPlane, Prometheus, free_port, wait_for
 
 
 def _need_root() -> None:
@@ -84,7 +84,7 @@ def prometheus(e2e_dir: Path, replay_ports: list[int], control_plane: ControlPla
 @pytest.fixture
 def make_world(crd, control_plane: ControlPlane, prometheus: Prometheus,  # type: ignore[no-untyped-def]
                replay_ports: list[int], e2e_dir: Path) -> Iterator[Callable[..., object]]:
-    from tests.e2e.cluster import PodReadier
+    from bench.k8slab import PodReadier
     from tests.e2e.world import World
 
     made: list[tuple[World, PodReadier]] = []

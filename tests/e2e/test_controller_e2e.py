@@ -13,9 +13,9 @@ import requests
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from bench.k8slab import Prometheus, wait_for
 from scaler.manifests import all_objects
 from scaler.spec import GROUP, PLURAL, VERSION
-from tests.e2e.cluster import Prometheus, wait_for
 from tests.e2e.world import SPEED, World, decisions, metric, rfc, sample_replicas, scenario_yaml
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +25,7 @@ PERIOD = 2.0
 def _event(anchor: float, at_minutes: float, uplift: float = 3.0) -> dict[str, Any]:
     start = anchor + at_minutes * 60 / SPEED
     return {"name": "doorbuster", "start": rfc(start), "end": rfc(start + 21 * 60 / SPEED),
-            "expectedUplift": uplift}
+            "expectedUplift": uplift, "leadSeconds": 12}
 
 
 def _steady_world(make_world: Any, ns: str, replicas: int = 3, event_at: float | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +15,8 @@ import requests
 import yaml
 from kubernetes import client
 
+from bench.k8slab import Proc, edgewise, free_port, wait_for
 from scaler.spec import GROUP, PLURAL, VERSION
-from tests.e2e.cluster import Proc, edgewise, free_port, wait_for
 
 SPEED = 60.0  # one simulated minute per second
 GRAPH_SIM = {  # the replay's world, in simulated seconds
@@ -181,9 +182,7 @@ def sample_replicas(world: World, seconds: float, every: float = 0.5) -> list[in
     out = []
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        try:
+        with suppress(Exception):  # the apiserver may be restarting
             out.append(world.replicas()[0])
-        except Exception:  # noqa: BLE001 (apiserver restarting)
-            pass
         time.sleep(every)
     return out

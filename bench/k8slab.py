@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import requests
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 K8S_BIN = Path.home() / ".cache/edgewise/k8s-1.20.2/bin"
 PYTHON = sys.executable
 
@@ -221,10 +222,8 @@ class PodReadier:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
+            with suppress(Exception):  # the apiserver may be restarting: try again
                 self.mark_all()
-            except Exception:  # noqa: BLE001 (apiserver restarting: try again)
-                pass
             self._stop.wait(0.3)
 
     def mark_all(self) -> None:
