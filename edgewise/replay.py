@@ -70,7 +70,7 @@ class Replay:
         for i, name in enumerate(self.names):
             try:
                 out[i] = self.cluster.workload(self.config.namespace,
-                                               Target(name=name, service=name)).desired
+                                               Target.model_validate({"name": name, "service": name})).desired
             except ScalerError as e:
                 log.debug("replica count of %s unavailable: %s", name, e)
         self._last = out

@@ -32,9 +32,10 @@ def api_client(kubeconfig: str | None) -> client.ApiClient:
     """Out of cluster with a kubeconfig file, else the Pod's service account."""
     cfg = client.Configuration()
     if kubeconfig:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, client_configuration=cfg)
     else:
-        config.load_incluster_config(client_configuration=cfg)
+        config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
     cfg.retries = urllib3.Retry(total=1, connect=1, read=0, backoff_factor=0.2)
     return client.ApiClient(cfg)
 
@@ -84,20 +85,23 @@ class KubeCluster:
         else:
             out = _call("list PredictiveScalers", self.custom.list_cluster_custom_object,
                         GROUP, VERSION, PLURAL)
-        items: list[dict[str, Any]] = out.get("items", [])
+        items: list[dict[str, Any]] = dict(out).get("items", [])  # type: ignore[call-overload]
         return items
 
     def workload(self, namespace: str, target: Target) -> WorkloadState:
         what = f"get {target.kind.value} {namespace}/{target.name}"
+        obj: Any
         if target.kind is WorkloadKind.DEPLOYMENT:
             obj = _call(what, self.apps.read_namespaced_deployment, target.name, namespace)
         else:
             obj = _call(what, self.apps.read_namespaced_stateful_set, target.name, namespace)
-        return WorkloadState(int(obj.spec.replicas or 0), int(obj.status.ready_replicas or 0))
+        ready = obj.status.ready_replicas if obj.status is not None else 0
+        return WorkloadState(int(obj.spec.replicas or 0), int(ready or 0))
 
     def hpa_for(self, namespace: str, target: Target) -> HpaView | None:
         hpas = _call(f"list HPAs in {namespace}",
                      self.autoscaling.list_namespaced_horizontal_pod_autoscaler, namespace)
+        h: Any
         for h in hpas.items:
             ref = h.spec.scale_target_ref
             if ref.kind == target.kind.value and ref.name == target.name:
@@ -168,10 +172,11 @@ class KubeLeases:
             if "HTTP 404" in str(e):
                 return None
             raise
-        s = lease.spec
+        s: Any = lease.spec
+        meta: Any = lease.metadata
         return LeaseRecord(s.holder_identity, _naive(s.acquire_time), _naive(s.renew_time),
                            int(s.lease_duration_seconds or 15), int(s.lease_transitions or 0),
-                           lease.metadata.resource_version)
+                           meta.resource_version)
 
     def write(self, record: LeaseRecord) -> None:
         body = client.V1Lease(

@@ -74,4 +74,5 @@ class EventFloor:
         self.active = best
         if best is None:
             return proposed
-        return np.maximum(proposed, best.floor)
+        result: np.ndarray = np.maximum(proposed, best.floor)
+        return result

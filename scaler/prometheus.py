@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from string import Template
 
 import requests
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from envs.graph import ServiceGraph

@@ -131,19 +131,19 @@ class MetricsSpec(_Model):
     prometheus_url: str = Field("http://prometheus.monitoring:9090", alias="prometheusUrl")
     direct_url: str | None = Field(None, alias="directUrl")
     staleness_seconds: float = Field(120.0, alias="stalenessSeconds", gt=0)
-    queries: Queries = Field(default_factory=Queries)
+    queries: Queries = Field(default_factory=lambda: Queries.model_validate({}))
 
 
 class ScalerSpec(_Model):
     targets: tuple[Target, ...] = Field(min_length=1)
     graph: GraphSource
-    slo: SloSpec = Field(default_factory=SloSpec)
-    policy: PolicySpec = Field(default_factory=PolicySpec)
-    behavior: BehaviorSpec = Field(default_factory=BehaviorSpec)
+    slo: SloSpec = Field(default_factory=lambda: SloSpec.model_validate({}))
+    policy: PolicySpec = Field(default_factory=lambda: PolicySpec.model_validate({}))
+    behavior: BehaviorSpec = Field(default_factory=lambda: BehaviorSpec.model_validate({}))
     mode: Mode = Mode.ACTIVE
     period_seconds: float = Field(15.0, alias="periodSeconds", gt=0)
     events: tuple[EventSpec, ...] = ()
-    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    metrics: MetricsSpec = Field(default_factory=lambda: MetricsSpec.model_validate({}))
 
     @model_validator(mode="after")
     def _unique(self) -> ScalerSpec:
