@@ -73,6 +73,14 @@ class Observed:
     fallback_message: str = ""
 
 
+class _Hold(Exception):
+    """Neither the policy nor the reactive rule could decide this period."""
+
+    def __init__(self, observed: Observed) -> None:
+        super().__init__(observed.fallback_message)
+        self.observed = observed
+
+
 @dataclass
 class Reconciler:
     cluster: Cluster
@@ -113,7 +121,11 @@ class Reconciler:
             conds = _hold_conditions(ref, observed)
             self._write(ref, state, None, conds, old_status, now)
             return None
-        decision, clipped, observed = self._decide(state, observed, workloads, hpas, now)
+        try:
+            decision, clipped, observed = self._decide(state, observed, workloads, hpas, now)
+        except _Hold as hold:
+            self._write(ref, state, None, _hold_conditions(ref, hold.observed), old_status, now)
+            return None
         decision = self._act(ref, state, decision, hpas)
         state.decisions += 1
         self.sink.decided(ref, decision)
@@ -211,7 +223,11 @@ class Reconciler:
         except Exception as e:  # a broken policy must not take the controller down
             observed_reason = f"policy {guarded.name} failed: {type(e).__name__}: {e}"
             guarded, fallback = policies.fallback, True
-            desired = np.asarray(guarded.decide(obs), dtype=int)
+            observed = Observed(None, Reason.POLICY_FAILED, observed_reason)
+            try:
+                desired = np.asarray(guarded.decide(obs), dtype=int)
+            except Exception as again:  # noqa: BLE001 (no rule can decide: hold replicas)
+                raise _Hold(observed) from again
             observed = Observed(obs, Reason.POLICY_FAILED, observed_reason)
         state.tick = obs.tick
         reasons = guarded.last.reasons if guarded.last else ()

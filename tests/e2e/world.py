@@ -77,6 +77,8 @@ class World:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.core.create_namespace(client.V1Namespace(
             metadata=client.V1ObjectMeta(name=self.namespace)))
+        wait_for(lambda: self.core.read_namespaced_service_account("default", self.namespace)
+                 is not None, 30, f"ServiceAccount {self.namespace}/default")
 
     @property
     def instance(self) -> str:

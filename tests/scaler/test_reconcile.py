@@ -205,3 +205,13 @@ def test_event_names_are_stable_per_period() -> None:
     cluster.replicas = 9  # the write was lost; same period again
     r.reconcile(o)
     assert len(cluster.events) == 1
+
+
+def test_policy_that_raises_falls_back_with_policy_failed() -> None:
+    """holt-winters without weeks of history raises: the reactive rule decides instead."""
+    r, cluster, _, sink, clock = world(3, 20.0, 0.6)
+    run(r, clock, obj(policy={"type": "baseline", "baseline": "holt-winters"}), 2)
+    c = cond(cluster, "Fallback")
+    assert c["status"] == "True" and c["reason"] == "PolicyFailed"
+    assert "Holt-Winters needs two seasons" in c["message"]
+    assert len(sink.decisions) == 2
