@@ -52,10 +52,13 @@ class Condition:
 
     def to_dict(self) -> dict[str, Any]:
         assert self.last_transition is not None
-        return {"type": self.type.value, "status": self.status_text, "reason": self.reason.value,
-                "message": self.message,
-                "lastTransitionTime": rfc3339(self.last_transition),
-                "observedGeneration": self.observed_generation}
+        out: dict[str, Any] = {"type": self.type.value, "status": self.status_text,
+                               "reason": self.reason.value,
+                               "lastTransitionTime": rfc3339(self.last_transition),
+                               "observedGeneration": self.observed_generation}
+        if self.message:  # the Python client sends "" as null, which the schema refuses
+            out["message"] = self.message
+        return out
 
 
 def rfc3339(t: datetime) -> str:

@@ -49,7 +49,7 @@ class Forecast:
     def to_dict(self) -> dict[str, Any]:
         return {"entryRateRps": round(self.entry_rate_rps, 3),
                 "expectedPeakRps": round(self.expected_peak_rps, 3),
-                "horizonSeconds": self.horizon_seconds, "event": self.event}
+                "horizonSeconds": self.horizon_seconds, "event": self.event or "none"}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ a crash.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -37,6 +38,8 @@ def api_client(kubeconfig: str | None) -> client.ApiClient:
     else:
         config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
     cfg.retries = urllib3.Retry(total=1, connect=1, read=0, backoff_factor=0.2)
+    if not cfg.verify_ssl:  # the kubeconfig asked for it; say so once, not per request
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     return client.ApiClient(cfg)
 
 
@@ -46,6 +49,8 @@ def _wrapped(what: str) -> Iterator[None]:
         yield
     except ApiException as e:
         detail = f"{what}: HTTP {e.status} {e.reason}"
+        if e.status == 422 and e.body:
+            detail += f": {_message(e.body)}"
         if e.status == 409:
             raise ConflictError(detail) from e
         if e.status in (429,) or (e.status or 0) >= 500 or e.status == 0:
@@ -58,6 +63,13 @@ def _wrapped(what: str) -> Iterator[None]:
 def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     with _wrapped(what):
         return fn(*args, _request_timeout=TIMEOUT, **kwargs)
+
+
+def _message(body: str | bytes) -> str:
+    try:
+        return str(json.loads(body).get("message", ""))[:500]
+    except (ValueError, AttributeError):
+        return str(body)[:500]
 
 
 def _event_name(key: str) -> str:

@@ -20,6 +20,12 @@ def _need_root() -> None:
 
 @pytest.fixture(scope="session")
 def e2e_dir() -> Iterator[Path]:
+    """Logs of every process; set EDGEWISE_E2E_DIR to keep them after the run."""
+    keep = os.environ.get("EDGEWISE_E2E_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        yield Path(tempfile.mkdtemp(prefix="run-", dir=keep))
+        return
     with tempfile.TemporaryDirectory(prefix="edgewise-e2e-") as d:
         yield Path(d)
 
