@@ -69,8 +69,8 @@ class Replay:
         out = self._last.copy()
         for i, name in enumerate(self.names):
             try:
-                out[i] = self.cluster.workload(self.config.namespace,
-                                               Target.model_validate({"name": name, "service": name})).desired
+                target = Target.model_validate({"name": name, "service": name})
+                out[i] = self.cluster.workload(self.config.namespace, target).desired
             except ScalerError as e:
                 log.debug("replica count of %s unavailable: %s", name, e)
         self._last = out
