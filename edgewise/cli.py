@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, cast
 
 from envs.errors import EnvError
 
@@ -41,8 +41,15 @@ def _policies(raw: str) -> list[str]:
 def _progress(total: int, desc: str):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="tick", unit_scale=True, file=sys.stderr,
-                mininterval=0.5, disable=None)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="tick",
+        unit_scale=True,
+        file=sys.stderr,
+        mininterval=0.5,
+        disable=None,
+    )
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -61,11 +68,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def _print_table(res: dict[str, object]) -> None:
     policies = res["policies"]
     assert isinstance(policies, dict)
-    print(f"{'policy':<16}{'violation min':>14}{'event min':>10}{'p95 ms':>9}{'replica h':>11}"
-          f"{'cost':>10}")
+    print(
+        f"{'policy':<16}{'violation min':>14}{'event min':>10}{'p95 ms':>9}{'replica h':>11}"
+        f"{'cost':>10}"
+    )
     for name, s in policies.items():
-        print(f"{name:<16}{s['slo_violation_minutes']:>14.0f}{s['event_slo_violation_minutes']:>10.0f}"
-              f"{s['p95_latency_ms']:>9.0f}{s['replica_hours']:>11.0f}{s['cost']:>10.2f}")
+        print(
+            f"{name:<16}{s['slo_violation_minutes']:>14.0f}{s['event_slo_violation_minutes']:>10.0f}"
+            f"{s['p95_latency_ms']:>9.0f}{s['replica_hours']:>11.0f}{s['cost']:>10.2f}"
+        )
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -83,29 +94,47 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="edgewise", description=(
-        "Predictive autoscaling and edge placement for retail Kubernetes fleets. "
-        "Scenarios: a built-in name (normal-week, black-friday, flash-sale, holiday-season) "
-        "or a scenario YAML file."))
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(
+        prog="edgewise",
+        description=(
+            "Predictive autoscaling and edge placement for retail Kubernetes fleets. "
+            "Scenarios: a built-in name (normal-week, black-friday, flash-sale, holiday-season) "
+            "or a scenario YAML file."
+        ),
+    )
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, parser_class=_Parser),
+    )
 
-    bench = sub.add_parser("bench", help="compare scaling policies on one seeded scenario",
-                           description="Run every policy on the same seeded scenario in the twin; "
-                           "write results.json, timeline.csv and report.html to --out.")
+    bench = sub.add_parser(
+        "bench",
+        help="compare scaling policies on one seeded scenario",
+        description="Run every policy on the same seeded scenario in the twin; "
+        "write results.json, timeline.csv and report.html to --out.",
+    )
     bench.add_argument("--scenario", required=True, help="built-in scenario name or YAML file")
-    bench.add_argument("--policies", type=_policies,
-                       default=_policies("hpa,keda,holt-winters,seasonal-naive,static-peak,oracle"),
-                       help="comma-separated policies (default: all baselines)")
+    bench.add_argument(
+        "--policies",
+        type=_policies,
+        default=_policies("hpa,keda,holt-winters,seasonal-naive,static-peak,oracle"),
+        help="comma-separated policies (default: all baselines)",
+    )
     bench.add_argument("--seed", type=int, default=0, help="demand noise seed (default 0)")
-    bench.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                       help="policies run in parallel worker processes (default: CPU count)")
+    bench.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="policies run in parallel worker processes (default: CPU count)",
+    )
     bench.add_argument("--out", required=True, help="output directory")
     bench.set_defaults(func=cmd_bench)
 
     sim = sub.add_parser("simulate", help="run one policy on one scenario, write a timeline CSV")
     sim.add_argument("--scenario", required=True, help="built-in scenario name or YAML file")
-    sim.add_argument("--policy", default="hpa", type=lambda s: _policies(s)[0],
-                     help="policy name (default hpa)")
+    sim.add_argument(
+        "--policy", default="hpa", type=lambda s: _policies(s)[0], help="policy name (default hpa)"
+    )
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--out", required=True, help="timeline CSV path")
     sim.set_defaults(func=cmd_simulate)

@@ -23,6 +23,7 @@ TIMEOUT_MS = 30_000.0  # a response slower than this is as bad as a timeout; cap
 class TickMetrics:
     """Arrays over ticks (and services, where named so)."""
 
+    service_mean_ms: np.ndarray
     service_p95_ms: np.ndarray
     e2e_p95_ms: np.ndarray
     error_ratio: np.ndarray
@@ -42,8 +43,12 @@ def _e2e_p95_ms(config: TwinConfig, mean: np.ndarray, var: np.ndarray) -> np.nda
     pw = config.path_weights
     spread = pw.reach * (1.0 - pw.reach)
     path_mean = mean @ pw.reach + (pw.reach * pw.edge_rtt).sum(axis=0)
-    path_var = (var @ pw.reach + (mean**2) @ spread + 2.0 * mean @ (spread * pw.edge_rtt)
-                + (spread * pw.edge_rtt**2).sum(axis=0))
+    path_var = (
+        var @ pw.reach
+        + (mean**2) @ spread
+        + 2.0 * mean @ (spread * pw.edge_rtt)
+        + (spread * pw.edge_rtt**2).sum(axis=0)
+    )
     worst = gamma_p95(path_mean, path_var).max(axis=1)
     result: np.ndarray = (worst + config.entry_rtt_ms / 1000.0) * 1000.0
     return result
@@ -73,7 +78,7 @@ def tick_metrics(
     violation = (e2e > config.slo.p95_latency_ms) | (error > config.slo.max_error_ratio)
     cost = traj.desired @ config.replica_hour_price() * config.tick_seconds / 3600.0
     p95 = np.minimum((rt.p95 + drain) * 1000.0, TIMEOUT_MS)
-    return TickMetrics(p95, e2e, error, violation, cost)
+    return TickMetrics(mean * 1000.0, p95, e2e, error, violation, cost)
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,9 @@ class Summary:
     scale_actions: int
 
 
-def event_mask(events: tuple[Event, ...], start: datetime, ticks: int, tick_seconds: int) -> np.ndarray:
+def event_mask(
+    events: tuple[Event, ...], start: datetime, ticks: int, tick_seconds: int
+) -> np.ndarray:
     """Ticks inside any event window [start, end), announced or not."""
     t = np.arange(ticks) * float(tick_seconds)
     mask = np.zeros(ticks, dtype=bool)

@@ -52,7 +52,9 @@ class TwinConfig:
     slo: Slo
     tick_seconds: int = 60
     prices: Prices = field(default_factory=Prices)
-    call_rtt_ms: tuple[float, ...] | None = None  # per call edge (graph.calls order), from placement
+    call_rtt_ms: tuple[float, ...] | None = (
+        None  # per call edge (graph.calls order), from placement
+    )
     entry_rtt_ms: float = 0.0
 
     def __post_init__(self) -> None:
@@ -106,7 +108,8 @@ class TwinConfig:
         d = np.asarray(desired)
         if d.dtype.kind != "i":
             d = np.rint(d.astype(float)).astype(int)
-        return np.minimum(np.maximum(d, self.min_replicas), self.max_replicas)
+        result: np.ndarray = np.minimum(np.maximum(d, self.min_replicas), self.max_replicas)
+        return result
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,10 @@ class Trajectory:
 
 
 def backlog_step(
-    backlog: np.ndarray, rate_rps: np.ndarray, capacity_rps: np.ndarray, limit: np.ndarray,
+    backlog: np.ndarray,
+    rate_rps: np.ndarray,
+    capacity_rps: np.ndarray,
+    limit: np.ndarray,
     tick_seconds: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One tick of the fluid queue: (backlog at the end, mean backlog, requests dropped)."""
@@ -145,8 +151,12 @@ class Twin:
     """Closed-loop simulation of one app over a demand trace (`entry_rps`, one value per tick)."""
 
     def __init__(
-        self, config: TwinConfig, entry_rps: np.ndarray, start: datetime,
-        *, before_rps: float | None = None,
+        self,
+        config: TwinConfig,
+        entry_rps: np.ndarray,
+        start: datetime,
+        *,
+        before_rps: float | None = None,
     ) -> None:
         """`before_rps`: entry demand of the tick before the run (default: the first tick's)."""
         self.config = config
@@ -244,8 +254,9 @@ class Twin:
 
         def latency() -> LatencySample:
             m = self.tick_metrics(t)
-            return LatencySample(m.service_p95_ms[0], float(m.e2e_p95_ms[0]),
-                                 float(m.error_ratio[0]))
+            return LatencySample(
+                m.service_p95_ms[0], float(m.e2e_p95_ms[0]), float(m.error_ratio[0])
+            )
 
         return Observation(
             tick=t,
@@ -295,8 +306,9 @@ def run_schedule(
                 continue
             t, b = int(t0), np.zeros(1)
             while t < len(rates) and (b[0] > 0 or rates[t, s] > cap[t, s]):
-                b, a, d = backlog_step(b, rates[t, s : s + 1], cap[t, s : s + 1],
-                                       limit[t, s : s + 1], dt)
+                b, a, d = backlog_step(
+                    b, rates[t, s : s + 1], cap[t, s : s + 1], limit[t, s : s + 1], dt
+                )
                 avg[t, s], dropped[t, s] = a[0], d[0]
                 t += 1
             t_next = t

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from envs.observation import Observation
 from scaler.errors import ScalerError
 from scaler.hpa_behavior import (
     Behavior,
@@ -25,7 +26,6 @@ from scaler.hpa_behavior import (
     convert_with_behavior_rate,
     convert_with_rules,
 )
-from envs.observation import Observation
 from scaler.policy import PolicyContext
 from scaler.replica_calculator import (
     CalculatorConfig,

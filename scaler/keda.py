@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from envs.observation import Observation
 from scaler.errors import ScalerError
 from scaler.hpa import (
     ControllerConfig,
@@ -39,7 +40,6 @@ from scaler.hpa import (
     syncs_per_tick,
 )
 from scaler.hpa_behavior import Behavior
-from envs.observation import Observation
 from scaler.policy import PolicyContext
 
 CRON_TARGET_MILLI = 1000  # KEDA's cron scaler: AverageValue target of 1 replica

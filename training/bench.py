@@ -64,8 +64,9 @@ def run_bench(
         return BenchRun(scenario, seed, run, episodes)
     ctx = mp.get_context("fork")
     counter = ctx.Value("l", 0)
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
-                             initargs=(counter,)) as pool:
+    with ProcessPoolExecutor(
+        jobs, mp_context=ctx, initializer=_init_worker, initargs=(counter,)
+    ) as pool:
         futures = [pool.submit(_episode, scenario, name, seed) for name in policies]
         seen = 0
         while not all(f.done() for f in futures):
@@ -96,8 +97,9 @@ def _episode(scenario: Scenario, name: str, seed: int) -> Episode:
             with _COUNTER.get_lock():
                 _COUNTER.value += _REPORT_EVERY
 
-    episode = run_episode(scenario, BASELINES[name](scenario, run), history, run, seed=seed,
-                          on_tick=tick)
+    episode = run_episode(
+        scenario, BASELINES[name](scenario, run), history, run, seed=seed, on_tick=tick
+    )
     with _COUNTER.get_lock():
         _COUNTER.value += done[0] % _REPORT_EVERY
     return episode
@@ -112,8 +114,13 @@ def results(bench: BenchRun) -> dict[str, object]:
         "duration_seconds": sc.ticks * sc.tick_seconds,
         "slo": {"p95_latency_ms": sc.slo.p95_latency_ms, "max_error_ratio": sc.slo.max_error_ratio},
         "events": [
-            {"name": e.name, "start": e.start.isoformat(), "end": e.end.isoformat(),
-             "multiplier": e.multiplier, "announced": e.announced}
+            {
+                "name": e.name,
+                "start": e.start.isoformat(),
+                "end": e.end.isoformat(),
+                "multiplier": e.multiplier,
+                "announced": e.announced,
+            }
             for e in sc.events
         ],
         "policies": {ep.policy: asdict(ep.summary) for ep in bench.episodes},
@@ -126,19 +133,39 @@ def write_timeline(bench: BenchRun, path: Path) -> None:
     names = sc.graph.names
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["time", "policy", "entry_rate_rps", "e2e_p95_latency_ms", "error_ratio",
-                    "slo_violated", "cost", "replicas_total"]
-                   + [f"replicas_{n}" for n in names] + [f"ready_{n}" for n in names])
-        stamps = [(sc.start + timedelta(seconds=i * sc.tick_seconds)).isoformat()
-                  for i in range(sc.ticks)]
+        w.writerow(
+            [
+                "time",
+                "policy",
+                "entry_rate_rps",
+                "e2e_p95_latency_ms",
+                "error_ratio",
+                "slo_violated",
+                "cost",
+                "replicas_total",
+            ]
+            + [f"replicas_{n}" for n in names]
+            + [f"ready_{n}" for n in names]
+        )
+        stamps = [
+            (sc.start + timedelta(seconds=i * sc.tick_seconds)).isoformat() for i in range(sc.ticks)
+        ]
         for ep in bench.episodes:
             m, tr = ep.metrics, ep.trajectory
             for i, stamp in enumerate(stamps):
                 w.writerow(
-                    [stamp, ep.policy, f"{bench.run_rps[i]:.3f}", f"{m.e2e_p95_ms[i]:.1f}",
-                     f"{m.error_ratio[i]:.6f}", int(m.violation[i]), f"{m.cost[i]:.5f}",
-                     int(tr.desired[i].sum())]
-                    + [int(x) for x in tr.desired[i]] + [int(x) for x in tr.ready[i]]
+                    [
+                        stamp,
+                        ep.policy,
+                        f"{bench.run_rps[i]:.3f}",
+                        f"{m.e2e_p95_ms[i]:.1f}",
+                        f"{m.error_ratio[i]:.6f}",
+                        int(m.violation[i]),
+                        f"{m.cost[i]:.5f}",
+                        int(tr.desired[i].sum()),
+                    ]
+                    + [int(x) for x in tr.desired[i]]
+                    + [int(x) for x in tr.ready[i]]
                 )
 
 
