@@ -17,15 +17,16 @@ WIDTH, HEIGHT, PAD = 960, 220, 48
 MAX_POINTS = 1500
 
 
-def _downsample(y: np.ndarray, reduce: str = "max") -> np.ndarray:
-    """At most MAX_POINTS points; each keeps its bucket's max (peaks stay visible)."""
+def _downsample(y: np.ndarray) -> np.ndarray:
+    """At most MAX_POINTS points, each the maximum of its bucket of k ticks (peaks stay
+    visible); the last bucket may be shorter, so the time axis keeps its scale."""
     n = len(y)
     if n <= MAX_POINTS:
         return y
     k = int(np.ceil(n / MAX_POINTS))
-    padded = np.concatenate([y, np.full(k * MAX_POINTS - n, y[-1])])
-    buckets = padded[: k * (len(padded) // k)].reshape(-1, k)
-    result: np.ndarray = buckets.max(axis=1) if reduce == "max" else buckets.mean(axis=1)
+    buckets = -(-n // k)
+    padded = np.concatenate([y, np.full(buckets * k - n, y[-1])])
+    result: np.ndarray = padded.reshape(buckets, k).max(axis=1)
     return result
 
 
