@@ -103,13 +103,15 @@ def calendar_features(start: datetime, hours: np.ndarray) -> np.ndarray:
                      np.sin(2 * np.pi * day / 7), np.cos(2 * np.pi * day / 7)], axis=1)
 
 
-def announced_uplift(calendar: Sequence[Event], start: datetime, hours: int) -> np.ndarray:
-    """Mean uplift of the announced events over each hour, in units of the ordinary daily peak."""
+def announced_uplift(calendar: Sequence[Event], start: datetime, hours: int,
+                     reduce: str = "mean") -> np.ndarray:
+    """Mean (or max) uplift of the announced events over each hour, in units of the ordinary
+    daily peak."""
     step = HOUR_SECONDS / UPLIFT_SAMPLES_PER_HOUR
     offsets = (np.arange(hours * UPLIFT_SAMPLES_PER_HOUR) + 0.5) * step
     known = tuple(e for e in calendar if e.announced)
-    u = event_uplift(known, start, offsets)
-    result: np.ndarray = u.reshape(hours, UPLIFT_SAMPLES_PER_HOUR).mean(axis=1)
+    u = event_uplift(known, start, offsets).reshape(hours, UPLIFT_SAMPLES_PER_HOUR)
+    result: np.ndarray = u.max(axis=1) if reduce == "max" else u.mean(axis=1)
     return result
 
 

@@ -38,6 +38,7 @@ class Method(StrEnum):
     QUANTILE = "quantile-mlp"
     SEASONAL_NAIVE = "seasonal-naive"
     HOLT_WINTERS = "holt-winters"
+    CALENDAR_NAIVE = "calendar-naive"
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ class QuantileForecaster:
         design = forecast_design(series, calendar, horizon_hours, self.spec)
         q = self.model.predict(design.x)
         p50 = np.maximum(design.scale * q[:, 0] + design.prior, 0.0)
-        p90 = np.maximum(design.scale * q[:, 1] + design.prior, p50)
+        # the prior is a mean: its P90 takes the spread of actual over seasonal naive
+        p90 = np.maximum(design.scale * q[:, 1] + design.prior * band_multiplier(series), p50)
         return QuantileForecast(Method.QUANTILE, series.time(len(series)), p50, p90)
 
 
@@ -125,3 +127,13 @@ def trace_series(path: Path) -> HourlySeries:
     if ticks < 1:
         raise ForecastInputError(f"trace {path.name!r}: covers less than one tick")
     return hourly(load_trace(path, first, ticks, tick), first, tick)
+
+
+def calendar_naive_forecast(series: HourlySeries, calendar: Sequence[Event], horizon_hours: int,
+                            spec: FeatureSpec | None = None) -> QuantileForecast:
+    """Seasonal naive plus the announced events' prior: the fallback when torch is missing."""
+    spec = spec or FeatureSpec()
+    base = baseline_forecast(Method.SEASONAL_NAIVE, series, horizon_hours, spec.season_hours)
+    prior = forecast_design(series, calendar, horizon_hours, spec).prior
+    return QuantileForecast(Method.CALENDAR_NAIVE, base.start, base.p50 + prior,
+                            base.p90 + prior * band_multiplier(series, spec.season_hours))
