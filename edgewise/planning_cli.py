@@ -123,7 +123,8 @@ def add_parser(subparsers: Any) -> None:
         description="Train the calendar-aware quantile model (P50, P90) on a trace CSV and "
         "forecast the hours after its end, beside seasonal naive and Holt-Winters; write "
         "forecast.csv and forecast.html to --out. The trace needs 8 days or more.")
-    fc.add_argument("--trace", required=True, help="trace CSV (timestamp[,rate], see envs/trace.py)")
+    fc.add_argument("--trace", required=True,
+                    help="trace CSV (timestamp[,rate], see envs/trace.py)")
     fc.add_argument("--horizon", type=_hours, default=48, help="how far ahead, e.g. 48h, 2d "
                     "(at most 7d; default 48h)")
     fc.add_argument("--seed", type=int, default=0, help="training seed (default 0)")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.trace import read_csv, load_trace
+from envs.trace import load_trace, read_csv
 from envs.workload import Event
 from scaler.errors import ForecastInputError, ScalerError
 from scaler.forecast import HoltWinters, SeasonalNaive

@@ -25,7 +25,7 @@ class FloorPolicy:
             self.inner.reset(ctx)
 
     def decide(self, obs: Observation) -> np.ndarray:
-        floor = self.floor[min(obs.tick + 1, len(self.floor) - 1)]
+        floor: np.ndarray = self.floor[min(obs.tick + 1, len(self.floor) - 1)]
         if self.inner is None:
             return floor
         result: np.ndarray = np.maximum(floor, self.inner.decide(obs))

@@ -39,7 +39,8 @@ def test_forecast_bad_input_exit_2(argv: list[str], needle: str, trace_csv: Path
     assert needle in err and err.count("\n") == 1
 
 
-def test_forecast_too_short_trace_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_forecast_too_short_trace_exit_2(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
     from tests.scaler.conftest import write_trace
 
     short = write_trace(tmp_path / "short.csv", days=3)

@@ -7,9 +7,9 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from scaler.forecast_score import coverage, mase, pinball, seasonal_scale
-from scaler.quantile_forecast import QuantileForecaster, baseline_forecast, Method
 from scaler.forecast_features import HourlySeries
+from scaler.forecast_score import coverage, mase, pinball, seasonal_scale
+from scaler.quantile_forecast import Method, QuantileForecaster, baseline_forecast
 from scaler.quantile_torch import TrainingSettings, train
 
 TINY = TrainingSettings(hidden_units=8, epochs=3, batch_size=128)
