@@ -20,3 +20,12 @@ class MetricsUnavailableError(ScalerError):
 
 class InvalidSpecError(ScalerError):
     """Permanent: a spec that cannot be evaluated (missing CPU request, bad target)."""
+
+
+class ForecastInputError(ScalerError):
+    """Permanent: a history, trace or horizon a forecaster cannot work with (too short, gaps)."""
+
+
+class ModelUnavailableError(ScalerError):
+    """The quantile model cannot run here (torch missing): install the `ml` extra
+    (`pip install 'edgewise[ml]'`) or fall back to the seasonal baselines."""
