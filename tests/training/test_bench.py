@@ -22,7 +22,9 @@ def black_friday(multiplier: float = 8.0) -> Scenario:
 
 @pytest.mark.slow
 def test_black_friday_acceptance_figures() -> None:
-    res = results(run_bench(black_friday(), ALL, seed=0, jobs=2))
+    """The shipped week, whole: on a cut of it Holt-Winters' trend after the spike can out-spend
+    static peak, so the acceptance figures are checked on exactly what users run."""
+    res = results(run_bench(load_scenario("black-friday"), ALL, seed=0, jobs=2))
     p = res["policies"]
     assert isinstance(p, dict)
     assert p["oracle"]["slo_violation_minutes"] == 0
