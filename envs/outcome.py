@@ -125,11 +125,42 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     return float(values[order][np.searchsorted(cum, q * cum[-1])])
 
 
+CHUNK_TICKS = 16_384  # keeps each temporary (ticks x services) within the CPU caches' reach
+
+
+def _chunked_metrics(config: TwinConfig, rates: np.ndarray, traj: Trajectory) -> TickMetrics:
+    """`tick_metrics` (without per-service p95s) in blocks of ticks: same result, less memory
+    traffic on long runs."""
+    parts = []
+    for lo in range(0, len(rates), CHUNK_TICKS):
+        s = slice(lo, lo + CHUNK_TICKS)
+        cut = None if traj.unreachable is None else traj.unreachable[s]
+        block = Trajectory(
+            traj.desired[s], traj.ready[s], traj.backlog_avg[s], traj.dropped[s], cut
+        )
+        parts.append(tick_metrics(config, rates[s], block, service_p95=False))
+    if not parts:
+        return tick_metrics(config, rates, traj, service_p95=False)
+    return TickMetrics(
+        *(
+            np.concatenate([getattr(p, f) for p in parts])
+            for f in (
+                "service_mean_ms",
+                "service_p95_ms",
+                "e2e_p95_ms",
+                "error_ratio",
+                "violation",
+                "cost",
+            )
+        )
+    )
+
+
 def summarize(
     config: TwinConfig, entry_rps: np.ndarray, traj: Trajectory, in_event: np.ndarray
 ) -> tuple[Summary, TickMetrics]:
     rates = np.asarray(entry_rps, dtype=float)[:, None] * config.visit_ratios[None, :]
-    m = tick_metrics(config, rates, traj, service_p95=False)
+    m = _chunked_metrics(config, rates, traj)
     minutes = config.tick_seconds / 60.0
     changes = np.diff(traj.desired, axis=0) != 0
     summary = Summary(

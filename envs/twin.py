@@ -127,11 +127,14 @@ class Trajectory:
     dropped: np.ndarray
     unreachable: np.ndarray | None = None  # True where shoppers cannot reach the service (WAN)
 
-    def tick(self, t: int) -> Trajectory:
-        """Tick `t` alone, as a one-tick trajectory."""
-        s = slice(t, t + 1)
+    def part(self, s: slice) -> Trajectory:
+        """The ticks of slice `s`."""
         cut = None if self.unreachable is None else self.unreachable[s]
         return Trajectory(self.desired[s], self.ready[s], self.backlog_avg[s], self.dropped[s], cut)
+
+    def tick(self, t: int) -> Trajectory:
+        """Tick `t` alone, as a one-tick trajectory."""
+        return self.part(slice(t, t + 1))
 
 
 def backlog_step(

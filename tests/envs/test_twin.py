@@ -93,3 +93,19 @@ def test_latency_grows_with_load_and_cost_with_replicas() -> None:
     high = tick_metrics(CONFIG, np.full((3, 1), 18.0), traj_high)
     assert (high.e2e_p95_ms > low.e2e_p95_ms).all()
     assert low.cost[0] == pytest.approx(2 * 0.048 / 60)  # 2 replicas x 1 vCPU x $0.048/h, 1 min
+
+
+def test_summary_in_chunks_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    import envs.outcome as outcome
+    from envs.graph import load_graph
+
+    config = TwinConfig(load_graph("boutique"), Slo(400.0, 0.001))
+    rng = np.random.default_rng(2)
+    entry = rng.uniform(20, 900, 1000)
+    desired = rng.integers(1, 25, (1000, 12))
+    traj = run_schedule(config, entry, desired, desired[0])
+    no_event = np.zeros(1000, dtype=bool)
+    whole, _ = outcome.summarize(config, entry, traj, no_event)
+    monkeypatch.setattr(outcome, "CHUNK_TICKS", 97)
+    chunked, _ = outcome.summarize(config, entry, traj, no_event)
+    assert chunked == whole
