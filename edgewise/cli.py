@@ -12,9 +12,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from envs.errors import EnvError
+from placement.errors import PlacementError
+
+if TYPE_CHECKING:
+    from envs.scenario import Scenario
+    from training.bench import Arm
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -41,17 +46,45 @@ def _policies(raw: str) -> list[str]:
 def _progress(total: int, desc: str):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="tick", unit_scale=True, file=sys.stderr,
-                mininterval=0.5, disable=None)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="tick",
+        unit_scale=True,
+        file=sys.stderr,
+        mininterval=0.5,
+        disable=None,
+    )
+
+
+def _arms(args: argparse.Namespace) -> tuple[Scenario, list[str | Arm]]:
+    """The policies, or with --topology each policy in each placement variant of one store."""
+    from envs.scenario import load_scenario
+    from training.bench import Arm
+
+    scenario = load_scenario(args.scenario)
+    if args.topology is None:
+        return scenario, list(args.policies)
+    from placement.requirements import load_app
+    from placement.simulate import parse_outage, placed_runs, store_scenario
+    from placement.topology import load_topology
+
+    topology = load_topology(args.topology)
+    app = load_app(args.app)
+    store = args.store or topology.store_names[0]
+    outage = parse_outage(args.wan_outage) if args.wan_outage else None
+    scenario = store_scenario(scenario, app, topology, store)
+    runs = placed_runs(scenario, topology, app, store, outage)
+    return scenario, [Arm(f"{p}@{r.variant}", p, r.config, r.unreachable)
+                      for p in args.policies for r in runs]
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from envs.scenario import load_scenario
     from training.bench import run_bench, write_outputs
 
-    scenario = load_scenario(args.scenario)
-    with _progress(scenario.ticks * len(args.policies), f"bench {scenario.name}") as bar:
-        bench = run_bench(scenario, args.policies, args.seed, jobs=args.jobs, on_ticks=bar.update)
+    scenario, arms = _arms(args)
+    with _progress(scenario.ticks * len(arms), f"bench {scenario.name}") as bar:
+        bench = run_bench(scenario, arms, args.seed, jobs=args.jobs, on_ticks=bar.update)
     res = write_outputs(bench, Path(args.out))
     _print_table(res)
     print(f"wrote {args.out}/results.json, timeline.csv, report.html")
@@ -61,11 +94,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def _print_table(res: dict[str, object]) -> None:
     policies = res["policies"]
     assert isinstance(policies, dict)
-    print(f"{'policy':<16}{'violation min':>14}{'event min':>10}{'p95 ms':>9}{'replica h':>11}"
-          f"{'cost':>10}")
+    print(
+        f"{'policy':<16}{'violation min':>14}{'event min':>10}{'p95 ms':>9}{'replica h':>11}"
+        f"{'cost':>10}"
+    )
     for name, s in policies.items():
-        print(f"{name:<16}{s['slo_violation_minutes']:>14.0f}{s['event_slo_violation_minutes']:>10.0f}"
-              f"{s['p95_latency_ms']:>9.0f}{s['replica_hours']:>11.0f}{s['cost']:>10.2f}")
+        print(
+            f"{name:<16}{s['slo_violation_minutes']:>14.0f}{s['event_slo_violation_minutes']:>10.0f}"
+            f"{s['p95_latency_ms']:>9.0f}{s['replica_hours']:>11.0f}{s['cost']:>10.2f}"
+        )
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -83,36 +120,66 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="edgewise", description=(
-        "Predictive autoscaling and edge placement for retail Kubernetes fleets. "
-        "Scenarios: a built-in name (normal-week, black-friday, flash-sale, holiday-season) "
-        "or a scenario YAML file."))
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(
+        prog="edgewise",
+        description=(
+            "Predictive autoscaling and edge placement for retail Kubernetes fleets. "
+            "Scenarios: a built-in name (normal-week, black-friday, flash-sale, holiday-season) "
+            "or a scenario YAML file."
+        ),
+    )
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, parser_class=_Parser),
+    )
 
-    bench = sub.add_parser("bench", help="compare scaling policies on one seeded scenario",
-                           description="Run every policy on the same seeded scenario in the twin; "
-                           "write results.json, timeline.csv and report.html to --out.")
+    bench = sub.add_parser(
+        "bench",
+        help="compare scaling policies on one seeded scenario",
+        description="Run every policy on the same seeded scenario in the twin; "
+        "write results.json, timeline.csv and report.html to --out.",
+    )
     bench.add_argument("--scenario", required=True, help="built-in scenario name or YAML file")
-    bench.add_argument("--policies", type=_policies,
-                       default=_policies("hpa,keda,holt-winters,seasonal-naive,static-peak,oracle"),
-                       help="comma-separated policies (default: all baselines)")
+    bench.add_argument(
+        "--policies",
+        type=_policies,
+        default=_policies("hpa,keda,holt-winters,seasonal-naive,static-peak,oracle"),
+        help="comma-separated policies (default: all baselines)",
+    )
     bench.add_argument("--seed", type=int, default=0, help="demand noise seed (default 0)")
-    bench.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                       help="policies run in parallel worker processes (default: CPU count)")
+    bench.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="policies run in parallel worker processes (default: CPU count)",
+    )
     bench.add_argument("--out", required=True, help="output directory")
+    placed = bench.add_argument_group(
+        "placements", "compare where services run, for the shoppers of one store: each policy "
+        "runs with all services in cloud (@all-cloud), at the edge where they fit (@edge-fit) and "
+        "in the Edgewise MILP plan (@edgewise); demand is scaled to the store's demand_rps")
+    placed.add_argument("--topology", help="fleet topology YAML (enables the comparison)")
+    placed.add_argument("--app", default="boutique",
+                        help="service graph with placement annotations (default: boutique)")
+    placed.add_argument("--store", help="the store whose shoppers are measured (default: first)")
+    placed.add_argument("--wan-outage", metavar="START/DURATION",
+                        help="the store's WAN is down, e.g. 2026-11-27T02:00/2h")
     bench.set_defaults(func=cmd_bench)
 
     sim = sub.add_parser("simulate", help="run one policy on one scenario, write a timeline CSV")
     sim.add_argument("--scenario", required=True, help="built-in scenario name or YAML file")
-    sim.add_argument("--policy", default="hpa", type=lambda s: _policies(s)[0],
-                     help="policy name (default hpa)")
+    sim.add_argument(
+        "--policy", default="hpa", type=lambda s: _policies(s)[0], help="policy name (default hpa)"
+    )
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--out", required=True, help="timeline CSV path")
     sim.set_defaults(func=cmd_simulate)
 
+    from edgewise.planning_cli import add_parser as add_planning
     from placement.cli import add_parser as add_place
     from slices.cli import add_parser as add_slice
 
+    add_planning(sub)
     add_place(sub)
     add_slice(sub)
     return parser
@@ -122,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except EnvError as e:
+    except (EnvError, PlacementError) as e:
         print(f"edgewise: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     return code

@@ -34,9 +34,18 @@ from envs.scenario import Scenario, load_scenario
 from envs.twin import Twin
 
 PER_SERVICE = ("demand_share", "cpu_utilization", "ready_share", "pending_share", "p95_over_slo")
-GLOBAL = ("e2e_p95_over_slo", "error_ratio", "entry_rate_over_base", "tod_sin", "tod_cos",
-          "dow_sin", "dow_cos", "event_hours_until_over_24", "event_multiplier_over_10",
-          "event_active")
+GLOBAL = (
+    "e2e_p95_over_slo",
+    "error_ratio",
+    "entry_rate_over_base",
+    "tod_sin",
+    "tod_cos",
+    "dow_sin",
+    "dow_cos",
+    "event_hours_until_over_24",
+    "event_multiplier_over_10",
+    "event_active",
+)
 LATENCY_CAP = 4.0
 OBS_HIGH = 16.0  # every feature is clipped to [-1, 16]
 
@@ -58,9 +67,9 @@ class AutoscaleEnv(gym.Env[np.ndarray, np.ndarray]):
         self.slo_penalty, self.cost_weight = slo_penalty, cost_weight
         n = len(self.scenario.graph.services)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(n,), dtype=np.float32)
-        self.observation_space = spaces.Box(-1.0, OBS_HIGH,
-                                            shape=(n * len(PER_SERVICE) + len(GLOBAL),),
-                                            dtype=np.float32)
+        self.observation_space = spaces.Box(
+            -1.0, OBS_HIGH, shape=(n * len(PER_SERVICE) + len(GLOBAL),), dtype=np.float32
+        )
         self._max = self.config.max_replicas.astype(float)
         self._twin: Twin | None = None
 
@@ -93,9 +102,7 @@ class AutoscaleEnv(gym.Env[np.ndarray, np.ndarray]):
         obs = self._twin.observe()
         return self._encode(obs), {"offset": offset}
 
-    def step(
-        self, action: np.ndarray
-    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         twin = self._twin
         if twin is None:
             raise RuntimeError("call reset() before step()")
@@ -108,18 +115,28 @@ class AutoscaleEnv(gym.Env[np.ndarray, np.ndarray]):
         cost = float(m.cost[0])
         reward = -(self.slo_penalty * violated + self.cost_weight * cost / self._reference_cost)
         obs = twin.observe()
-        info = {"violated": violated, "cost": cost, "e2e_p95_ms": float(m.e2e_p95_ms[0]),
-                "replicas": int(twin.trajectory().desired[t].sum())}
+        info = {
+            "violated": violated,
+            "cost": cost,
+            "e2e_p95_ms": float(m.e2e_p95_ms[0]),
+            "replicas": int(twin.trajectory().desired[t].sum()),
+        }
         return self._encode(obs), float(reward), False, twin.done, info
 
     def _encode(self, obs: Observation) -> np.ndarray:
         sc = self.scenario
         slo = sc.slo.p95_latency_ms
         demand = obs.rate_rps / self.config.capacity_rps / self._max
-        per = np.stack([
-            demand, obs.cpu_utilization, obs.ready / self._max, obs.pending / self._max,
-            np.minimum(obs.p95_latency_ms / slo, LATENCY_CAP),
-        ], axis=1).ravel()
+        per = np.stack(
+            [
+                demand,
+                obs.cpu_utilization,
+                obs.ready / self._max,
+                obs.pending / self._max,
+                np.minimum(obs.p95_latency_ms / slo, LATENCY_CAP),
+            ],
+            axis=1,
+        ).ravel()
         day = (obs.now.hour * 3600 + obs.now.minute * 60 + obs.now.second) / 86_400
         week = (obs.now.weekday() + day) / 7
         until, mult, active = 1.0, 0.0, 0.0
@@ -129,11 +146,19 @@ class AutoscaleEnv(gym.Env[np.ndarray, np.ndarray]):
                 active, mult = 1.0, max(mult, ev.multiplier / 10)
             elif 0 <= hours < 24 * until:
                 until, mult = hours / 24, max(mult, ev.multiplier / 10)
-        glob = np.array([
-            min(obs.e2e_p95_latency_ms / slo, LATENCY_CAP), obs.error_ratio,
-            obs.entry_rate_rps / sc.workload.base_rps,
-            np.sin(2 * np.pi * day), np.cos(2 * np.pi * day),
-            np.sin(2 * np.pi * week), np.cos(2 * np.pi * week), until, mult, active,
-        ])
-        return np.clip(np.concatenate([per, glob]), -1.0, OBS_HIGH).astype(np.float32)
-
+        glob = np.array(
+            [
+                min(obs.e2e_p95_latency_ms / slo, LATENCY_CAP),
+                obs.error_ratio,
+                obs.entry_rate_rps / sc.workload.base_rps,
+                np.sin(2 * np.pi * day),
+                np.cos(2 * np.pi * day),
+                np.sin(2 * np.pi * week),
+                np.cos(2 * np.pi * week),
+                until,
+                mult,
+                active,
+            ]
+        )
+        encoded: np.ndarray = np.clip(np.concatenate([per, glob]), -1.0, OBS_HIGH)
+        return encoded.astype(np.float32)

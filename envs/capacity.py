@@ -22,8 +22,9 @@ SLO_MARGIN = 0.98  # size to 98% of the SLO's p95
 GRID = 1.005
 
 
-def _within_budget(config: TwinConfig, replicas: np.ndarray, rates: np.ndarray,
-                   budget: float) -> np.ndarray:
+def _within_budget(
+    config: TwinConfig, replicas: np.ndarray, rates: np.ndarray, budget: float
+) -> np.ndarray:
     conc = config.graph.array("concurrency")
     mu = 1000.0 / config.graph.array("service_time_ms")
     servers = replicas * conc
@@ -50,7 +51,8 @@ def _size(config: TwinConfig, rates: np.ndarray, budget: float) -> np.ndarray:
         ok = _within_budget(config, mid, rates, budget)
         hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid + 1)
         lo = np.minimum(lo, hi)
-    return hi
+    result: np.ndarray = hi
+    return result
 
 
 def required_replicas(config: TwinConfig, entry_rps: np.ndarray) -> np.ndarray:

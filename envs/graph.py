@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import yaml
 from envs.errors import GraphError
 
 
-class PriceClass(str, Enum):
+class PriceClass(StrEnum):
     """Where a service's replicas are billed: a store edge cluster or a cloud region."""
 
     EDGE = "edge"
@@ -158,7 +158,9 @@ def _parse_service(name: str, raw: Any) -> Service:
     known = set(_SERVICE_DEFAULTS) | {"capacity_rps", "cpu_millicores_per_rps", "annotations"}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise GraphError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        raise GraphError(
+            f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})"
+        )
     if "capacity_rps" not in raw:
         raise GraphError(f"{where}: missing field 'capacity_rps'")
     f = {**_SERVICE_DEFAULTS, **raw}
@@ -172,16 +174,27 @@ def _parse_service(name: str, raw: Any) -> Service:
     svc = Service(
         name=name,
         capacity_rps=capacity,
-        concurrency=int(_number(where, "concurrency", f["concurrency"], positive=True, integer=True)),
+        concurrency=int(
+            _number(where, "concurrency", f["concurrency"], positive=True, integer=True)
+        ),
         cpu_millicores_per_rps=_number(where, "cpu_millicores_per_rps", cpu_per_rps, positive=True),
         cpu_request_millicores=request,
         startup_seconds=_number(where, "startup_seconds", f["startup_seconds"], positive=False),
-        min_replicas=int(_number(where, "min_replicas", f["min_replicas"], positive=True, integer=True)),
-        max_replicas=int(_number(where, "max_replicas", f["max_replicas"], positive=True, integer=True)),
+        min_replicas=int(
+            _number(where, "min_replicas", f["min_replicas"], positive=True, integer=True)
+        ),
+        max_replicas=int(
+            _number(where, "max_replicas", f["max_replicas"], positive=True, integer=True)
+        ),
         price_class=PriceClass(price),
         queue_limit_per_replica=int(
-            _number(where, "queue_limit_per_replica", f["queue_limit_per_replica"], positive=False,
-                    integer=True)
+            _number(
+                where,
+                "queue_limit_per_replica",
+                f["queue_limit_per_replica"],
+                positive=False,
+                integer=True,
+            )
         ),
         annotations=dict(f.get("annotations") or {}),
     )
@@ -206,7 +219,9 @@ def _parse_calls(raw_calls: Any, names: set[str]) -> tuple[Call, ...]:
         for role, svc in (("from", caller), ("to", callee)):
             if svc not in names:
                 raise GraphError(f"calls[{i}]: field {role!r} names unknown service {svc!r}")
-        fanout = _number(f"call {caller}->{callee}", "fanout", raw.get("fanout", 1.0), positive=True)
+        fanout = _number(
+            f"call {caller}->{callee}", "fanout", raw.get("fanout", 1.0), positive=True
+        )
         calls.append(Call(caller, callee, fanout, dict(raw.get("annotations") or {})))
     return tuple(calls)
 

@@ -14,6 +14,7 @@ tick_seconds: 60
 slo: {p95_latency_ms: 400, max_error_ratio: 0.001}
 prices: {cloud_vcpu_hour: 0.048, edge_vcpu_hour: 0.070}
 workload: {base_rps: 200}        # any WorkloadSpec field; or `trace: FILE.csv` (see envs/trace.py)
+                                 # with `trace_scale: K` (rates x K)
 events:
   - {name: black-friday, start: 2026-11-27T00:00:00, multiplier: 8, ramp: 15m, peak: 6h,
      decay: 6h, announced: true}
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -51,7 +52,9 @@ def parse_duration(raw: Any, field: str) -> float:
         return float(raw)
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(raw))
     if not m:
-        raise ScenarioError(f"field {field!r}: expected a duration like 90s, 15m, 6h, 7d, got {raw!r}")
+        raise ScenarioError(
+            f"field {field!r}: expected a duration like 90s, 15m, 6h, 7d, got {raw!r}"
+        )
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
@@ -102,8 +105,9 @@ class Scenario:
         else:
             rng = np.random.default_rng(seed)
             first = self.start - timedelta(seconds=self.history_seconds)
-            series = generate(self.workload, self.events, first, n_hist + n_run, self.tick_seconds,
-                              rng)
+            series = generate(
+                self.workload, self.events, first, n_hist + n_run, self.tick_seconds, rng
+            )
         return series[:n_hist], series[n_hist : n_hist + n_run]
 
 
@@ -129,7 +133,9 @@ def _workload(raw: Any) -> WorkloadSpec:
     known = {f.name for f in fields(WorkloadSpec)} - {"holiday_weeks"}
     unknown = sorted(set(raw) - known - {"holiday_weeks"})
     if unknown:
-        raise ScenarioError(f"workload: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        raise ScenarioError(
+            f"workload: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})"
+        )
     holidays = tuple(
         (_datetime(h["start"], "workload.holiday_weeks.start"), float(h["multiplier"]))
         for h in raw.pop("holiday_weeks", [])
@@ -149,13 +155,19 @@ def parse_scenario(raw: Any, *, base_dir: Path | None = None, name: str = "scena
     name = str(raw.get("name", name))
     try:
         graph_ref = str(raw.get("graph", "boutique"))
-        graph_path = (base_dir / graph_ref) if base_dir and graph_ref.endswith((".yaml", ".yml")) else graph_ref
+        graph_path = (
+            (base_dir / graph_ref)
+            if base_dir and graph_ref.endswith((".yaml", ".yml"))
+            else graph_ref
+        )
         graph = load_graph(graph_path)
         tick = int(parse_duration(raw.get("tick_seconds", 60), "tick_seconds"))
         if tick <= 0:
             raise ScenarioError("field 'tick_seconds' must be > 0")
         slo_raw = raw.get("slo") or {}
-        slo = Slo(float(slo_raw.get("p95_latency_ms", 400)), float(slo_raw.get("max_error_ratio", 0.001)))
+        slo = Slo(
+            float(slo_raw.get("p95_latency_ms", 400)), float(slo_raw.get("max_error_ratio", 0.001))
+        )
         scenario = Scenario(
             name=name,
             graph=graph,
@@ -174,10 +186,15 @@ def parse_scenario(raw: Any, *, base_dir: Path | None = None, name: str = "scena
         raise ScenarioError(f"scenario {name!r}: field 'duration' must be at least one tick")
     if "trace" in raw:
         trace_path = Path(str(raw["trace"]))
-        trace_path = trace_path if trace_path.is_absolute() or base_dir is None else base_dir / trace_path
+        trace_path = (
+            trace_path if trace_path.is_absolute() or base_dir is None else base_dir / trace_path
+        )
         first = scenario.start - timedelta(seconds=scenario.history_seconds)
+        scale = float(raw.get("trace_scale", 1.0))
+        if scale <= 0:
+            raise ScenarioError(f"scenario {name!r}: field 'trace_scale' must be > 0")
         rps = load_trace(trace_path, first, scenario.history_ticks + scenario.ticks, tick)
-        scenario = Scenario(**{**scenario.__dict__, "trace_rps": rps})
+        scenario = replace(scenario, trace_rps=rps * scale)
     return scenario
 
 

@@ -12,7 +12,7 @@ timestamps and gaps (no sample for longer than `max_gap_seconds`) are errors, ne
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ def _timestamp(raw: str, where: str) -> float:
     except ValueError:
         raise TraceError(f"{where}: unparseable timestamp {raw!r}") from None
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
     return (dt - _EPOCH).total_seconds()
 
 
@@ -93,12 +93,16 @@ def load_trace(
     edges = np.arange(ticks + 1) * float(tick_seconds)
     if rates is None:
         if t[-1] + tick_seconds < span:
-            raise TraceError(f"trace {path.name!r}: covers {t[-1] / 3600:.1f} h, need {span / 3600:.1f} h")
+            raise TraceError(
+                f"trace {path.name!r}: covers {t[-1] / 3600:.1f} h, need {span / 3600:.1f} h"
+            )
         counts, _ = np.histogram(t, bins=edges)
         result: np.ndarray = counts / float(tick_seconds)
         return result
     step = float(np.median(gaps)) if len(gaps) else float(tick_seconds)
     if t[-1] + step < span:
-        raise TraceError(f"trace {path.name!r}: covers {(t[-1] + step) / 3600:.1f} h, need {span / 3600:.1f} h")
+        raise TraceError(
+            f"trace {path.name!r}: covers {(t[-1] + step) / 3600:.1f} h, need {span / 3600:.1f} h"
+        )
     idx = np.searchsorted(t, edges[:-1], side="right") - 1
     return rates[idx]

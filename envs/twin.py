@@ -52,8 +52,12 @@ class TwinConfig:
     slo: Slo
     tick_seconds: int = 60
     prices: Prices = field(default_factory=Prices)
-    call_rtt_ms: tuple[float, ...] | None = None  # per call edge (graph.calls order), from placement
+    # From a placement (placement/simulate.py): network RTT added to each call (graph.calls
+    # order), the shopper's RTT to the entry service, and each service's price per vCPU-hour
+    # where it runs (overriding `prices` by price class).
+    call_rtt_ms: tuple[float, ...] | None = None
     entry_rtt_ms: float = 0.0
+    vcpu_hour_usd: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.tick_seconds <= 0:
@@ -98,6 +102,9 @@ class TwinConfig:
 
     def replica_hour_price(self) -> np.ndarray:
         vcpu = self.graph.array("cpu_request_millicores") / 1000.0
+        if self.vcpu_hour_usd is not None:
+            result: np.ndarray = vcpu * np.asarray(self.vcpu_hour_usd)
+            return result
         edge = np.array([s.price_class is PriceClass.EDGE for s in self.graph.services])
         return vcpu * np.where(edge, self.prices.edge_vcpu_hour, self.prices.cloud_vcpu_hour)
 
@@ -106,7 +113,8 @@ class TwinConfig:
         d = np.asarray(desired)
         if d.dtype.kind != "i":
             d = np.rint(d.astype(float)).astype(int)
-        return np.minimum(np.maximum(d, self.min_replicas), self.max_replicas)
+        result: np.ndarray = np.minimum(np.maximum(d, self.min_replicas), self.max_replicas)
+        return result
 
 
 @dataclass(frozen=True)
@@ -117,15 +125,23 @@ class Trajectory:
     ready: np.ndarray
     backlog_avg: np.ndarray
     dropped: np.ndarray
+    unreachable: np.ndarray | None = None  # True where shoppers cannot reach the service (WAN)
+
+    def part(self, s: slice) -> Trajectory:
+        """The ticks of slice `s`."""
+        cut = None if self.unreachable is None else self.unreachable[s]
+        return Trajectory(self.desired[s], self.ready[s], self.backlog_avg[s], self.dropped[s], cut)
 
     def tick(self, t: int) -> Trajectory:
         """Tick `t` alone, as a one-tick trajectory."""
-        s = slice(t, t + 1)
-        return Trajectory(self.desired[s], self.ready[s], self.backlog_avg[s], self.dropped[s])
+        return self.part(slice(t, t + 1))
 
 
 def backlog_step(
-    backlog: np.ndarray, rate_rps: np.ndarray, capacity_rps: np.ndarray, limit: np.ndarray,
+    backlog: np.ndarray,
+    rate_rps: np.ndarray,
+    capacity_rps: np.ndarray,
+    limit: np.ndarray,
     tick_seconds: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One tick of the fluid queue: (backlog at the end, mean backlog, requests dropped)."""
@@ -145,11 +161,18 @@ class Twin:
     """Closed-loop simulation of one app over a demand trace (`entry_rps`, one value per tick)."""
 
     def __init__(
-        self, config: TwinConfig, entry_rps: np.ndarray, start: datetime,
-        *, before_rps: float | None = None,
+        self,
+        config: TwinConfig,
+        entry_rps: np.ndarray,
+        start: datetime,
+        *,
+        before_rps: float | None = None,
+        unreachable: np.ndarray | None = None,
     ) -> None:
-        """`before_rps`: entry demand of the tick before the run (default: the first tick's)."""
+        """`before_rps`: entry demand of the tick before the run (default: the first tick's);
+        `unreachable` (ticks x services, bool): services shoppers cannot reach (a WAN outage)."""
         self.config = config
+        self.unreachable = unreachable
         self.start = start
         self.entry_rps = np.asarray(entry_rps, dtype=float)
         self._before = float(self.entry_rps[0] if before_rps is None else before_rps)
@@ -207,8 +230,9 @@ class Twin:
     def trajectory(self) -> Trajectory:
         """The ticks simulated so far."""
         t = self.t
+        cut = None if self.unreachable is None else self.unreachable[:t]
         return Trajectory(
-            self._desired[:t], self._ready[:t], self._backlog_avg[:t], self._dropped[:t]
+            self._desired[:t], self._ready[:t], self._backlog_avg[:t], self._dropped[:t], cut
         )
 
     def tick_metrics(self, t: int) -> TickMetrics:
@@ -244,8 +268,9 @@ class Twin:
 
         def latency() -> LatencySample:
             m = self.tick_metrics(t)
-            return LatencySample(m.service_p95_ms[0], float(m.e2e_p95_ms[0]),
-                                 float(m.error_ratio[0]))
+            return LatencySample(
+                m.service_p95_ms[0], float(m.e2e_p95_ms[0]), float(m.error_ratio[0])
+            )
 
         return Observation(
             tick=t,
@@ -272,7 +297,11 @@ def ready_from_schedule(config: TwinConfig, desired: np.ndarray, initial: np.nda
 
 
 def run_schedule(
-    config: TwinConfig, entry_rps: np.ndarray, desired: np.ndarray, initial: np.ndarray
+    config: TwinConfig,
+    entry_rps: np.ndarray,
+    desired: np.ndarray,
+    initial: np.ndarray,
+    unreachable: np.ndarray | None = None,
 ) -> Trajectory:
     """Open-loop run of a desired-replica schedule (ticks x services), vectorized over ticks.
 
@@ -295,9 +324,10 @@ def run_schedule(
                 continue
             t, b = int(t0), np.zeros(1)
             while t < len(rates) and (b[0] > 0 or rates[t, s] > cap[t, s]):
-                b, a, d = backlog_step(b, rates[t, s : s + 1], cap[t, s : s + 1],
-                                       limit[t, s : s + 1], dt)
+                b, a, d = backlog_step(
+                    b, rates[t, s : s + 1], cap[t, s : s + 1], limit[t, s : s + 1], dt
+                )
                 avg[t, s], dropped[t, s] = a[0], d[0]
                 t += 1
             t_next = t
-    return Trajectory(desired, ready, avg, dropped)
+    return Trajectory(desired, ready, avg, dropped, unreachable)

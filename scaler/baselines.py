@@ -30,7 +30,8 @@ class StaticPeakPolicy:
         return None
 
     def decide(self, obs: Observation) -> np.ndarray:
-        return self._replicas
+        result: np.ndarray = self._replicas
+        return result
 
 
 class OraclePolicy:
@@ -61,8 +62,13 @@ class ForecastPolicy:
     """Desired replicas = need at the forecast's peak over [t + 1, t + 1 + start-up lead]."""
 
     def __init__(
-        self, name: str, forecaster: Forecaster, *, target_utilisation: float = 0.7,
-        headroom: float = 1.0, reactive_floor: bool = False,
+        self,
+        name: str,
+        forecaster: Forecaster,
+        *,
+        target_utilisation: float = 0.7,
+        headroom: float = 1.0,
+        reactive_floor: bool = False,
     ) -> None:
         self.name = name
         self.forecaster = forecaster
@@ -87,13 +93,16 @@ class ForecastPolicy:
         forecast = self.forecaster.predict(history, int(self._lead.max()) + 1)
         peak = np.array([forecast[: k + 1].max() for k in self._lead]) * self.headroom
         need = np.ceil(
-            peak * self.ctx.graph.visit_ratios()
+            peak
+            * self.ctx.graph.visit_ratios()
             / (self.ctx.graph.array("capacity_rps") * self.target_utilisation)
         ).astype(int)
         if self.reactive_floor:
-            need = np.maximum(need, utilisation_replicas(self.ctx, obs.entry_rate_rps,
-                                                         self.target_utilisation))
-        return need
+            need = np.maximum(
+                need, utilisation_replicas(self.ctx, obs.entry_rate_rps, self.target_utilisation)
+            )
+        result: np.ndarray = need
+        return result
 
 
 def seasonal_naive(tick_seconds: int) -> ForecastPolicy:

@@ -44,3 +44,12 @@ class ModelLoadError(PermanentError):
 
 class ConflictError(TemporaryError):
     """A write lost an optimistic-concurrency race (HTTP 409)."""
+
+
+class ForecastInputError(ScalerError):
+    """Permanent: a history, trace or horizon a forecaster cannot work with (too short, gaps)."""
+
+
+class ModelUnavailableError(ScalerError):
+    """The quantile model cannot run here (torch missing): install the `ml` extra
+    (`pip install 'edgewise[ml]'`) or fall back to the seasonal baselines."""

@@ -82,11 +82,16 @@ class HoltWinters:
         hourly_fc = np.asarray(fit.forecast(ahead))
         # hour h of the forecast covers ticks [h*per_hour, (h+1)*per_hour) after the window
         ticks = np.repeat(hourly_fc, self.per_hour)
-        return np.maximum(ticks, 0.0)
+        result: np.ndarray = np.maximum(ticks, 0.0)
+        return result
 
     def predict(self, history_rps: np.ndarray, steps: int) -> np.ndarray:
         n = len(history_rps)
-        if self._fitted_at is None or n - self._fitted_at >= self.refit_ticks or n < self._fitted_at:
+        if (
+            self._fitted_at is None
+            or n - self._fitted_at >= self.refit_ticks
+            or n < self._fitted_at
+        ):
             if n < 2 * self.season_hours * self.per_hour:
                 raise ValueError(
                     f"Holt-Winters needs two seasons of history ({2 * self.season_hours} h), has "

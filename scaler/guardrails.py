@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from envs.observation import Observation
 from scaler.policy import Policy, PolicyContext
 
 
-class ClipReason(str, Enum):
+class ClipReason(StrEnum):
     NONE = "AsProposed"
     STEP_UP = "MaxStepUp"
     STEP_DOWN = "MaxStepDown"
@@ -100,8 +100,13 @@ def apply_guardrails(
 class GuardedPolicy:
     """A policy wrapped in guardrails; `floor` (e.g. an HpaPolicy) sets the reactive floor."""
 
-    def __init__(self, inner: Policy, guardrails: Guardrails, floor: Policy | None = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        inner: Policy,
+        guardrails: Guardrails,
+        floor: Policy | None = None,
+        name: str | None = None,
+    ) -> None:
         self.inner, self.guardrails, self.floor = inner, guardrails, floor
         self.name = name or inner.name
         self.last: GuardedDecision | None = None
@@ -122,12 +127,15 @@ class GuardedPolicy:
         floor = None
         if self.floor is not None and self.guardrails.reactive_floor:
             floor = self.floor.decide(obs)
-        cooldown = np.array([
-            t is not None and (obs.now - t).total_seconds() < self.guardrails.cooldown_seconds
-            for t in self._last_up
-        ])
-        decision = apply_guardrails(self.guardrails, proposed, obs.desired, floor, cooldown,
-                                    self._bounds)
+        cooldown = np.array(
+            [
+                t is not None and (obs.now - t).total_seconds() < self.guardrails.cooldown_seconds
+                for t in self._last_up
+            ]
+        )
+        decision = apply_guardrails(
+            self.guardrails, proposed, obs.desired, floor, cooldown, self._bounds
+        )
         for i in np.flatnonzero(decision.desired > obs.desired):
             self._last_up[i] = obs.now
         self.last = decision

@@ -1,9 +1,10 @@
 """The one interface every scaling policy implements, and what it observes.
 
-An `Observation` (envs/observation.py) is what a controller can see at the end of a tick: the twin
-fills it, and in-cluster the controller fills the same fields from Prometheus. A policy answers with the desired replica
-count of every service. Policies are stateful (stabilization windows, forecasts), so the runner
-calls `reset` before an episode and `decide` once per tick, in time order.
+An `Observation` (envs/observation.py) is what a controller can see at the end of a tick: the
+twin fills it, and in-cluster the controller fills the same fields from Prometheus. A policy
+answers with the desired replica count of every service. Policies are stateful (stabilization
+windows, forecasts), so the runner calls `reset` before an episode and `decide` once per tick,
+in time order.
 """
 
 from __future__ import annotations

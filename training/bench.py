@@ -7,7 +7,7 @@ import json
 import multiprocessing as mp
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from envs.scenario import Scenario
+from envs.twin import TwinConfig
 from scaler.baselines import OraclePolicy, StaticPeakPolicy, holt_winters, seasonal_naive
 from scaler.hpa import HpaPolicy
 from scaler.keda import KedaPolicy
@@ -42,31 +43,41 @@ class BenchRun:
     episodes: tuple[Episode, ...]
 
 
+@dataclass(frozen=True)
+class Arm:
+    """One line of a comparison: a policy, optionally in a placement's twin config (then
+    labelled `policy@placement`) with a WAN outage mask."""
+
+    label: str
+    policy: str
+    config: TwinConfig | None = None
+    unreachable: np.ndarray | None = None
+
+
 def run_bench(
     scenario: Scenario,
-    policies: Sequence[str],
+    arms: Sequence[str | Arm],
     seed: int,
     *,
     factories: dict[str, PolicyFactory] | None = None,
     jobs: int = 1,
     on_ticks: Callable[[int], None] | None = None,
 ) -> BenchRun:
-    """Every policy on the same demand (same seed). With `jobs` > 1 the built-in baselines run
+    """Every arm on the same demand (same seed). With `jobs` > 1 the built-in baselines run
     in worker processes; `on_ticks(n)` is told as ticks complete (for a progress bar)."""
     history, run = scenario.demand(seed)
+    todo = [a if isinstance(a, Arm) else Arm(a, a) for a in arms]
     if jobs <= 1 or factories is not None:
         made = factories or BASELINES
         tick = (lambda: on_ticks(1)) if on_ticks else None
-        episodes = tuple(
-            run_episode(scenario, made[name](scenario, run), history, run, seed=seed, on_tick=tick)
-            for name in policies
-        )
+        episodes = tuple(_run_arm(scenario, arm, made, seed, tick) for arm in todo)
         return BenchRun(scenario, seed, run, episodes)
     ctx = mp.get_context("fork")
     counter = ctx.Value("l", 0)
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
-                             initargs=(counter,)) as pool:
-        futures = [pool.submit(_episode, scenario, name, seed) for name in policies]
+    with ProcessPoolExecutor(
+        jobs, mp_context=ctx, initializer=_init_worker, initargs=(counter,)
+    ) as pool:
+        futures = [pool.submit(_episode, scenario, arm, seed) for arm in todo]
         seen = 0
         while not all(f.done() for f in futures):
             wait(futures, timeout=0.5)
@@ -75,6 +86,15 @@ def run_bench(
                 on_ticks(now - seen)
                 seen = now
         return BenchRun(scenario, seed, run, tuple(f.result() for f in futures))
+
+
+def _run_arm(scenario: Scenario, arm: Arm, made: dict[str, PolicyFactory], seed: int,
+             on_tick: Callable[[], None] | None) -> Episode:
+    history, run = scenario.demand(seed)
+    policy = made[arm.policy](scenario, run)
+    episode = run_episode(scenario, policy, history, run, seed=seed, on_tick=on_tick,
+                          config=arm.config, unreachable=arm.unreachable)
+    return replace(episode, policy=arm.label)
 
 
 _COUNTER: Any = None
@@ -86,8 +106,7 @@ def _init_worker(counter: Any) -> None:
     _COUNTER = counter
 
 
-def _episode(scenario: Scenario, name: str, seed: int) -> Episode:
-    history, run = scenario.demand(seed)
+def _episode(scenario: Scenario, arm: Arm, seed: int) -> Episode:
     done = [0]
 
     def tick() -> None:
@@ -96,8 +115,7 @@ def _episode(scenario: Scenario, name: str, seed: int) -> Episode:
             with _COUNTER.get_lock():
                 _COUNTER.value += _REPORT_EVERY
 
-    episode = run_episode(scenario, BASELINES[name](scenario, run), history, run, seed=seed,
-                          on_tick=tick)
+    episode = _run_arm(scenario, arm, BASELINES, seed, tick)
     with _COUNTER.get_lock():
         _COUNTER.value += done[0] % _REPORT_EVERY
     return episode
@@ -112,8 +130,13 @@ def results(bench: BenchRun) -> dict[str, object]:
         "duration_seconds": sc.ticks * sc.tick_seconds,
         "slo": {"p95_latency_ms": sc.slo.p95_latency_ms, "max_error_ratio": sc.slo.max_error_ratio},
         "events": [
-            {"name": e.name, "start": e.start.isoformat(), "end": e.end.isoformat(),
-             "multiplier": e.multiplier, "announced": e.announced}
+            {
+                "name": e.name,
+                "start": e.start.isoformat(),
+                "end": e.end.isoformat(),
+                "multiplier": e.multiplier,
+                "announced": e.announced,
+            }
             for e in sc.events
         ],
         "policies": {ep.policy: asdict(ep.summary) for ep in bench.episodes},
@@ -126,19 +149,39 @@ def write_timeline(bench: BenchRun, path: Path) -> None:
     names = sc.graph.names
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["time", "policy", "entry_rate_rps", "e2e_p95_latency_ms", "error_ratio",
-                    "slo_violated", "cost", "replicas_total"]
-                   + [f"replicas_{n}" for n in names] + [f"ready_{n}" for n in names])
-        stamps = [(sc.start + timedelta(seconds=i * sc.tick_seconds)).isoformat()
-                  for i in range(sc.ticks)]
+        w.writerow(
+            [
+                "time",
+                "policy",
+                "entry_rate_rps",
+                "e2e_p95_latency_ms",
+                "error_ratio",
+                "slo_violated",
+                "cost",
+                "replicas_total",
+            ]
+            + [f"replicas_{n}" for n in names]
+            + [f"ready_{n}" for n in names]
+        )
+        stamps = [
+            (sc.start + timedelta(seconds=i * sc.tick_seconds)).isoformat() for i in range(sc.ticks)
+        ]
         for ep in bench.episodes:
             m, tr = ep.metrics, ep.trajectory
             for i, stamp in enumerate(stamps):
                 w.writerow(
-                    [stamp, ep.policy, f"{bench.run_rps[i]:.3f}", f"{m.e2e_p95_ms[i]:.1f}",
-                     f"{m.error_ratio[i]:.6f}", int(m.violation[i]), f"{m.cost[i]:.5f}",
-                     int(tr.desired[i].sum())]
-                    + [int(x) for x in tr.desired[i]] + [int(x) for x in tr.ready[i]]
+                    [
+                        stamp,
+                        ep.policy,
+                        f"{bench.run_rps[i]:.3f}",
+                        f"{m.e2e_p95_ms[i]:.1f}",
+                        f"{m.error_ratio[i]:.6f}",
+                        int(m.violation[i]),
+                        f"{m.cost[i]:.5f}",
+                        int(tr.desired[i].sum()),
+                    ]
+                    + [int(x) for x in tr.desired[i]]
+                    + [int(x) for x in tr.ready[i]]
                 )
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from envs.capacity import required_replicas
 from envs.outcome import Summary, TickMetrics, event_mask, summarize
 from envs.scenario import Scenario
-from envs.twin import Trajectory, Twin
+from envs.twin import Trajectory, Twin, TwinConfig
 from scaler.policy import Policy, PolicyContext
 
 
@@ -30,10 +30,13 @@ def run_episode(
     *,
     seed: int,
     on_tick: Callable[[], None] | None = None,
+    config: TwinConfig | None = None,
+    unreachable: np.ndarray | None = None,
 ) -> Episode:
     """The twin starts in the steady state of the policy's first answer (all replicas ready),
-    then the policy decides every tick from what it observes."""
-    config = scenario.config()
+    then the policy decides every tick from what it observes. `config` and `unreachable`
+    override the scenario's twin config and add an outage mask (see placement/simulate.py)."""
+    config = config or scenario.config()
     ctx = PolicyContext(
         graph=scenario.graph,
         tick_seconds=scenario.tick_seconds,
@@ -45,7 +48,7 @@ def run_episode(
     )
     policy.reset(ctx)
     before = float(history_rps[-1]) if len(history_rps) else None
-    twin = Twin(config, run_rps, scenario.start, before_rps=before)
+    twin = Twin(config, run_rps, scenario.start, before_rps=before, unreachable=unreachable)
     twin.reset(required_replicas(config, np.array([twin.observe().entry_rate_rps]))[0])
     first = policy.decide(twin.observe())
     twin.reset(first)

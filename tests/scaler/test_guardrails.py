@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from envs.scenario import load_scenario
-from scaler.guardrails import ClipReason, Guardrails, GuardedPolicy, apply_guardrails
+from scaler.guardrails import ClipReason, GuardedPolicy, Guardrails, apply_guardrails
 from scaler.hpa import HpaPolicy
 from training.episode import run_episode
 
@@ -28,17 +28,41 @@ CASES = [
     ("floor-below", 9, 8, 5, False, G, 9, ClipReason.NONE),
     ("max", 60, 45, None, False, G, 50, ClipReason.MAX_REPLICAS),
     ("min", 0, 1, None, False, G, 1, ClipReason.MIN_REPLICAS),
-    ("no-step-limits", 100, 2, None, False,
-     Guardrails(max_step_up=100, max_step_up_pods=100), 50, ClipReason.MAX_REPLICAS),
+    (
+        "no-step-limits",
+        100,
+        2,
+        None,
+        False,
+        Guardrails(max_step_up=100, max_step_up_pods=100),
+        50,
+        ClipReason.MAX_REPLICAS,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("proposed", "current", "floor", "cooldown", "g", "want", "reason"),
-                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_apply_guardrails(proposed: int, current: int, floor: int | None, cooldown: bool,
-                          g: Guardrails, want: int, reason: ClipReason) -> None:
-    d = apply_guardrails(g, np.array([proposed]), np.array([current]),
-                         None if floor is None else np.array([floor]), np.array([cooldown]), BOUNDS)
+@pytest.mark.parametrize(
+    ("proposed", "current", "floor", "cooldown", "g", "want", "reason"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
+def test_apply_guardrails(
+    proposed: int,
+    current: int,
+    floor: int | None,
+    cooldown: bool,
+    g: Guardrails,
+    want: int,
+    reason: ClipReason,
+) -> None:
+    d = apply_guardrails(
+        g,
+        np.array([proposed]),
+        np.array([current]),
+        None if floor is None else np.array([floor]),
+        np.array([cooldown]),
+        BOUNDS,
+    )
     assert int(d.desired[0]) == want
     assert d.reasons[0] is reason
     assert int(d.proposed[0]) == proposed

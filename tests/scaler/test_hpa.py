@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from envs.graph import ServiceGraph, parse_graph
+from envs.observation import LatencySample, Observation, Slo
 from scaler.hpa import (
     Condition,
     ConditionType,
@@ -38,7 +39,6 @@ from scaler.hpa_behavior import (
     default_scale_up_rules,
     replicas_change_per_period,
 )
-from envs.observation import LatencySample, Observation, Slo
 from scaler.policy import PolicyContext
 from scaler.replica_calculator import HomogeneousPods
 

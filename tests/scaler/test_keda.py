@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from envs.graph import parse_graph
+from envs.observation import LatencySample, Observation, Slo
 from envs.workload import Event
 from scaler.keda import KedaPolicy, median_daily_peak
-from envs.observation import LatencySample, Observation, Slo
 from scaler.policy import PolicyContext
 
 GRAPH = parse_graph({
