@@ -175,11 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", required=True, help="timeline CSV path")
     sim.set_defaults(func=cmd_simulate)
 
+    from edgewise.controller_cli import add_parser as add_controller
     from edgewise.planning_cli import add_parser as add_planning
     from placement.cli import add_parser as add_place
     from slices.cli import add_parser as add_slice
 
     add_planning(sub)
+    add_controller(sub)
     add_place(sub)
     add_slice(sub)
     return parser
