@@ -19,6 +19,7 @@ import torch
 from stable_baselines3 import PPO
 
 from envs.autoscale_v1 import action_to_desired
+from envs.graph import ServiceGraph
 from envs.features import FeatureContext, FeatureEncoder, observation_schema
 from envs.observation import Observation
 from scaler.policy import PolicyContext
@@ -62,8 +63,17 @@ class RLPolicy:
                                     f"match the manifest's {n} features; re-export")
         return cls(model, mean, var, clip, manifest, source=str(directory), name=name)
 
+    def clone(self, name: str | None = None) -> RLPolicy:
+        """A fresh policy sharing the loaded weights (its own encoder state)."""
+        return RLPolicy(self.model, self._mean, self._std**2 - 1e-8, self._clip, self.manifest,
+                        source=self.source, name=name or self.name)
+
+    def check_graph(self, graph: ServiceGraph) -> None:
+        """Raise SchemaMismatchError unless the model observes this graph's schema."""
+        check_schema(self.manifest, observation_schema(graph), self.source)
+
     def reset(self, ctx: PolicyContext) -> None:
-        check_schema(self.manifest, observation_schema(ctx.graph), self.source)
+        self.check_graph(ctx.graph)
         self._encoder = FeatureEncoder(FeatureContext(ctx.graph, ctx.slo, ctx.tick_seconds,
                                                       ctx.history_rps, ctx.calendar))
 
