@@ -6,9 +6,9 @@ Differences from v0 (envs/autoscale.py, unchanged):
   features (depth, visits per request, critical-path share, start-up ticks); globally the SLO
   state, time encodings, the next announced event and forecast quantiles q10/q50/q90 over 5, 30
   and 120 ticks. `observation_schema` gives names and units.
-- Action: Box(-1, 1, (services,)), a log2 multiplier on the encoder's base sizing (the reactive
-  need at the current rate or the q50 forecast peak over each service's start-up lead, at 80%
-  utilisation): desired = round(base x 2 ** action). The agent learns headroom, not sizing from
+- Action: Box(-1, 1, (services,)), a log2 multiplier on the encoder's base sizing (the replicas
+  the SLO needs, by the twin's latency model, at max(current rate, q50 forecast peak over each
+  service's start-up lead)): desired = round(base x 2 ** action). The agent learns headroom, not sizing from
   scratch, so a short training run is enough (30 minutes on 2 cores).
 - Training data: `scenarios` (one or several, picked uniformly per episode) and an optional
   `randomize` curriculum (envs/randomize.py): with probability `random_probability` an episode
@@ -56,7 +56,7 @@ class AutoscaleV1Env(gym.Env[np.ndarray, np.ndarray]):
         *,
         episode_ticks: int | None = 1440,
         slo_penalty: float = 1.0,
-        cost_weight: float = 0.1,
+        cost_weight: float = 0.3,
         overload_weight: float = 0.2,
         randomize: RandomizationSpec | None = None,
         random_probability: float = 0.0,

@@ -11,9 +11,10 @@ expected), plus the uplift of the announced calendar events in units of the ordi
 (median of the last seven daily maxima). Quantiles q10/q50/q90 assume log-normal errors with the
 history's week-over-week spread.
 
-Base sizing: per service, the replicas that carry max(current entry rate, q50 forecast peak over
-the service's start-up lead) at `BASE_UTILISATION` of capacity. The policy's action is a log2
-multiplier on it (see envs/autoscale_v1.py).
+Base sizing: per service, the replicas the SLO needs (the twin's latency model, as the oracle
+sizes, `envs.sizing.SizingTable`) at max(current entry rate, q50 forecast peak over the service's
+start-up lead), plus `BASE_HEADROOM` (10%). The policy's action is a log2 multiplier on it (see envs/autoscale_v1.py): it
+learns the headroom that forecast error and noise call for.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ import numpy as np
 
 from envs.graph import ServiceGraph
 from envs.observation import Observation, Slo
+from envs.sizing import SizingTable
 from envs.twin import TwinConfig
 from envs.workload import Event
 
 SCHEMA_VERSION = 1
 LATENCY_CAP = 4.0
-BASE_UTILISATION = 0.8
+BASE_HEADROOM = 1.1  # action 0 = 10% above the need: near the target frontier on shipped runs
 LEVEL_ALPHA = 0.05
 HORIZONS_TICKS = (5, 30, 120)
 QUANTILES = ((10, -1.2816), (50, 0.0), (90, 1.2816))
@@ -122,8 +124,11 @@ class FeatureEncoder:
         self._graph = graph_features(self.config)
         self._week = WEEK_SECONDS // ctx.tick_seconds
         self._lead = self.config.startup_ticks + 1
-        self._need_per_rps = self.config.visit_ratios / (self.config.capacity_rps * BASE_UTILISATION)
         hist = np.asarray(ctx.history_rps, dtype=float)
+        seen = hist[hist > 0]
+        low, high = (seen.min() * 0.3, seen.max() * 3) if len(seen) else (1.0, 100.0)
+        self._sizing = SizingTable(self.config, low, high)
+        self._diag = np.arange(len(ctx.graph.services))
         self._buf = np.zeros(len(hist) + 4096)
         self._buf[: len(hist)] = hist
         self._n = len(hist)
@@ -131,6 +136,7 @@ class FeatureEncoder:
         self._sigma = self._spread(hist)
         self._peak = self._daily_peak()
         self._peak_at = self._n
+        self._event_peaks: dict[int, float] = {}
 
     @property
     def size(self) -> int:
@@ -168,11 +174,28 @@ class FeatureEncoder:
         out = np.where(two >= 0, np.minimum(first, second), first)
         return np.where(one >= 0, out, self._buf[max(self._n - 1, 0)])
 
+    def _event_peak(self, i: int, now: datetime) -> float:
+        """Ordinary daily peak on event i's day: the maximum, one week earlier, of that day
+        (the median daily maximum until the history covers it)."""
+        if i in self._event_peaks:
+            return self._event_peaks[i]
+        ev, tick = self.ctx.calendar[i], self.ctx.tick_seconds
+        day_start = ev.start.replace(hour=0, minute=0, second=0, microsecond=0)
+        first = self._n + int((day_start - now).total_seconds() // tick) - self._week
+        last = first + 86_400 // tick
+        if first < 0 or last > self._n:
+            return self._peak
+        self._event_peaks[i] = float(self._buf[first:last].max())
+        return self._event_peaks[i]
+
     def _uplift(self, now: datetime, offsets_s: np.ndarray) -> np.ndarray:
         total = np.zeros_like(offsets_s)
-        for ev in self.ctx.calendar:
-            total += ev.uplift(offsets_s + (now - ev.start).total_seconds())
-        return total * self._peak
+        for i, ev in enumerate(self.ctx.calendar):
+            since = (now - ev.start).total_seconds()
+            if since + offsets_s[-1] < 0 or ev.end <= now:
+                continue
+            total += ev.uplift(offsets_s + since) * self._event_peak(i, now)
+        return total
 
     def forecast(self, obs: Observation, horizon: int) -> np.ndarray:
         """q50 entry-rate forecast for ticks tick + 1 .. tick + horizon."""
@@ -196,8 +219,8 @@ class FeatureEncoder:
         rate = max(obs.entry_rate_rps, 1e-6)
         fc = self.forecast(obs, max(HORIZONS_TICKS))
         peaks = np.array([max(fc[: int(k)].max(), 0.0) for k in self._lead])
-        need_now = np.ceil(rate * self._need_per_rps - 1e-9)
-        base = self.config.clip(np.ceil(np.maximum(peaks, rate) * self._need_per_rps - 1e-9))
+        need_now = self._sizing.need(np.array([rate]))[0]
+        base = self._sizing.need(np.maximum(peaks, rate))[self._diag, self._diag] * BASE_HEADROOM
         per = self._per_service(obs, base, need_now)
         glob = self._global(obs, rate, fc)
         feats = np.concatenate([per.ravel(), glob])

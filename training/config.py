@@ -12,7 +12,7 @@ randomize: {max_events: 2, announced_probability: 0.7}   # any RandomizationSpec
 episode_ticks: 1440
 eval_every_steps: 25000
 checkpoint_every_steps: 50000
-reward: {slo_penalty: 1.0, cost_weight: 0.1, overload_weight: 0.2}
+reward: {slo_penalty: 1.0, cost_weight: 0.3, overload_weight: 0.2}
 ppo: {learning_rate: 0.0003, n_steps: 1024, batch_size: 256, n_epochs: 5, gamma: 0.98,
       net_arch: [64, 64], log_std_init: -1.5}
 ```
@@ -41,7 +41,7 @@ from training.errors import ConfigError
 class RewardConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     slo_penalty: float = 1.0
-    cost_weight: float = 0.1
+    cost_weight: float = 0.3
     overload_weight: float = 0.2
 
 
