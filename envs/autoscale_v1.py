@@ -7,8 +7,9 @@ Differences from v0 (envs/autoscale.py, unchanged):
   state, time encodings, the next announced event and forecast quantiles q10/q50/q90 over 5, 30
   and 120 ticks. `observation_schema` gives names and units.
 - Action: Box(-1, 1, (services,)), a log2 multiplier on the encoder's base sizing (the replicas
-  the SLO needs, by the twin's latency model, at max(current rate, q50 forecast peak over each
-  service's start-up lead)): desired = round(base x 2 ** action). The agent learns headroom, not sizing from
+  the SLO needs, by the twin's latency model, at max(current rate, forecast peak over each
+  service's start-up lead) x exp(sigma), about the forecast's q84): desired =
+  round(base x 2 ** action). The agent learns headroom, not sizing from
   scratch, so a short training run is enough (30 minutes on 2 cores).
 - Training data: `scenarios` (one or several, picked uniformly per episode) and an optional
   `randomize` curriculum (envs/randomize.py): with probability `random_probability` an episode

@@ -8,12 +8,13 @@ window first) for its forecast, so call `encode` once per tick, in time order.
 Forecast: seasonal naive on the entry rate (the lower of the same tick one and two weeks ago,
 which ignores a one-off surge last week), times a level correction (EWMA of observed over
 expected), plus the uplift of the announced calendar events in units of the ordinary daily peak
-(median of the last seven daily maxima). Quantiles q10/q50/q90 assume log-normal errors with the
+(that day's maximum one week earlier; the median of the last seven daily maxima until known). Quantiles q10/q50/q90 assume log-normal errors with the
 history's week-over-week spread.
 
 Base sizing: per service, the replicas the SLO needs (the twin's latency model, as the oracle
 sizes, `envs.sizing.SizingTable`) at max(current entry rate, q50 forecast peak over the service's
-start-up lead), plus `BASE_HEADROOM` (10%). The policy's action is a log2 multiplier on it (see envs/autoscale_v1.py): it
+start-up lead), raised to the forecast's q84 (x exp(sigma), sigma the history's week-over-week
+log spread). The policy's action is a log2 multiplier on it (see envs/autoscale_v1.py): it
 learns the headroom that forecast error and noise call for.
 """
 
@@ -32,7 +33,7 @@ from envs.workload import Event
 
 SCHEMA_VERSION = 1
 LATENCY_CAP = 4.0
-BASE_HEADROOM = 1.1  # action 0 = 10% above the need: near the target frontier on shipped runs
+BASE_Z = 1.0  # base sizing at the q84 of the forecast: measured near the targets' frontier
 LEVEL_ALPHA = 0.05
 HORIZONS_TICKS = (5, 30, 120)
 QUANTILES = ((10, -1.2816), (50, 0.0), (90, 1.2816))
@@ -220,7 +221,8 @@ class FeatureEncoder:
         fc = self.forecast(obs, max(HORIZONS_TICKS))
         peaks = np.array([max(fc[: int(k)].max(), 0.0) for k in self._lead])
         need_now = self._sizing.need(np.array([rate]))[0]
-        base = self._sizing.need(np.maximum(peaks, rate))[self._diag, self._diag] * BASE_HEADROOM
+        target = np.maximum(peaks, rate) * np.exp(BASE_Z * self._sigma)
+        base = self._sizing.need(target)[self._diag, self._diag].astype(float)
         per = self._per_service(obs, base, need_now)
         glob = self._global(obs, rate, fc)
         feats = np.concatenate([per.ravel(), glob])
