@@ -31,7 +31,8 @@ from scaler.policy import PolicyContext
 from training.bench import BASELINES, rl_factories, run_bench
 from training.rl_policy import RLPolicy
 
-POLICIES = ("hpa", "keda", "holt-winters", "seasonal-naive", "static-peak", "oracle", "rl", "rl-raw")
+POLICIES = ("hpa", "keda", "holt-winters", "seasonal-naive", "static-peak", "oracle", "rl",
+            "rl-raw")
 RANDOM = RandomizationSpec(run_seconds=3 * 86_400, max_events=1, event_probability=1.0,
                            multiplier=(2.0, 8.0))
 
@@ -97,12 +98,12 @@ def decision_p99_ms(model: str) -> float:
     return float(np.percentile(np.array(times) * 1000, 99))
 
 
-def run(model: str, quick: bool) -> dict[str, Any]:
-    factories = {**BASELINES, **rl_factories(model)}
+def run(model: str, quick: bool, jobs: int) -> dict[str, Any]:
+    BASELINES.update(rl_factories(model))  # worker processes (fork) inherit the loaded model
     report: dict[str, Any] = {"scenarios": {}, "ratios": {}}
     for name, sc, announced in scenarios(quick):
         t0 = time.monotonic()
-        bench = run_bench(sc, POLICIES, 0, factories=factories)
+        bench = run_bench(sc, POLICIES, 0, jobs=jobs)
         res = {ep.policy: asdict(ep.summary) for ep in bench.episodes}
         report["scenarios"][name] = res
         report["ratios"][name] = ratios(res, announced)
@@ -129,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="default")
     parser.add_argument("--json", default=None, help="write the figures to this JSON file")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     args = parser.parse_args(argv)
-    report = run(args.model, args.quick)
+    report = run(args.model, args.quick, args.jobs)
     print(f"\ntrain minutes: {report['train_minutes']}   decision p99: "
           f"{report['decision_p99_ms']} ms")
     for row in report["training_curve"]:

@@ -45,7 +45,8 @@ OBS_LIMIT = 16.0
 def action_to_desired(base: np.ndarray, action: np.ndarray) -> np.ndarray:
     """Desired replicas from the base sizing and a log2-multiplier action in [-1, 1]."""
     a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
-    return np.rint(base * np.exp2(a)).astype(int)
+    desired: np.ndarray = np.rint(base * np.exp2(a)).astype(int)
+    return desired
 
 
 class AutoscaleV1Env(gym.Env[np.ndarray, np.ndarray]):

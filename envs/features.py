@@ -8,8 +8,8 @@ window first) for its forecast, so call `encode` once per tick, in time order.
 Forecast: seasonal naive on the entry rate (the lower of the same tick one and two weeks ago,
 which ignores a one-off surge last week), times a level correction (EWMA of observed over
 expected), plus the uplift of the announced calendar events in units of the ordinary daily peak
-(that day's maximum one week earlier; the median of the last seven daily maxima until known). Quantiles q10/q50/q90 assume log-normal errors with the
-history's week-over-week spread.
+(that day's maximum one week earlier; the median of the last seven daily maxima until known).
+Quantiles q10/q50/q90 assume log-normal errors with the history's week-over-week spread.
 
 Base sizing: per service, the replicas the SLO needs (the twin's latency model, as the oracle
 sizes, `envs.sizing.SizingTable`) at max(current entry rate, q50 forecast peak over the service's
@@ -173,7 +173,8 @@ class FeatureEncoder:
         first = self._buf[np.clip(one, 0, self._n - 1)]
         second = self._buf[np.clip(two, 0, self._n - 1)]
         out = np.where(two >= 0, np.minimum(first, second), first)
-        return np.where(one >= 0, out, self._buf[max(self._n - 1, 0)])
+        result: np.ndarray = np.where(one >= 0, out, self._buf[max(self._n - 1, 0)])
+        return result
 
     def _event_peak(self, i: int, now: datetime) -> float:
         """Ordinary daily peak on event i's day: the maximum, one week earlier, of that day
@@ -202,14 +203,17 @@ class FeatureEncoder:
         """q50 entry-rate forecast for ticks tick + 1 .. tick + horizon."""
         k = np.arange(horizon)
         ordinary = self._ordinary(self._n + k)
-        return ordinary * np.exp(self._level) + self._uplift(obs.now, k * float(self.ctx.tick_seconds))
+        uplift = self._uplift(obs.now, k * float(self.ctx.tick_seconds))
+        result: np.ndarray = ordinary * np.exp(self._level) + uplift
+        return result
 
     def _update_level(self, obs: Observation) -> None:
         if obs.tick < 0:
             return
         self._append(obs.entry_rate_rps)
         idx = np.array([self._n - 1])
-        expected = self._ordinary(idx)[0] + self._uplift(obs.now, np.array([-float(self.ctx.tick_seconds)]))[0]
+        last = np.array([-float(self.ctx.tick_seconds)])
+        expected = self._ordinary(idx)[0] + self._uplift(obs.now, last)[0]
         if expected > 0 and obs.entry_rate_rps > 0:
             err = float(np.log(obs.entry_rate_rps / expected))
             self._level = float(np.clip((1 - LEVEL_ALPHA) * self._level + LEVEL_ALPHA * err, -1, 2))

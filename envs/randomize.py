@@ -52,7 +52,8 @@ def _u(rng: np.random.Generator, r: Range) -> float:
     return float(rng.uniform(r[0], r[1]))
 
 
-def random_graph(graph: ServiceGraph, spec: RandomizationSpec, rng: np.random.Generator) -> ServiceGraph:
+def random_graph(graph: ServiceGraph, spec: RandomizationSpec,
+                 rng: np.random.Generator) -> ServiceGraph:
     services = tuple(
         replace(s, capacity_rps=s.capacity_rps * _u(rng, spec.capacity_scale),
                 startup_seconds=s.startup_seconds * _u(rng, spec.startup_scale))

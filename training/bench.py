@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from envs.scenario import Scenario
 from envs.graph import ServiceGraph
+from envs.scenario import Scenario
 from scaler.baselines import OraclePolicy, StaticPeakPolicy, holt_winters, seasonal_naive
 from scaler.guardrails import GuardedPolicy, Guardrails
 from scaler.hpa import HpaPolicy

@@ -74,7 +74,7 @@ def add_parser(subparsers: Any) -> None:
         "TensorBoard if installed) and the exported policy in OUT/model.")
     train.add_argument("--config", required=True, help="training config YAML")
     train.add_argument("--out", required=True, help="output directory")
-    train.add_argument("--resume", action="store_true", help="continue from OUT's latest checkpoint")
+    train.add_argument("--resume", action="store_true", help="continue from OUT checkpoints")
     train.add_argument("--seed", type=int, default=None, help="override the config's seed")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)

@@ -48,10 +48,10 @@ class RewardConfig(BaseModel):
 class PpoConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     learning_rate: float = 3e-4
-    n_steps: int = Field(1024, ge=8)
-    batch_size: int = Field(256, ge=8)
-    n_epochs: int = Field(5, ge=1)
-    gamma: float = Field(0.98, gt=0, le=1)
+    n_steps: int = Field(default=1024, ge=8)
+    batch_size: int = Field(default=256, ge=8)
+    n_epochs: int = Field(default=5, ge=1)
+    gamma: float = Field(default=0.98, gt=0, le=1)
     gae_lambda: float = 0.95
     ent_coef: float = 0.0
     clip_range: float = 0.2
@@ -62,18 +62,18 @@ class PpoConfig(BaseModel):
 class TrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     seed: int = 0
-    total_timesteps: int = Field(300_000, ge=1)
-    n_envs: int = Field(2, ge=1, le=64)
+    total_timesteps: int = Field(default=300_000, ge=1)
+    n_envs: int = Field(default=2, ge=1, le=64)
     scenarios: tuple[str, ...] = ("black-friday", "flash-sale", "holiday-season", "normal-week")
     trace: str | None = None
     prometheus: str | None = None
-    random_probability: float = Field(0.6, ge=0, le=1)
+    random_probability: float = Field(default=0.6, ge=0, le=1)
     randomize: dict[str, Any] = Field(default_factory=dict)
-    episode_ticks: int = Field(1440, ge=2)
-    eval_every_steps: int = Field(25_000, ge=1)
-    checkpoint_every_steps: int = Field(50_000, ge=1)
-    reward: RewardConfig = RewardConfig()
-    ppo: PpoConfig = PpoConfig()
+    episode_ticks: int = Field(default=1440, ge=2)
+    eval_every_steps: int = Field(default=25_000, ge=1)
+    checkpoint_every_steps: int = Field(default=50_000, ge=1)
+    reward: RewardConfig = Field(default_factory=lambda: RewardConfig())
+    ppo: PpoConfig = Field(default_factory=lambda: PpoConfig())
     base_dir: str = "."
 
     def randomization(self) -> RandomizationSpec:
@@ -129,7 +129,8 @@ def prometheus_rates(path: Path, first: datetime, ticks: int, tick_seconds: int)
         have = (ts[-1] - ts[0]) / 86_400
         raise ConfigError(f"prometheus export {str(path)!r}: covers {have:.1f} days; the scenario "
                           f"needs {ticks * tick_seconds / 86_400:.1f} (history + run)")
-    return values[np.searchsorted(ts, grid, side="right") - 1]
+    rates: np.ndarray = values[np.searchsorted(ts, grid, side="right") - 1]
+    return rates
 
 
 def load_config(path: str | Path) -> TrainConfig:

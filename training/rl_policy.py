@@ -19,8 +19,8 @@ import torch
 from stable_baselines3 import PPO
 
 from envs.autoscale_v1 import action_to_desired
-from envs.graph import ServiceGraph
 from envs.features import FeatureContext, FeatureEncoder, observation_schema
+from envs.graph import ServiceGraph
 from envs.observation import Observation
 from scaler.policy import PolicyContext
 from training.errors import ModelCorruptError
@@ -56,7 +56,8 @@ class RLPolicy:
             mean, var, clip = norm["mean"], norm["var"], float(norm["clip_obs"])
             model = PPO.load(directory / "model.zip", device="cpu")
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, RuntimeError) as e:
-            raise ModelCorruptError(f"model {str(directory)!r}: cannot load ({e}); re-export") from e
+            raise ModelCorruptError(
+                f"model {str(directory)!r}: cannot load ({e}); re-export") from e
         n = len(manifest.observation_schema)
         if mean.shape != (n,) or model.observation_space.shape != (n,):
             raise ModelCorruptError(f"model {str(directory)!r}: weights or statistics do not "
@@ -83,10 +84,12 @@ class RLPolicy:
         policy = self.model.policy
         with torch.no_grad():
             t = torch.as_tensor(x, dtype=torch.float32)[None]
-            latent = policy.mlp_extractor.forward_actor(policy.extract_features(
-                t, policy.pi_features_extractor))
+            features_t = policy.extract_features(t, policy.pi_features_extractor)
+            assert isinstance(features_t, torch.Tensor)
+            latent = policy.mlp_extractor.forward_actor(features_t)
             mean = policy.action_net(latent)[0].numpy()
-        return np.clip(mean, -1.0, 1.0)
+        action: np.ndarray = np.clip(mean, -1.0, 1.0)
+        return action
 
     def decide(self, obs: Observation) -> np.ndarray:
         if self._encoder is None:

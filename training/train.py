@@ -21,8 +21,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 from tqdm import tqdm
@@ -52,14 +54,15 @@ def code_version() -> str:
 def _env_factory(cfg: TrainConfig, scenarios: list[Scenario]) -> Callable[[], gym.Env[Any, Any]]:
     def make() -> gym.Env[Any, Any]:
         return AutoscaleV1Env(scenarios, episode_ticks=cfg.episode_ticks,
-                              slo_penalty=cfg.reward.slo_penalty, cost_weight=cfg.reward.cost_weight,
+                              slo_penalty=cfg.reward.slo_penalty,
+                              cost_weight=cfg.reward.cost_weight,
                               overload_weight=cfg.reward.overload_weight,
                               randomize=cfg.randomization(),
                               random_probability=cfg.random_probability)
     return make
 
 
-def evaluate_env(model: PPO, norm: VecNormalize, env: AutoscaleV1Env) -> dict[str, float]:
+def evaluate_env(model: BaseAlgorithm, norm: VecNormalize, env: AutoscaleV1Env) -> dict[str, float]:
     """One deterministic episode on the fixed evaluation window: reward, violations, replicas."""
     obs, _ = env.reset(seed=12345, options={"offset": EVAL_OFFSET})
     total, violated, replicas, done = 0.0, 0, 0, False
@@ -123,7 +126,7 @@ class _Progress(BaseCallback):
         self._bar.close()
 
 
-def save_checkpoint(model: PPO, out: Path, steps: int) -> None:
+def save_checkpoint(model: BaseAlgorithm, out: Path, steps: int) -> None:
     ckpt = out / "checkpoints"
     ckpt.mkdir(parents=True, exist_ok=True)
     model.save(ckpt / f"ppo_{steps:09d}.zip")
@@ -177,14 +180,16 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool =
     return export(model, out / "model", cfg, scenarios, minutes, final)
 
 
-def export(model: PPO, directory: Path, cfg: TrainConfig, scenarios: list[Scenario],
+def export(model: BaseAlgorithm, directory: Path, cfg: TrainConfig, scenarios: list[Scenario],
            minutes: float, evaluation: dict[str, float]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     model.save(directory / "model.zip")
     norm = model.get_vec_normalize_env()
     assert norm is not None
     norm.save(str(directory / "vecnormalize.pkl"))
-    np.savez(directory / "obs_norm.npz", mean=norm.obs_rms.mean, var=norm.obs_rms.var,
+    rms = norm.obs_rms
+    assert isinstance(rms, RunningMeanStd)
+    np.savez(directory / "obs_norm.npz", mean=rms.mean, var=rms.var,
              clip_obs=np.array(norm.clip_obs))
     graph = scenarios[0].graph
     n = len(graph.services)
