@@ -84,6 +84,7 @@ class _Progress(BaseCallback):
         super().__init__()
         self.cfg, self.out, self.start, self.show = cfg, out, start, show
         self.curve: list[dict[str, float]] = []
+        self.best: tuple[float, dict[str, float]] = (-np.inf, {})
         self._next_eval = self._next_ckpt = 0
         self._env = AutoscaleV1Env(load_scenario(EVAL_SCENARIO), episode_ticks=EVAL_TICKS)
 
@@ -111,6 +112,9 @@ class _Progress(BaseCallback):
                "minutes": round((time.monotonic() - self.start) / 60, 2),
                **evaluate_env(self.model, norm, self._env)}
         self.curve.append(row)
+        if row["reward"] > self.best[0]:  # keep the best evaluated policy, as EvalCallback does
+            self.best = (row["reward"], dict(row))
+            save_checkpoint(self.model, self.out, 0, folder="best")
         path = self.out / "eval.csv"
         new = not path.exists()
         with path.open("a", newline="") as f:
@@ -126,8 +130,9 @@ class _Progress(BaseCallback):
         self._bar.close()
 
 
-def save_checkpoint(model: BaseAlgorithm, out: Path, steps: int) -> None:
-    ckpt = out / "checkpoints"
+def save_checkpoint(model: BaseAlgorithm, out: Path, steps: int,
+                    folder: str = "checkpoints") -> None:
+    ckpt = out / folder
     ckpt.mkdir(parents=True, exist_ok=True)
     model.save(ckpt / f"ppo_{steps:09d}.zip")
     norm = model.get_vec_normalize_env()
@@ -150,8 +155,7 @@ def _build(cfg: TrainConfig, scenarios: list[Scenario], out: Path, resume: bool)
     if resume and latest is None:
         raise ConfigError(f"--resume: no checkpoint in {str(out / 'checkpoints')!r}")
     if latest is not None:
-        norm = VecNormalize.load(str(latest[1]), venv)
-        return PPO.load(latest[0], env=norm, device="cpu")
+        return _load(latest[0], latest[1], venv)
     norm = VecNormalize(venv, norm_obs=True, norm_reward=True, clip_obs=10.0, gamma=cfg.ppo.gamma)
     p = cfg.ppo
     return PPO("MlpPolicy", norm, learning_rate=p.learning_rate, n_steps=p.n_steps,
@@ -175,9 +179,19 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool =
     remaining = max(cfg.total_timesteps - model.num_timesteps, 0)
     model.learn(remaining, callback=cb, reset_num_timesteps=not resume)
     minutes = (time.monotonic() - start) / 60
-    final = cb.evaluate()
+    cb.evaluate()
     save_checkpoint(model, out, model.num_timesteps)
-    return export(model, out / "model", cfg, scenarios, minutes, final)
+    best = _load(out / "best" / "ppo_000000000.zip", out / "best" / "vecnormalize_000000000.pkl",
+                 model.get_env())
+    best.num_timesteps = model.num_timesteps
+    chosen = {**cb.best[1], "selected": "best evaluation reward so far"}
+    return export(best, out / "model", cfg, scenarios, minutes, chosen)
+
+
+def _load(zip_path: Path, norm_path: Path, env: Any) -> PPO:
+    venv = env.venv if isinstance(env, VecNormalize) else env
+    norm = VecNormalize.load(str(norm_path), venv)
+    return PPO.load(zip_path, env=norm, device="cpu")
 
 
 def export(model: BaseAlgorithm, directory: Path, cfg: TrainConfig, scenarios: list[Scenario],
