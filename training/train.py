@@ -195,7 +195,7 @@ def _load(zip_path: Path, norm_path: Path, env: Any) -> PPO:
 
 
 def export(model: BaseAlgorithm, directory: Path, cfg: TrainConfig, scenarios: list[Scenario],
-           minutes: float, evaluation: dict[str, float]) -> Path:
+           minutes: float, evaluation: dict[str, Any]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     model.save(directory / "model.zip")
     norm = model.get_vec_normalize_env()

@@ -156,3 +156,16 @@ def test_train_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     cfg.write_text("total_timesteps: -3\n")
     code = _evaluate(["train", "--config", str(cfg), "--out", str(tmp_path / "o")])
     assert code == 2 and "total_timesteps" in capsys.readouterr().err
+
+
+def test_default_policy_ships_and_acts() -> None:
+    sc = load_scenario("flash-sale")
+    policy = RLPolicy.load("default")
+    policy.check_graph(sc.graph)
+    assert policy.manifest.training["minutes"] <= 30
+    history, run = sc.demand(0)
+    from training.episode import run_episode
+
+    short = type(sc)(**{**sc.__dict__, "duration_seconds": 120 * sc.tick_seconds})
+    ep = run_episode(short, policy, history, run[:120], seed=0)
+    assert ep.summary.replica_hours > 0
