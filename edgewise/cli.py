@@ -63,6 +63,10 @@ def _arms(args: argparse.Namespace) -> tuple[Scenario, list[str | Arm]]:
     from training.bench import Arm
 
     scenario = load_scenario(args.scenario)
+    if args.policies is None:
+        from training.bench import BASELINES
+
+        args.policies = list(BASELINES)
     if args.topology is None:
         return scenario, list(args.policies)
     from placement.requirements import load_app
@@ -143,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--policies",
         type=_policies,
-        default=_policies("hpa,keda,holt-winters,seasonal-naive,static-peak,oracle"),
-        help="comma-separated policies (default: all baselines)",
+        default=None,
+        help="comma-separated policies (default: every baseline, and rl and rl-raw with the "
+        "shipped default model when torch is installed)",
     )
     bench.add_argument("--seed", type=int, default=0, help="demand noise seed (default 0)")
     bench.add_argument(
@@ -176,10 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=cmd_simulate)
 
     from edgewise.controller_cli import add_parser as add_controller
+    from training.cli import add_parser as add_training
     from edgewise.planning_cli import add_parser as add_planning
     from placement.cli import add_parser as add_place
     from slices.cli import add_parser as add_slice
 
+    add_training(sub)
     add_planning(sub)
     add_controller(sub)
     add_place(sub)

@@ -4,3 +4,6 @@ from gymnasium.envs.registration import register, registry
 
 if "edgewise/Autoscale-v0" not in registry:
     register(id="edgewise/Autoscale-v0", entry_point="envs.autoscale:AutoscaleEnv")
+
+if "edgewise/Autoscale-v1" not in registry:
+    register(id="edgewise/Autoscale-v1", entry_point="envs.autoscale_v1:AutoscaleV1Env")

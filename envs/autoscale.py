@@ -29,6 +29,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.capacity import required_replicas
+from envs.features import calendar_features
 from envs.observation import Observation
 from envs.scenario import Scenario, load_scenario
 from envs.twin import Twin
@@ -139,13 +140,7 @@ class AutoscaleEnv(gym.Env[np.ndarray, np.ndarray]):
         ).ravel()
         day = (obs.now.hour * 3600 + obs.now.minute * 60 + obs.now.second) / 86_400
         week = (obs.now.weekday() + day) / 7
-        until, mult, active = 1.0, 0.0, 0.0
-        for ev in sc.calendar:
-            hours = (ev.start - obs.now).total_seconds() / 3600
-            if ev.start <= obs.now < ev.end:
-                active, mult = 1.0, max(mult, ev.multiplier / 10)
-            elif 0 <= hours < 24 * until:
-                until, mult = hours / 24, max(mult, ev.multiplier / 10)
+        until, mult, active = calendar_features(sc.calendar, obs.now)
         glob = np.array(
             [
                 min(obs.e2e_p95_latency_ms / slo, LATENCY_CAP),
@@ -160,5 +155,4 @@ class AutoscaleEnv(gym.Env[np.ndarray, np.ndarray]):
                 active,
             ]
         )
-        encoded: np.ndarray = np.clip(np.concatenate([per, glob]), -1.0, OBS_HIGH)
-        return encoded.astype(np.float32)
+        return np.clip(np.concatenate([per, glob]), -1.0, OBS_HIGH).astype(np.float32)

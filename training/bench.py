@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import multiprocessing as mp
 from collections.abc import Callable, Sequence
@@ -14,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from envs.graph import ServiceGraph
 from envs.scenario import Scenario
 from envs.twin import TwinConfig
 from scaler.baselines import OraclePolicy, StaticPeakPolicy, holt_winters, seasonal_naive
+from scaler.guardrails import GuardedPolicy, Guardrails
 from scaler.hpa import HpaPolicy
 from scaler.keda import KedaPolicy
 from scaler.policy import Policy
@@ -33,6 +36,38 @@ BASELINES: dict[str, PolicyFactory] = {
     "static-peak": lambda sc, run: StaticPeakPolicy(sc.config(), run),
     "oracle": lambda sc, run: OraclePolicy(sc.config(), run),
 }
+
+
+
+def rl_factories(model: str | Path = "default", *,
+                 check_graph: ServiceGraph | None = None) -> dict[str, PolicyFactory]:
+    """`rl` (the controller's default guardrails, HPA floor) and `rl-raw` (no guardrails) for an
+    exported model; loads it now (a bad model raises training.errors.ModelError here)."""
+    from training.rl_policy import RLPolicy  # adapter: torch only when asked for
+
+    loaded = RLPolicy.load(model)
+    if check_graph is not None:
+        loaded.check_graph(check_graph)
+
+    def guarded(sc: Scenario, run: np.ndarray) -> Policy:
+        return GuardedPolicy(loaded.clone(), Guardrails(), floor=HpaPolicy(), name="rl")
+
+    return {"rl": guarded, "rl-raw": lambda sc, run: loaded.clone()}
+
+
+def _lazy_rl(name: str) -> PolicyFactory:
+    made: dict[str, PolicyFactory] = {}
+
+    def factory(sc: Scenario, run: np.ndarray) -> Policy:
+        if not made:
+            made.update(rl_factories())
+        return made[name](sc, run)
+
+    return factory
+
+
+if all(importlib.util.find_spec(m) is not None for m in ("torch", "stable_baselines3")):
+    BASELINES.update({"rl": _lazy_rl("rl"), "rl-raw": _lazy_rl("rl-raw")})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,146 @@
+"""RL vs the baselines, one run, ratios printed (issue 5 targets).
+
+    python -m bench.rl_vs_baselines [--model PATH|default] [--json FILE] [--quick]
+
+Scenarios: black-friday, flash-sale, holiday-season (seed 0); 5 randomized scenarios with one
+announced event each and 3 with one surprise (unannounced) surge, drawn from seeds the training
+never uses (10_001.., 20_001..), 3 days each. Every policy runs on the same demand per scenario.
+Targets: on announced events, RL event-window violation minutes <= 20% of hpa's and <= 50% of
+min(holt-winters, seasonal-naive); on surprises no worse than hpa; replica-hours <= hpa's and
+<= 1.25x oracle's. Decision latency: p99 of `decide` (batch of one, CPU) over a black-friday day,
+with the observation's latency figures already read (in-cluster they come from Prometheus).
+`--quick` runs black-friday and 2 + 1 randomized scenarios only (a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs.capacity import required_replicas
+from envs.randomize import RandomizationSpec, random_scenario
+from envs.scenario import Scenario, load_scenario
+from envs.twin import Twin
+from scaler.policy import PolicyContext
+from training.bench import BASELINES, rl_factories, run_bench
+from training.rl_policy import RLPolicy
+
+POLICIES = ("hpa", "keda", "holt-winters", "seasonal-naive", "static-peak", "oracle", "rl",
+            "rl-raw")
+RANDOM = RandomizationSpec(run_seconds=3 * 86_400, max_events=1, event_probability=1.0,
+                           multiplier=(2.0, 8.0))
+
+
+def scenarios(quick: bool) -> list[tuple[str, Scenario, bool]]:
+    """(name, scenario, announced) to run."""
+    base = load_scenario("black-friday")
+    named = ["black-friday"] if quick else ["black-friday", "flash-sale", "holiday-season"]
+    out = [(n, load_scenario(n), True) for n in named]
+    for k in range(1, (2 if quick else 5) + 1):
+        sc = random_scenario(base, RANDOM, np.random.default_rng(10_000 + k), graph=False,
+                             announced=True)
+        out.append((f"random-announced-{k}", replace(sc, name=f"random-announced-{k}"), True))
+    for k in range(1, (1 if quick else 3) + 1):
+        sc = random_scenario(base, RANDOM, np.random.default_rng(20_000 + k), graph=False,
+                             announced=False)
+        out.append((f"random-surprise-{k}", replace(sc, name=f"random-surprise-{k}"), False))
+    return out
+
+
+def ratios(res: dict[str, dict[str, Any]], announced: bool) -> dict[str, Any]:
+    def ev(p: str) -> float:
+        return float(res[p]["event_slo_violation_minutes"])
+
+    def rh(p: str) -> float:
+        return float(res[p]["replica_hours"])
+
+    out: dict[str, Any] = {}
+    for p in ("rl", "rl-raw"):
+        best_fc = min(ev("holt-winters"), ev("seasonal-naive"))
+        r = {"replica_hours_over_hpa": rh(p) / rh("hpa"),
+             "replica_hours_over_oracle": rh(p) / rh("oracle")}
+        if announced:
+            r["event_violations_over_hpa"] = ev(p) / max(ev("hpa"), 1e-9)
+            r["event_violations_over_best_forecast"] = ev(p) / max(best_fc, 1e-9)
+            r["met_violations"] = ev(p) <= 0.2 * ev("hpa") and ev(p) <= 0.5 * best_fc
+        else:
+            r["met_violations"] = ev(p) <= ev("hpa")
+        r["met_replica_hours"] = rh(p) <= rh("hpa") and rh(p) <= 1.25 * rh("oracle")
+        out[p] = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
+    return out
+
+
+def decision_p99_ms(model: str) -> float:
+    """p99 of RLPolicy.decide over one black-friday day, batch of one, CPU."""
+    sc = load_scenario("black-friday")
+    history, run = sc.demand(0)
+    day = slice(4 * 1440, 5 * 1440)
+    policy = RLPolicy.load(model)
+    policy.reset(PolicyContext(sc.graph, sc.tick_seconds, sc.slo, sc.start, history, sc.calendar,
+                               np.random.default_rng(0)))
+    config = sc.config()
+    twin = Twin(config, run[day], sc.start, before_rps=float(run[day.start - 1]))
+    twin.reset(required_replicas(config, run[day.start - 1 : day.start])[0])
+    times = []
+    while not twin.done:
+        obs = twin.observe()
+        _ = obs.latency  # measured in Prometheus in-cluster, not part of the decision
+        t0 = time.perf_counter()
+        desired = policy.decide(obs)
+        times.append(time.perf_counter() - t0)
+        twin.step(desired)
+    return float(np.percentile(np.array(times) * 1000, 99))
+
+
+def run(model: str, quick: bool, jobs: int) -> dict[str, Any]:
+    BASELINES.update(rl_factories(model))  # worker processes (fork) inherit the loaded model
+    report: dict[str, Any] = {"scenarios": {}, "ratios": {}}
+    for name, sc, announced in scenarios(quick):
+        t0 = time.monotonic()
+        bench = run_bench(sc, POLICIES, 0, jobs=jobs)
+        res = {ep.policy: asdict(ep.summary) for ep in bench.episodes}
+        report["scenarios"][name] = res
+        report["ratios"][name] = ratios(res, announced)
+        _print(name, res, report["ratios"][name], time.monotonic() - t0)
+    manifest = RLPolicy.load(model).manifest
+    report["train_minutes"] = manifest.training.get("minutes")
+    report["training_curve"] = manifest.training.get("curve", [])
+    report["decision_p99_ms"] = round(decision_p99_ms(model), 3)
+    return report
+
+
+def _print(name: str, res: dict[str, Any], rat: dict[str, Any], seconds: float) -> None:
+    print(f"\n== {name} ({seconds:.0f} s)")
+    print(f"{'policy':16}{'event viol min':>16}{'viol min':>10}{'replica-h':>11}")
+    for p, s in res.items():
+        print(f"{p:16}{s['event_slo_violation_minutes']:>16.0f}{s['slo_violation_minutes']:>10.0f}"
+              f"{s['replica_hours']:>11.0f}")
+    for p, r in rat.items():
+        print(f"  {p}: {json.dumps(r)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="RL vs baselines (issue 5 targets)")
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--json", default=None, help="write the figures to this JSON file")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    args = parser.parse_args(argv)
+    report = run(args.model, args.quick, args.jobs)
+    print(f"\ntrain minutes: {report['train_minutes']}   decision p99: "
+          f"{report['decision_p99_ms']} ms")
+    for row in report["training_curve"]:
+        print(f"  curve: {json.dumps(row)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""Training config: a YAML file parsed once, here, into a frozen pydantic model.
+
+```yaml
+seed: 0
+total_timesteps: 300000
+n_envs: 2
+scenarios: [black-friday, flash-sale, holiday-season, normal-week]  # built-in names or YAML files
+trace: null            # your own history: a CSV (envs/trace.py) replayed on scenarios[0]'s graph
+prometheus: null       # or a Prometheus range-query export (JSON of /api/v1/query_range)
+random_probability: 0.6   # share of episodes on randomized scenarios (envs/randomize.py)
+randomize: {max_events: 2, announced_probability: 0.7}   # any RandomizationSpec field
+episode_ticks: 1440
+eval_every_steps: 25000
+checkpoint_every_steps: 50000
+reward: {slo_penalty: 1.0, cost_weight: 0.3, overload_weight: 0.2}
+ppo: {learning_rate: 0.0003, n_steps: 1024, batch_size: 256, n_epochs: 5, gamma: 0.98,
+      net_arch: [64, 64], log_std_init: -1.5}
+```
+Relative paths are resolved against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from envs.errors import EnvError
+from envs.randomize import RandomizationSpec
+from envs.scenario import Scenario, load_scenario
+from envs.trace import load_trace
+from training.errors import ConfigError
+
+
+class RewardConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    slo_penalty: float = 1.0
+    cost_weight: float = 0.3
+    overload_weight: float = 0.2
+
+
+class PpoConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    learning_rate: float = 3e-4
+    n_steps: int = Field(default=1024, ge=8)
+    batch_size: int = Field(default=256, ge=8)
+    n_epochs: int = Field(default=5, ge=1)
+    gamma: float = Field(default=0.98, gt=0, le=1)
+    gae_lambda: float = 0.95
+    ent_coef: float = 0.0
+    clip_range: float = 0.2
+    net_arch: tuple[int, ...] = (64, 64)
+    log_std_init: float = -1.5
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    seed: int = 0
+    total_timesteps: int = Field(default=300_000, ge=1)
+    n_envs: int = Field(default=2, ge=1, le=64)
+    scenarios: tuple[str, ...] = ("black-friday", "flash-sale", "holiday-season", "normal-week")
+    trace: str | None = None
+    prometheus: str | None = None
+    random_probability: float = Field(default=0.6, ge=0, le=1)
+    randomize: dict[str, Any] = Field(default_factory=dict)
+    episode_ticks: int = Field(default=1440, ge=2)
+    eval_every_steps: int = Field(default=25_000, ge=1)
+    checkpoint_every_steps: int = Field(default=50_000, ge=1)
+    reward: RewardConfig = Field(default_factory=lambda: RewardConfig())
+    ppo: PpoConfig = Field(default_factory=lambda: PpoConfig())
+    base_dir: str = "."
+
+    def randomization(self) -> RandomizationSpec:
+        try:
+            return RandomizationSpec(**self.randomize)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"training config: randomize: {e}") from e
+
+    def _path(self, raw: str) -> Path:
+        p = Path(raw)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def training_scenarios(self) -> list[Scenario]:
+        """The scenarios, with the user's history (trace or Prometheus export) if given."""
+        try:
+            scenarios = [load_scenario(self._path(s) if s.endswith((".yaml", ".yml")) else s)
+                         for s in self.scenarios]
+            if self.trace or self.prometheus:
+                scenarios = [self._with_history(scenarios[0])]
+        except EnvError as e:
+            raise ConfigError(f"training config: {e}") from e
+        return scenarios
+
+    def _with_history(self, sc: Scenario) -> Scenario:
+        first = sc.start - timedelta(seconds=sc.history_seconds)
+        ticks = sc.history_ticks + sc.ticks
+        if self.prometheus:
+            rps = prometheus_rates(self._path(self.prometheus), first, ticks, sc.tick_seconds)
+        else:
+            rps = load_trace(self._path(str(self.trace)), first, ticks, sc.tick_seconds)
+        return replace(sc, name=f"{sc.name}-user-history", trace_rps=rps)
+
+
+def prometheus_rates(path: Path, first: datetime, ticks: int, tick_seconds: int) -> np.ndarray:
+    """Entry rate per tick from a Prometheus range-query export (the sum of its series),
+    replayed from `first` like a CSV trace (each tick takes the last sample at or before it)."""
+    try:
+        raw = json.loads(path.read_text())
+        series = raw["data"]["result"] if "data" in raw else raw["result"]
+        points: dict[float, float] = {}
+        for s in series:
+            for ts, value in s["values"]:
+                points[float(ts)] = points.get(float(ts), 0.0) + float(value)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"prometheus export {str(path)!r}: expected the JSON of "
+                          f"/api/v1/query_range ({e})") from e
+    if not points:
+        raise ConfigError(f"prometheus export {str(path)!r}: no samples")
+    ts = np.array(sorted(points))
+    values = np.array([points[t] for t in ts])
+    grid = ts[0] + np.arange(ticks) * tick_seconds
+    if grid[-1] > ts[-1] + tick_seconds:
+        have = (ts[-1] - ts[0]) / 86_400
+        raise ConfigError(f"prometheus export {str(path)!r}: covers {have:.1f} days; the scenario "
+                          f"needs {ticks * tick_seconds / 86_400:.1f} (history + run)")
+    rates: np.ndarray = values[np.searchsorted(ts, grid, side="right") - 1]
+    return rates
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except OSError as e:
+        raise ConfigError(f"training config {str(p)!r}: {e.strerror}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"training config {str(p)!r}: not valid YAML ({e})") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"training config {str(p)!r}: expected a mapping")
+    try:
+        cfg = TrainConfig(**raw, base_dir=str(p.parent))
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise ConfigError(f"training config {str(p)!r}: field {where!r}: {err['msg']}") from None
+    cfg.randomization()
+    return cfg

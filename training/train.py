@@ -1,0 +1,234 @@
+"""Train PPO on `edgewise/Autoscale-v1` and export the policy. Adapter: imports torch and SB3.
+
+`train(cfg, out)` builds `n_envs` seeded envs (DummyVecEnv: deterministic, and the twin is cheap
+enough that one process per core buys little on a shared 2-core box) under VecNormalize, runs
+PPO with a progress bar, a periodic evaluation (`eval.csv`, the training curve), checkpoints
+(`checkpoints/`), SB3's CSV log (and TensorBoard when installed) in `logs/`, then exports
+`model/` (see training/manifest.py). `resume=True` continues from the latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.running_mean_std import RunningMeanStd
+from stable_baselines3.common.utils import set_random_seed
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+from tqdm import tqdm
+
+import edgewise
+from envs.autoscale_v1 import ENV_ID, ENV_VERSION, AutoscaleV1Env
+from envs.features import observation_schema
+from envs.scenario import Scenario, load_scenario
+from training.config import TrainConfig
+from training.errors import ConfigError
+from training.manifest import Manifest, write_manifest
+
+EVAL_SCENARIO, EVAL_OFFSET, EVAL_TICKS = "black-friday", 4 * 1440 - 60, 720
+
+
+def code_version() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=5, check=True)
+        commit = out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return f"edgewise {getattr(edgewise, '__version__', '0.1.0')} ({commit})"
+
+
+def _env_factory(cfg: TrainConfig, scenarios: list[Scenario]) -> Callable[[], gym.Env[Any, Any]]:
+    def make() -> gym.Env[Any, Any]:
+        return AutoscaleV1Env(scenarios, episode_ticks=cfg.episode_ticks,
+                              slo_penalty=cfg.reward.slo_penalty,
+                              cost_weight=cfg.reward.cost_weight,
+                              overload_weight=cfg.reward.overload_weight,
+                              randomize=cfg.randomization(),
+                              random_probability=cfg.random_probability)
+    return make
+
+
+def evaluate_env(model: BaseAlgorithm, norm: VecNormalize, env: AutoscaleV1Env) -> dict[str, float]:
+    """One deterministic episode on the fixed evaluation window: reward, violations, replicas."""
+    obs, _ = env.reset(seed=12345, options={"offset": EVAL_OFFSET})
+    total, violated, replicas, done = 0.0, 0, 0, False
+    while not done:
+        action, _ = model.predict(norm.normalize_obs(obs[None]), deterministic=True)
+        obs, reward, term, trunc, info = env.step(action[0])
+        total, violated = total + reward, violated + int(info["violated"])
+        replicas += info["replicas"]
+        done = term or trunc
+    minutes = env.scenario.tick_seconds / 60
+    return {"reward": round(total, 3), "violation_minutes": violated * minutes,
+            "replica_hours": round(replicas * minutes / 60, 1)}
+
+
+class _Progress(BaseCallback):
+    """Progress bar, periodic evaluation (eval.csv) and checkpoints."""
+
+    def __init__(self, cfg: TrainConfig, out: Path, start: float, show: bool) -> None:
+        super().__init__()
+        self.cfg, self.out, self.start, self.show = cfg, out, start, show
+        self.curve: list[dict[str, float]] = []
+        self.best: tuple[float, dict[str, float]] = (-np.inf, {})
+        self._next_eval = self._next_ckpt = 0
+        self._env = AutoscaleV1Env(load_scenario(EVAL_SCENARIO), episode_ticks=EVAL_TICKS)
+
+    def _on_training_start(self) -> None:
+        n = self.num_timesteps
+        self._bar = tqdm(total=self.cfg.total_timesteps, initial=n, disable=not self.show,
+                         desc="train", unit="step")
+        self._next_eval = n + self.cfg.eval_every_steps
+        self._next_ckpt = n + self.cfg.checkpoint_every_steps
+
+    def _on_step(self) -> bool:
+        self._bar.update(self.training_env.num_envs)
+        if self.num_timesteps >= self._next_eval:
+            self._next_eval += self.cfg.eval_every_steps
+            self.evaluate()
+        if self.num_timesteps >= self._next_ckpt:
+            self._next_ckpt += self.cfg.checkpoint_every_steps
+            save_checkpoint(self.model, self.out, self.num_timesteps)
+        return True
+
+    def evaluate(self) -> dict[str, float]:
+        norm = self.model.get_vec_normalize_env()
+        assert norm is not None
+        row = {"timesteps": float(self.num_timesteps),
+               "minutes": round((time.monotonic() - self.start) / 60, 2),
+               **evaluate_env(self.model, norm, self._env)}
+        self.curve.append(row)
+        if row["reward"] > self.best[0]:  # keep the best evaluated policy, as EvalCallback does
+            self.best = (row["reward"], dict(row))
+            save_checkpoint(self.model, self.out, 0, folder="best")
+        path = self.out / "eval.csv"
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                w.writeheader()
+            w.writerow(row)
+        for k, v in row.items():
+            self.logger.record(f"eval/{k}", v)
+        return row
+
+    def _on_training_end(self) -> None:
+        self._bar.close()
+
+
+def save_checkpoint(model: BaseAlgorithm, out: Path, steps: int,
+                    folder: str = "checkpoints") -> None:
+    ckpt = out / folder
+    ckpt.mkdir(parents=True, exist_ok=True)
+    model.save(ckpt / f"ppo_{steps:09d}.zip")
+    norm = model.get_vec_normalize_env()
+    assert norm is not None
+    norm.save(str(ckpt / f"vecnormalize_{steps:09d}.pkl"))
+
+
+def _latest_checkpoint(out: Path) -> tuple[Path, Path] | None:
+    zips = sorted((out / "checkpoints").glob("ppo_*.zip"))
+    if not zips:
+        return None
+    steps = zips[-1].stem.split("_")[1]
+    return zips[-1], out / "checkpoints" / f"vecnormalize_{steps}.pkl"
+
+
+def _build(cfg: TrainConfig, scenarios: list[Scenario], out: Path, resume: bool) -> PPO:
+    venv = DummyVecEnv([_env_factory(cfg, scenarios) for _ in range(cfg.n_envs)])
+    venv.seed(cfg.seed)
+    latest = _latest_checkpoint(out) if resume else None
+    if resume and latest is None:
+        raise ConfigError(f"--resume: no checkpoint in {str(out / 'checkpoints')!r}")
+    if latest is not None:
+        return _load(latest[0], latest[1], venv)
+    norm = VecNormalize(venv, norm_obs=True, norm_reward=True, clip_obs=10.0, gamma=cfg.ppo.gamma)
+    p = cfg.ppo
+    return PPO("MlpPolicy", norm, learning_rate=p.learning_rate, n_steps=p.n_steps,
+               batch_size=p.batch_size, n_epochs=p.n_epochs, gamma=p.gamma,
+               gae_lambda=p.gae_lambda, ent_coef=p.ent_coef, clip_range=p.clip_range,
+               policy_kwargs={"net_arch": list(p.net_arch), "log_std_init": p.log_std_init},
+               seed=cfg.seed, device="cpu", verbose=0)
+
+
+def train(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool = True) -> Path:
+    """Train, export to `out/model`, and return that directory."""
+    torch.set_num_threads(1)
+    set_random_seed(cfg.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    scenarios = cfg.training_scenarios()
+    model = _build(cfg, scenarios, out, resume)
+    formats = ["csv"] + (["tensorboard"] if importlib.util.find_spec("tensorboard") else [])
+    model.set_logger(configure(str(out / "logs"), formats))
+    start = time.monotonic()
+    cb = _Progress(cfg, out, start, progress)
+    remaining = max(cfg.total_timesteps - model.num_timesteps, 0)
+    model.learn(remaining, callback=cb, reset_num_timesteps=not resume)
+    minutes = (time.monotonic() - start) / 60
+    cb.evaluate()
+    save_checkpoint(model, out, model.num_timesteps)
+    best = _load(out / "best" / "ppo_000000000.zip", out / "best" / "vecnormalize_000000000.pkl",
+                 model.get_env())
+    best.num_timesteps = model.num_timesteps
+    chosen = {**cb.best[1], "selected": "best evaluation reward so far"}
+    return export(best, out / "model", cfg, scenarios, minutes, chosen)
+
+
+def _load(zip_path: Path, norm_path: Path, env: Any) -> PPO:
+    venv = env.venv if isinstance(env, VecNormalize) else env
+    norm = VecNormalize.load(str(norm_path), venv)
+    return PPO.load(zip_path, env=norm, device="cpu")
+
+
+def export(model: BaseAlgorithm, directory: Path, cfg: TrainConfig, scenarios: list[Scenario],
+           minutes: float, evaluation: dict[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save(directory / "model.zip")
+    norm = model.get_vec_normalize_env()
+    assert norm is not None
+    norm.save(str(directory / "vecnormalize.pkl"))
+    rms = norm.obs_rms
+    assert isinstance(rms, RunningMeanStd)
+    np.savez(directory / "obs_norm.npz", mean=rms.mean, var=rms.var,
+             clip_obs=np.array(norm.clip_obs))
+    graph = scenarios[0].graph
+    n = len(graph.services)
+    curve = _read_curve(directory.parent / "eval.csv")
+    manifest = Manifest(
+        env_id=ENV_ID, env_version=ENV_VERSION, observation_schema=observation_schema(graph),
+        action_space={"low": -1.0, "high": 1.0, "shape": [n],
+                      "meaning": "log2 multiplier on the base sizing, per service"},
+        graph=graph.name, services=list(graph.names),
+        training={"scenarios": [s.name for s in scenarios], "seed": cfg.seed,
+                  "env_seeds": [cfg.seed + i for i in range(cfg.n_envs)],
+                  "random_probability": cfg.random_probability,
+                  "randomize": cfg.randomization().__dict__, "timesteps": int(model.num_timesteps),
+                  "minutes": round(minutes, 2), "config": cfg.model_dump(exclude={"base_dir"}),
+                  "curve": curve},
+        code_version=code_version(),
+        evaluation={"window": f"{EVAL_SCENARIO} offset {EVAL_OFFSET} ticks {EVAL_TICKS}",
+                    **evaluation},
+    )
+    write_manifest(manifest, directory)
+    return directory
+
+
+def _read_curve(path: Path) -> list[dict[str, float]]:
+    if not path.exists():
+        return []
+    with path.open() as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
