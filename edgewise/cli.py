@@ -181,10 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=cmd_simulate)
 
     from edgewise.controller_cli import add_parser as add_controller
-    from training.cli import add_parser as add_training
     from edgewise.planning_cli import add_parser as add_planning
     from placement.cli import add_parser as add_place
     from slices.cli import add_parser as add_slice
+    from training.cli import add_parser as add_training
 
     add_training(sub)
     add_planning(sub)

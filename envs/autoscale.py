@@ -155,4 +155,5 @@ class AutoscaleEnv(gym.Env[np.ndarray, np.ndarray]):
                 active,
             ]
         )
-        return np.clip(np.concatenate([per, glob]), -1.0, OBS_HIGH).astype(np.float32)
+        encoded: np.ndarray = np.clip(np.concatenate([per, glob]), -1.0, OBS_HIGH)
+        return encoded.astype(np.float32)
