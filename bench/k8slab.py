@@ -242,4 +242,4 @@ class PodReadier:
 def edgewise(args: list[str], log: Path, env: dict[str, str] | None = None) -> Proc:
     """An `edgewise` subcommand (controller, replay) as a process of its own."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    return Proc(args[0], [PYTHON, "-m", "edgewise.controller_cli", *args], log, full_env).start()
+    return Proc(args[0], [PYTHON, "-m", "edgewise.cli", *args], log, full_env).start()

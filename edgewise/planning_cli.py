@@ -1,7 +1,6 @@
 """`edgewise forecast` and `edgewise plan`: registered by `add_parser(subparsers)`.
 
-Exit codes: 0 success, 2 bad input (one line on stderr naming it). Run alone as
-`python -m edgewise.planning_cli plan --scenario black-friday --out out/plan`.
+Exit codes: 0 success, 2 bad input (one line on stderr naming it).
 """
 
 from __future__ import annotations
@@ -160,20 +159,3 @@ def _reactive() -> list[Any]:
     from training.plan import Reactive
 
     return list(Reactive)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog="edgewise")
-    add_parser(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

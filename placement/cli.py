@@ -1,8 +1,7 @@
 """`edgewise place`: plan where each store's services run, write the plan and its manifests.
 
-Registered on the main CLI by `add_parser(subparsers)`; also runs alone as
-`python -m placement.cli place ...`. Exit codes: 0 done, 2 bad input or infeasible (one line on
-stderr naming the problem), 1 could not write the output.
+Registered on the main CLI by `add_parser(subparsers)`. Exit codes: 0 done, 2 bad input or
+infeasible (one line on stderr naming the problem), 1 could not write the output.
 """
 
 from __future__ import annotations
@@ -124,15 +123,3 @@ def run(args: argparse.Namespace) -> int:
     print(summary_table(doc))
     print(f"wrote {args.out}/plan.json, manifests/, karmada/, plan.html")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="edgewise")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

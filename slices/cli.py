@@ -179,15 +179,3 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _add(sub, "delete", _delete, "delete a slice (and tear down here with --site)", site=False)
     agent = _add(sub, "reconcile", _reconcile, "apply the registry to this site (the agent)")
     agent.add_argument("--loop", type=float, metavar="SECONDS", help="repeat every SECONDS")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="edgewise")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    result: int = args.func(args)
-    return result
-
-
-if __name__ == "__main__":
-    sys.exit(main())

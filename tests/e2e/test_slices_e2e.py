@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from bench.netlab import Lab
+from edgewise.cli import main as cli_main
 from slices import keys
-from slices.cli import main as cli_main
 from slices.model import TopologyKind
 
 pytestmark = [

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edgewise.controller_cli import add_parser, main
+from edgewise.cli import main
+from edgewise.controller_cli import add_parser
 from scaler.manifests import render
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +59,7 @@ def test_manifests_to_a_directory(tmp_path: Path) -> None:
     (["replay", "--scenario", "flash-sale", "--speed", "0"], "--speed"),
 ])
 def test_bad_input_exits_2_with_one_line(argv: list[str], needle: str) -> None:
-    p = subprocess.run([sys.executable, "-m", "edgewise.controller_cli", *argv], cwd=REPO,
+    p = subprocess.run([sys.executable, "-m", "edgewise.cli", *argv], cwd=REPO,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2, p.stderr
     lines = [line for line in p.stderr.splitlines() if line.strip() and '"level"' not in line]

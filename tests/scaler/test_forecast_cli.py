@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from edgewise.planning_cli import main
+from edgewise.cli import main
 
 
 def test_forecast_writes_csv_and_html(trace_csv: Path, tmp_path: Path,

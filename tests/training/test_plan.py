@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from edgewise.planning_cli import main
+from edgewise.cli import main
 from envs.capacity import lead_schedule, required_replicas
 from envs.scenario import load_scenario
 from training.plan import PlanSettings, floor_schedule, make_plan, run_point
