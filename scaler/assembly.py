@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 
@@ -15,7 +14,7 @@ from scaler.baselines import holt_winters, seasonal_naive
 from scaler.errors import ModelLoadError
 from scaler.guardrails import GuardedPolicy, Guardrails
 from scaler.hpa import ControllerConfig, HpaPolicy
-from scaler.model import check_loadable
+from scaler.model import load_rl_policy
 from scaler.policy import Policy, PolicyContext
 from scaler.prescale import EventFloor, PlannedEvent
 from scaler.spec import ScalerSpec
@@ -63,11 +62,11 @@ def _naive(t: datetime) -> datetime:
     return (t - t.utcoffset()).replace(tzinfo=None)  # type: ignore[operator]
 
 
-def _inner(spec: ScalerSpec, graph: ServiceGraph) -> Policy:
+def _inner(spec: ScalerSpec, ctx: PolicyContext) -> Policy:
     p = spec.policy
     if p.type == "rl":
         assert p.model is not None
-        check_loadable(Path(p.model.path), graph.names)
+        return load_rl_policy(p.model.path, ctx)
     tick = max(1, int(spec.period_seconds))
     if p.baseline == "holt-winters":
         return holt_winters(tick)
@@ -92,7 +91,7 @@ def assemble(spec: ScalerSpec, graph: ServiceGraph, start: datetime) -> Policies
     fallback = GuardedPolicy(reactive(spec), g, floor=None, name="reactive-hpa")
     fallback.reset(ctx)
     try:
-        inner = _inner(spec, graph)
+        inner = _inner(spec, ctx)
     except ModelLoadError as e:
         return Policies(None, fallback, None, str(e))
     floor = EventFloor(inner, planned_events(spec, graph), spec.policy.target_utilization)

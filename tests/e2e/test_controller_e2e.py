@@ -3,6 +3,7 @@ scraping `edgewise replay`. Time is compressed: one simulated minute per second,
 
 from __future__ import annotations
 
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -170,15 +171,18 @@ def test_only_the_lease_holder_acts_and_the_other_takes_over(make_world: Any) ->
 
 def test_corrupt_model_falls_back_with_a_clear_reason(make_world: Any) -> None:
     w, _ = _steady_world(make_world, "model", replicas=3)
-    model = w.workdir / "policy.zip"
-    model.write_bytes(b"\x00not a zip at all\xff" * 64)
+    from training.rl_policy import default_model_dir
+
+    model = w.workdir / "policy"
+    shutil.copytree(default_model_dir(), model)  # a real export whose weights then rot
+    (model / "model.zip").write_bytes(b"\x00not a zip at all\xff" * 64)
     w.scaler("shop", period=PERIOD, policy={"type": "rl", "model": {"path": str(model)}})
     ctl, port, log = w.controller("c1")
     wait_for(lambda: (w.condition("shop", "Fallback") or {}).get("status") == "True", 20,
              "Fallback=True")
     cond = w.condition("shop", "Fallback")
     assert cond is not None and cond["reason"] == "ModelLoadFailed"
-    assert "not a zip archive" in cond["message"]
+    assert "model.zip does not match its" in cond["message"]
     n = len(decisions(log))
     time.sleep(3 * PERIOD)
     assert len(decisions(log)) > n and ctl.alive()
