@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 
+from envs.outcome import Summary
 from envs.scenario import Scenario
 from training.episode import Episode
 
@@ -99,16 +101,7 @@ def _bars(title: str, values: Sequence[tuple[str, float]]) -> str:
 
 
 def _table(episodes: Sequence[Episode]) -> str:
-    cols = (
-        "slo_violation_minutes",
-        "event_slo_violation_minutes",
-        "slo_attainment",
-        "p95_latency_ms",
-        "dropped_requests",
-        "replica_hours",
-        "cost",
-        "scale_actions",
-    )
+    cols = tuple(f.name for f in fields(Summary))
     head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in cols)
     body = []
     for ep in episodes:
