@@ -171,12 +171,14 @@ def test_fallback_clears_when_prometheus_returns() -> None:
 
 
 def test_corrupt_model_falls_back(tmp_path: Any) -> None:
-    model = tmp_path / "m.zip"
-    model.write_bytes(b"garbage")
+    pytest.importorskip("stable_baselines3")  # without the ml extra the reason is "not installed"
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "model.zip").write_bytes(b"garbage")  # an export without its manifest
     r, cluster, _, sink, clock = world(3, 20.0, 0.6)
     run(r, clock, obj(policy={"type": "rl", "model": {"path": str(model)}}), 2)
     c = cond(cluster, "Fallback")
-    assert c["reason"] == "ModelLoadFailed" and "not a zip archive" in c["message"]
+    assert c["reason"] == "ModelLoadFailed" and "no manifest.json" in c["message"]
     assert len(sink.decisions) == 2
 
 
