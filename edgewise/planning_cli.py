@@ -91,11 +91,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from training.plan import PlanSettings, Reactive, make_plan, sweep
     from training.plan_report import write_plan
 
-    settings = PlanSettings(headroom=args.headroom, seed=args.seed, event=args.event,
+    settings = PlanSettings(headroom=args.headroom, burst_quantile=args.burst_quantile,
+                            seed=args.seed, event=args.event,
                             reactive=Reactive(args.reactive), uplifts=args.uplifts,
                             shifts_hours=args.shifts)
     if args.headroom <= 0 or any(u <= 0 for u in args.uplifts):
         return _fail("--headroom and --uplifts must be > 0")
+    if not 0.5 <= args.burst_quantile <= 1.0:
+        return _fail(f"--burst-quantile must be in [0.5, 1], got {args.burst_quantile}")
     try:
         scenario = load_scenario(args.scenario)
         plan = make_plan(scenario, settings)
@@ -139,7 +142,10 @@ def add_parser(subparsers: Any) -> None:
     pl.add_argument("--scenario", required=True, help="built-in scenario name or YAML file")
     pl.add_argument("--event", help="announced event to plan for (default: the first in the run)")
     pl.add_argument("--headroom", type=float, default=1.1,
-                    help="planned demand = headroom x P90 (default 1.1)")
+                    help="planned demand = headroom x P90 x burst (default 1.1)")
+    pl.add_argument("--burst-quantile", type=float, default=0.9,
+                    help="quantile over past days of each hour's largest tick over the smooth "
+                         "demand, sizing what an hourly forecast hides (default 0.9)")
     pl.add_argument("--uplifts", type=_floats, default=tuple(float(k) for k in range(1, 11)),
                     help="what-if event multipliers, x the daily peak (default 1,2,...,10)")
     pl.add_argument("--shifts", type=_floats, default=(-2.0, 0.0, 2.0),

@@ -4,9 +4,13 @@
    end (`Event.end`), on whole hours, inside the scenario's run.
 2. The forecast: made `forecast_lead_hours` before the window (or at the run's start) from the
    demand observed by then, by the calendar-aware quantile model (seasonal naive plus the
-   calendar's prior if torch is missing). Planned demand of an hour = `headroom` x the larger
-   P90 of the hour and the next (demand rises within an hour), plus the event's within-hour
-   peak over its hourly mean (a 10-minute ramp hides in an hourly mean).
+   calendar's prior if torch is missing). Planned demand of an hour = `headroom` x (the largest
+   P90 of the hour and its neighbours (demand moves within an hour) x the hour's burst factor,
+   plus the event's within-hour peak over its hourly mean (a 10-minute ramp hides in an hourly
+   mean)). The burst factor is what an hourly mean hides of the ordinary demand: per hour of
+   day, the `burst_quantile` over the observed days of the hour's largest tick over the smooth
+   demand. Replicas must carry each tick's demand, not the hour's average: without it a plan
+   sized exactly for the event it was built for still violated the SLO in its busiest hours.
 3. Sizing: the twin's own `required_replicas` on each hour's planned demand. Each hour's
    replicas hold from `lead_minutes` before the hour (start-up + one minute for KEDA/HPA to
    react) to its end: the cron triggers' meaning, and at least `lead_schedule`'s lead.
@@ -32,7 +36,7 @@ from envs.scenario import Scenario
 from envs.twin import TwinConfig
 from envs.workload import Event
 from scaler.errors import ModelUnavailableError
-from scaler.forecast_features import HourlySeries, announced_uplift, hourly, ordinary
+from scaler.forecast_features import announced_uplift, hourly, ordinary
 from scaler.hpa import HpaPolicy
 from scaler.policy import Policy
 from scaler.quantile_forecast import QuantileForecast, QuantileForecaster, calendar_naive_forecast
@@ -52,6 +56,7 @@ class Reactive(StrEnum):
 @dataclass(frozen=True)
 class PlanSettings:
     headroom: float = 1.1
+    burst_quantile: float = 0.9
     seed: int = 0
     event: str | None = None
     before_hours: int = 6
@@ -86,7 +91,8 @@ class Plan:
     window: Window
     settings: PlanSettings
     forecast: QuantileForecast
-    planned_rps: np.ndarray  # per window hour: P90 x headroom
+    planned_rps: np.ndarray  # per window hour: (P90 x burst + event peak) x headroom
+    burst: np.ndarray  # per window hour: the within-hour peak over the hourly mean
     replicas: np.ndarray  # (hours, services)
     services: tuple[str, ...]
     lead_minutes: tuple[int, ...]
@@ -124,19 +130,48 @@ def event_window(scenario: Scenario, settings: PlanSettings) -> Window:
     return Window(ev, lo, max(hours, 1))
 
 
-def observed(scenario: Scenario, seed: int, until: datetime) -> HourlySeries:
-    """Hourly demand of the history and the run up to `until`."""
+def observed(scenario: Scenario, seed: int, until: datetime) -> tuple[np.ndarray, datetime]:
+    """Per-tick demand of the history and the run up to `until`, and its first tick's time."""
     history, run = scenario.demand(seed)
     ticks = int((until - scenario.start).total_seconds() // scenario.tick_seconds)
     first = scenario.start - timedelta(seconds=scenario.history_seconds)
-    return hourly(np.concatenate([history, run[:ticks]]), first, scenario.tick_seconds)
+    return np.concatenate([history, run[:ticks]]), first
+
+
+def burst_by_hour_of_day(rps: np.ndarray, first: datetime, tick_seconds: int,
+                         quantile: float) -> np.ndarray:
+    """(24,) per hour of day: the `quantile` over the observed days of an hour's largest tick
+    over the smooth demand (hourly means interpolated between the hours' midpoints): the
+    bursts an hourly forecast cannot show. The slope between hours is not in it: the plan
+    covers that by taking the larger forecast of an hour and its neighbours. 1.0 where no
+    inner full hour with demand was seen."""
+    per = 3600 // tick_seconds
+    means = hourly(rps, first, tick_seconds)
+    skip = int((means.start - first).total_seconds()) // tick_seconds
+    ticks = np.asarray(rps, dtype=float)[skip : skip + len(means) * per]
+    centres = (np.arange(len(means)) + 0.5) * per
+    smooth = np.interp(np.arange(len(ticks)) + 0.5, centres, means.rps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (ticks / smooth).reshape(-1, per).max(axis=1)
+    ratio[[0, -1]] = np.nan  # the first and last hours have no neighbour to smooth with
+    hod = np.array([(means.start.hour + h) % 24 for h in range(len(means))])
+    out = np.ones(24)
+    for h in range(24):
+        r = ratio[(hod == h) & np.isfinite(ratio)]
+        if len(r):
+            out[h] = max(1.0, float(np.quantile(r, quantile)))
+    return out
 
 
 def plan_forecast(scenario: Scenario, window: Window,
-                  settings: PlanSettings) -> tuple[QuantileForecast, np.ndarray]:
-    """The window's forecast, and each hour's event peak above its hourly mean (rps)."""
+                  settings: PlanSettings) -> tuple[QuantileForecast, np.ndarray, np.ndarray]:
+    """The window's forecast, each hour's event peak above its hourly mean (rps), and each
+    hour's burst factor, all from what was observed by the forecast's origin."""
     origin = max(_floor_hour(window.start - settings.forecast_lead_hours * HOUR), scenario.start)
-    seen = observed(scenario, settings.seed, origin)
+    rps, first = observed(scenario, settings.seed, origin)
+    seen = hourly(rps, first, scenario.tick_seconds)
+    by_hod = burst_by_hour_of_day(rps, first, scenario.tick_seconds, settings.burst_quantile)
+    burst = by_hod[[(window.start.hour + h) % 24 for h in range(window.hours)]]
     origin = seen.time(len(seen))
     skip = int((window.start - origin) / HOUR)
     horizon = skip + window.hours
@@ -154,7 +189,7 @@ def plan_forecast(scenario: Scenario, window: Window,
     top = announced_uplift(scenario.calendar, seen.start, n + horizon, reduce="max")[n:]
     extra = (top - o.uplift[n:]) * o.peak[n:]
     window_fc = replace(fc, start=window.start, p50=fc.p50[skip:], p90=fc.p90[skip:])
-    return window_fc, extra[skip:]
+    return window_fc, extra[skip:], burst
 
 
 def lead_minutes(scenario: Scenario) -> tuple[int, ...]:
@@ -178,13 +213,16 @@ def make_plan(scenario: Scenario, settings: PlanSettings) -> Plan:
     if settings.headroom <= 0:
         raise PlanError(f"headroom must be > 0, got {settings.headroom}")
     window = event_window(scenario, settings)
-    fc, extra = plan_forecast(scenario, window, settings)
+    if not 0.5 <= settings.burst_quantile <= 1.0:
+        raise PlanError(f"burst quantile must be in [0.5, 1], got {settings.burst_quantile}")
+    fc, extra, burst = plan_forecast(scenario, window, settings)
     ahead = np.append(fc.p90[1:], fc.p90[-1])
-    planned = (np.maximum(fc.p90, ahead) + extra) * settings.headroom
+    behind = np.insert(fc.p90[:-1], 0, fc.p90[0])
+    planned = (np.maximum.reduce([behind, fc.p90, ahead]) * burst + extra) * settings.headroom
     config = scenario.config()
     replicas = config.clip(required_replicas(config, planned))
     names, leads = scenario.graph.names, lead_minutes(scenario)
-    return Plan(scenario.name, window, settings, fc, planned, replicas, names, leads,
+    return Plan(scenario.name, window, settings, fc, planned, burst, replicas, names, leads,
                 blocks(names, replicas, window.start, leads))
 
 

@@ -24,11 +24,12 @@ TOP_SERVICES = 6
 def write_plan_csv(plan: Plan, path: Path) -> None:
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["hour_start", "p50_rps", "p90_rps", "planned_rps", *plan.services])
+        w.writerow(["hour_start", "p50_rps", "p90_rps", "burst", "planned_rps", *plan.services])
         for h in range(plan.window.hours):
             stamp = (plan.window.start + timedelta(hours=h)).isoformat()
             w.writerow([stamp, f"{plan.forecast.p50[h]:.2f}", f"{plan.forecast.p90[h]:.2f}",
-                        f"{plan.planned_rps[h]:.2f}", *(int(r) for r in plan.replicas[h])])
+                        f"{plan.burst[h]:.3f}", f"{plan.planned_rps[h]:.2f}",
+                        *(int(r) for r in plan.replicas[h])])
 
 
 def write_sweep_csv(points: Sequence[SweepPoint], path: Path) -> None:
@@ -50,7 +51,8 @@ def plan_json(plan: Plan, points: Sequence[SweepPoint]) -> dict[str, object]:
                   "multiplier": ev.multiplier},
         "window": {"start": plan.window.start.isoformat(), "hours": plan.window.hours},
         "forecast_method": plan.forecast.method.value,
-        "headroom": s.headroom, "reactive": s.reactive.value, "seed": s.seed,
+        "headroom": s.headroom, "burst_quantile": s.burst_quantile,
+        "reactive": s.reactive.value, "seed": s.seed,
         "lead_minutes": dict(zip(plan.services, plan.lead_minutes, strict=True)),
         "peak_replicas": dict(zip(plan.services, (int(x) for x in plan.replicas.max(axis=0)),
                                   strict=True)),
@@ -102,9 +104,10 @@ svg{{display:block;margin:12px 0}}</style></head><body>
 <h1>Edgewise plan: {html.escape(ev.name)} ({html.escape(plan.scenario)})</h1>
 <p>Window {plan.window.start.isoformat()} + {plan.window.hours} h; event at
 {ev.start.isoformat()}, {ev.multiplier:g}x the daily peak. Forecast: {plan.forecast.method.value};
-planned demand = {s.headroom:g} x P90 (the larger of the hour's and the next), plus the event's
-within-hour peak. Replicas: the twin's SLO sizing; each hour's replicas start its start-up lead
-plus {1} minute early. What-ifs: the planned schedule
+planned demand = {s.headroom:g} x (the largest P90 of the hour and its neighbours x the hour's
+burst factor (the {s.burst_quantile:g} quantile of its largest tick over the smooth demand, from
+history), plus the event's within-hour peak). Replicas: the twin's SLO sizing; each hour's
+replicas start its start-up lead plus {1} minute early. What-ifs: the planned schedule
 {"alone" if s.reactive.value == "none" else "with the CPU HPA above it"}, one twin run each
 (seed {s.seed}).</p>
 {''.join(charts)}
