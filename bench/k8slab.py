@@ -180,6 +180,7 @@ class Prometheus:
     targets: list[str]
     port: int = field(default_factory=free_port)
     proc: Proc | None = None
+    data_dir: Path | None = None  # an existing TSDB (e.g. backfilled); default workdir/data
 
     @property
     def url(self) -> str:
@@ -193,7 +194,7 @@ class Prometheus:
         (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(cfg))
         self.proc = Proc("prometheus", [
             "prometheus", f"--config.file={self.workdir / 'prometheus.yml'}",
-            f"--storage.tsdb.path={self.workdir / 'data'}",
+            f"--storage.tsdb.path={self.data_dir or self.workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}"],
             self.workdir / "prometheus.log").start()
         wait_for(lambda: requests.get(f"{self.url}/-/ready", timeout=2).ok, 60, "Prometheus")

@@ -4,7 +4,9 @@ Where an HPA already targets the workload, the controller never writes the workl
 (the two would fight, each undoing the other every period). It raises the HPA's `minReplicas`
 instead, and the HPA (which enforces its minimum before it even reads metrics) scales up; the
 HPA's own reactive scaling still works above that floor. The HPA's original minimum is kept in an
-annotation so the floor can only ever be lowered back to it, never below.
+annotation so the floor can only ever be lowered back to it, never below, and the scaler's name
+in another, so the floors it raised can be restored when it is deleted or turned Off
+(scaler/finalizer.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 ORIGINAL_MIN_ANNOTATION = "edgewise.io/original-min-replicas"
+OWNER_ANNOTATION = "edgewise.io/raised-by"
 
 
 class ActuationKind(StrEnum):
@@ -38,6 +41,7 @@ class Action:
     hpa: str | None = None
     record_original_min: int | None = None  # set the annotation to this (first touch only)
     workload_kind: str = "Deployment"
+    owner: str | None = None  # the scaler raising an HPA's floor (its OWNER_ANNOTATION)
 
 
 def hpa_floor(desired: int, hpa: HpaView) -> int:
@@ -48,7 +52,7 @@ def hpa_floor(desired: int, hpa: HpaView) -> int:
 
 
 def plan_action(workload: str, desired: int, current: int, hpa: HpaView | None,
-                kind: str = "Deployment") -> Action | None:
+                kind: str = "Deployment", owner: str | None = None) -> Action | None:
     """The one write this decision needs, or None when the cluster already says so."""
     if hpa is None:
         if desired == current:
@@ -58,7 +62,7 @@ def plan_action(workload: str, desired: int, current: int, hpa: HpaView | None,
     if floor == hpa.min_replicas:
         return None
     record = hpa.min_replicas if hpa.original_min is None else None
-    return Action(ActuationKind.HPA_MIN, workload, floor, hpa.name, record)
+    return Action(ActuationKind.HPA_MIN, workload, floor, hpa.name, record, owner=owner)
 
 
 def actuation_of(hpa: HpaView | None) -> ActuationKind:

@@ -1,4 +1,8 @@
-"""A PredictiveScaler spec -> the policies that decide for it (primary and reactive fallback)."""
+"""A PredictiveScaler spec -> the policies that decide for it (primary and reactive fallback).
+
+Policies that forecast read the entry demand before `start` (`history_rps`, loaded from
+Prometheus by the reconciler); `history_ticks_needed` says how much each one needs.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ import numpy as np
 from envs.graph import ServiceGraph
 from envs.observation import Slo
 from envs.workload import Event
-from scaler.baselines import holt_winters, seasonal_naive
+from scaler.baselines import ForecastPolicy, holt_winters, seasonal_naive
+from scaler.conditions import Reason
 from scaler.errors import ModelLoadError
+from scaler.forecast import HoltWinters, SeasonalNaive
 from scaler.guardrails import GuardedPolicy, Guardrails
 from scaler.hpa import ControllerConfig, HpaPolicy
 from scaler.model import load_rl_policy
@@ -20,12 +26,21 @@ from scaler.prescale import EventFloor, PlannedEvent
 from scaler.spec import ScalerSpec
 
 
+@dataclass(frozen=True)
+class Unready:
+    """Why the primary policy cannot decide, so the reactive rule does."""
+
+    reason: Reason
+    message: str
+
+
 @dataclass
 class Policies:
     primary: GuardedPolicy | None
     fallback: GuardedPolicy
     event_floor: EventFloor | None
-    load_error: str | None
+    unready: Unready | None
+    forecaster: ForecastPolicy | None = None  # the primary's forecast, for status
 
 
 def reactive(spec: ScalerSpec) -> HpaPolicy:
@@ -67,7 +82,7 @@ def _inner(spec: ScalerSpec, ctx: PolicyContext) -> Policy:
     if p.type == "rl":
         assert p.model is not None
         return load_rl_policy(p.model.path, ctx)
-    tick = max(1, int(spec.period_seconds))
+    tick = tick_seconds(spec)
     if p.baseline == "holt-winters":
         return holt_winters(tick)
     if p.baseline == "seasonal-naive":
@@ -75,27 +90,54 @@ def _inner(spec: ScalerSpec, ctx: PolicyContext) -> Policy:
     return reactive(spec)
 
 
-def context(spec: ScalerSpec, graph: ServiceGraph, start: datetime) -> PolicyContext:
+def tick_seconds(spec: ScalerSpec) -> int:
+    return max(1, int(spec.period_seconds))
+
+
+def history_ticks_needed(spec: ScalerSpec) -> int | None:
+    """Ticks of entry demand the policy needs before it can decide; None: it reads none.
+
+    The RL policy's forecast features use what there is (up to two weeks) and degrade to the
+    current rate without it, so it needs none but gets what Prometheus holds.
+    """
+    p = spec.policy
+    if p.type == "rl":
+        return 0
+    if p.baseline == "holt-winters":
+        return HoltWinters(tick_seconds(spec)).min_history_ticks
+    if p.baseline == "seasonal-naive":
+        return SeasonalNaive(tick_seconds(spec)).min_history_ticks
+    return None
+
+
+def context(spec: ScalerSpec, graph: ServiceGraph, start: datetime,
+            history_rps: np.ndarray) -> PolicyContext:
     calendar = tuple(Event(e.name, e.start, e.expected_uplift, 0.0,
                            (e.end - e.start).total_seconds(), 0.0)
                      for e in planned_events(spec, graph))
-    return PolicyContext(graph=graph, tick_seconds=max(1, int(spec.period_seconds)),
+    return PolicyContext(graph=graph, tick_seconds=tick_seconds(spec),
                          slo=Slo(spec.slo.p95_latency_ms, spec.slo.max_error_ratio), start=start,
-                         history_rps=np.zeros(0), calendar=calendar,
+                         history_rps=history_rps, calendar=calendar,
                          rng=np.random.default_rng(0))
 
 
-def assemble(spec: ScalerSpec, graph: ServiceGraph, start: datetime) -> Policies:
+def assemble(spec: ScalerSpec, graph: ServiceGraph, start: datetime, *,
+             history_rps: np.ndarray | None = None, unready: Unready | None = None) -> Policies:
+    """The policies; with `unready` (the history could not be loaded or is too short) only
+    the reactive fallback."""
     g = guardrails(spec, graph)
-    ctx = context(spec, graph, start)
+    ctx = context(spec, graph, start, np.zeros(0) if history_rps is None else history_rps)
     fallback = GuardedPolicy(reactive(spec), g, floor=None, name="reactive-hpa")
     fallback.reset(ctx)
+    if unready is not None:
+        return Policies(None, fallback, None, unready)
     try:
         inner = _inner(spec, ctx)
     except ModelLoadError as e:
-        return Policies(None, fallback, None, str(e))
+        return Policies(None, fallback, None, Unready(Reason.MODEL_LOAD_FAILED, str(e)))
     floor = EventFloor(inner, planned_events(spec, graph), spec.policy.target_utilization)
     primary = GuardedPolicy(floor, g, floor=reactive(spec),
                             name=inner.name if spec.policy.type == "baseline" else "rl")
     primary.reset(ctx)
-    return Policies(primary, fallback, floor, None)
+    forecaster = inner if isinstance(inner, ForecastPolicy) else None
+    return Policies(primary, fallback, floor, None, forecaster)

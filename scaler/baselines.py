@@ -75,6 +75,7 @@ class ForecastPolicy:
         self.target_utilisation = target_utilisation
         self.headroom = headroom
         self.reactive_floor = reactive_floor
+        self.last_forecast_rps: np.ndarray | None = None  # entry demand over the lead, last tick
 
     def reset(self, ctx: PolicyContext) -> None:
         self.ctx = ctx
@@ -91,6 +92,7 @@ class ForecastPolicy:
             self._seen += 1
         history = self._history[: self._seen]
         forecast = self.forecaster.predict(history, int(self._lead.max()) + 1)
+        self.last_forecast_rps = forecast
         peak = np.array([forecast[: k + 1].max() for k in self._lead]) * self.headroom
         need = np.ceil(
             peak

@@ -32,6 +32,8 @@ class Reason(StrEnum):
     SERIES_STALE = "SeriesStale"
     SERIES_NAN = "SeriesNaN"
     MODEL_LOAD_FAILED = "ModelLoadFailed"
+    INSUFFICIENT_HISTORY = "InsufficientHistory"
+    HISTORY_UNAVAILABLE = "HistoryUnavailable"
     POLICY_FAILED = "PolicyFailed"
     DESIRED_WITHIN_RANGE = "DesiredWithinRange"
     CLIPPED = "GuardrailClipped"

@@ -11,10 +11,13 @@ from typing import Any
 
 from scaler.spec import (
     DEFAULT_CPU_QUERY,
+    DEFAULT_HISTORY_SECONDS,
     DEFAULT_LATENCY_QUERY,
     DEFAULT_RATE_QUERY,
     GROUP,
     KIND,
+    MAX_HISTORY_SECONDS,
+    MIN_HISTORY_SECONDS,
     PLURAL,
     VERSION,
 )
@@ -92,6 +95,10 @@ _METRICS = _obj({
     "directUrl": _str("Pod metrics endpoint scraped without Prometheus, the reactive "
                       "fallback's source", pattern="^https?://"),
     "stalenessSeconds": _num("A sample older than this is stale", 1, default=120),
+    "historySeconds": _num("Entry demand loaded from Prometheus (range queries of the rate "
+                           "query) for policies that forecast: holt-winters needs 2 weeks, "
+                           "seasonal-naive 1", MIN_HISTORY_SECONDS, maximum=MAX_HISTORY_SECONDS,
+                           default=DEFAULT_HISTORY_SECONDS),
     "queries": _obj({
         "rate": _str("PromQL: requests/s of $service", default=DEFAULT_RATE_QUERY),
         "latency": _str("PromQL: p95 latency (seconds) of $service", default=DEFAULT_LATENCY_QUERY),

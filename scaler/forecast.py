@@ -14,6 +14,11 @@ WEEK_SECONDS = 7 * 86_400
 
 
 class Forecaster(Protocol):
+    @property
+    def min_history_ticks(self) -> int:
+        """Ticks of history `predict` needs."""
+        ...
+
     def predict(self, history_rps: np.ndarray, steps: int) -> np.ndarray:
         """Entry demand for the `steps` ticks after the end of `history_rps`."""
         ...
@@ -24,6 +29,10 @@ class SeasonalNaive:
 
     def __init__(self, tick_seconds: int, season_seconds: int = WEEK_SECONDS) -> None:
         self.period = season_seconds // tick_seconds
+
+    @property
+    def min_history_ticks(self) -> int:
+        return self.period
 
     def predict(self, history_rps: np.ndarray, steps: int) -> np.ndarray:
         if len(history_rps) < self.period:
@@ -61,6 +70,11 @@ class HoltWinters:
         self._fitted_at: int | None = None
         self._forecast = np.zeros(0)
 
+    @property
+    def min_history_ticks(self) -> int:
+        """Two seasons of hourly means."""
+        return 2 * self.season_hours * self.per_hour
+
     def _fit(self, history_rps: np.ndarray) -> np.ndarray:
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
@@ -92,7 +106,7 @@ class HoltWinters:
             or n - self._fitted_at >= self.refit_ticks
             or n < self._fitted_at
         ):
-            if n < 2 * self.season_hours * self.per_hour:
+            if n < self.min_history_ticks:
                 raise ValueError(
                     f"Holt-Winters needs two seasons of history ({2 * self.season_hours} h), has "
                     f"{n * self.tick_seconds / 3600:.1f} h"

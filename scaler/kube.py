@@ -19,8 +19,15 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from scaler.actuation import ORIGINAL_MIN_ANNOTATION, Action, ActuationKind, HpaView
+from scaler.actuation import (
+    ORIGINAL_MIN_ANNOTATION,
+    OWNER_ANNOTATION,
+    Action,
+    ActuationKind,
+    HpaView,
+)
 from scaler.errors import ConflictError, PermanentError, TemporaryError
+from scaler.finalizer import Restore
 from scaler.leader import LeaseRecord
 from scaler.observe import WorkloadState
 from scaler.spec import GROUP, KIND, PLURAL, VERSION, ScalerRef, Target, WorkloadKind
@@ -110,18 +117,40 @@ class KubeCluster:
         ready = obj.status.ready_replicas if obj.status is not None else 0
         return WorkloadState(int(obj.spec.replicas or 0), int(ready or 0))
 
-    def hpa_for(self, namespace: str, target: Target) -> HpaView | None:
+    def _hpas(self, namespace: str) -> list[Any]:
         hpas = _call(f"list HPAs in {namespace}",
                      self.autoscaling.list_namespaced_horizontal_pod_autoscaler, namespace)
-        h: Any
-        for h in hpas.items:
+        return list(hpas.items)
+
+    def hpa_for(self, namespace: str, target: Target) -> HpaView | None:
+        for h in self._hpas(namespace):
             ref = h.spec.scale_target_ref
             if ref.kind == target.kind.value and ref.name == target.name:
-                original = (h.metadata.annotations or {}).get(ORIGINAL_MIN_ANNOTATION)
-                return HpaView(h.metadata.name, int(h.spec.min_replicas or 1),
-                               int(h.spec.max_replicas),
-                               int(original) if original is not None else None)
+                return _hpa_view(h)
         return None
+
+    def raised_hpas(self, namespace: str, scaler: str) -> list[HpaView]:
+        """The HPAs whose floor this scaler raised (its name in OWNER_ANNOTATION)."""
+        return [_hpa_view(h) for h in self._hpas(namespace)
+                if (h.metadata.annotations or {}).get(OWNER_ANNOTATION) == scaler]
+
+    def restore_hpa(self, namespace: str, restore: Restore) -> None:
+        """The HPA's own minReplicas back, and our annotations gone (null deletes a key)."""
+        body = {"metadata": {"annotations": {ORIGINAL_MIN_ANNOTATION: None,
+                                             OWNER_ANNOTATION: None}},
+                "spec": {"minReplicas": restore.min_replicas}}
+        _call(f"restore HPA {namespace}/{restore.hpa}",
+              self.autoscaling.patch_namespaced_horizontal_pod_autoscaler, restore.hpa,
+              namespace, body)
+
+    def set_finalizers(self, ref: ScalerRef, finalizers: list[str],
+                       resource_version: str) -> None:
+        """Merge patch of metadata.finalizers; the resourceVersion makes a concurrent change a
+        ConflictError (409), retried next period, instead of a lost update."""
+        body = {"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}}
+        _call(f"set finalizers of PredictiveScaler {ref.namespace}/{ref.name}",
+              self.custom.patch_namespaced_custom_object, GROUP, VERSION, ref.namespace, PLURAL,
+              ref.name, body)
 
     def apply(self, namespace: str, action: Action) -> None:
         if action.kind is ActuationKind.SCALE:
@@ -134,9 +163,13 @@ class KubeCluster:
             return
         assert action.hpa is not None
         hpa_body: dict[str, Any] = {"spec": {"minReplicas": action.replicas}}
+        annotations = {}
         if action.record_original_min is not None:
-            hpa_body["metadata"] = {"annotations": {
-                ORIGINAL_MIN_ANNOTATION: str(action.record_original_min)}}
+            annotations[ORIGINAL_MIN_ANNOTATION] = str(action.record_original_min)
+        if action.owner is not None:
+            annotations[OWNER_ANNOTATION] = action.owner
+        if annotations:
+            hpa_body["metadata"] = {"annotations": annotations}
         _call(f"patch HPA {namespace}/{action.hpa}",
               self.autoscaling.patch_namespaced_horizontal_pod_autoscaler, action.hpa,
               namespace, hpa_body)
@@ -167,6 +200,12 @@ class KubeCluster:
         if key not in data:
             raise PermanentError(f"ConfigMap {namespace}/{name} has no key {key!r}")
         return str(data[key])
+
+
+def _hpa_view(h: Any) -> HpaView:
+    original = (h.metadata.annotations or {}).get(ORIGINAL_MIN_ANNOTATION)
+    return HpaView(h.metadata.name, int(h.spec.min_replicas or 1), int(h.spec.max_replicas),
+                   int(original) if original is not None else None)
 
 
 class KubeLeases:

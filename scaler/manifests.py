@@ -27,7 +27,7 @@ def rbac() -> list[Manifest]:
     labels = {"app.kubernetes.io/name": NAME}
     meta = {"name": NAME, "namespace": NAMESPACE, "labels": labels}
     cluster_rules = [
-        _rule([GROUP], [PLURAL], ["get", "list", "watch"]),
+        _rule([GROUP], [PLURAL], ["get", "list", "watch", "patch"]),  # patch: the finalizer
         _rule([GROUP], [f"{PLURAL}/status"], ["get", "patch", "update"]),
         _rule(["apps"], ["deployments", "statefulsets"], ["get", "list"]),
         _rule(["apps"], ["deployments/scale", "statefulsets/scale"], ["get", "patch", "update"]),

@@ -4,13 +4,21 @@ The loop is pure orchestration over injected ports: `Cluster` (scale subresource
 status), `MetricsReader` (Prometheus, or a direct pod scrape when Prometheus is down), a
 `DecisionSink` (decision log and metrics) and a clock. Nothing here imports a Kubernetes or
 Prometheus client; the adapters in scaler/kube.py and scaler/prometheus.py implement the ports.
+
+Policies are assembled when a scaler is first seen and whenever its spec changes; those that
+forecast first get the entry-demand history from Prometheus (`scaler/history.py`). When that
+fails, or there is too little, the reactive rule decides (Fallback) and the history is loaded
+again `history_retry_seconds` later (`unavailable_retry_seconds` if Prometheus did not answer).
+
+The finalizer (`scaler/finalizer.py`) restores the HPA floors a scaler raised when it is deleted
+or turned Off.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -20,7 +28,8 @@ from envs.errors import GraphError
 from envs.graph import ServiceGraph, parse_graph
 from envs.observation import Observation
 from scaler.actuation import Action, HpaView, actuation_of, plan_action
-from scaler.assembly import Policies, assemble
+from scaler.assembly import Policies, Unready, assemble, history_ticks_needed, tick_seconds
+from scaler.baselines import ForecastPolicy
 from scaler.conditions import Condition, ConditionType, Reason
 from scaler.decision import Decision, Forecast, TargetDecision, decision_reason, status_document
 from scaler.decision import summary as decision_summary
@@ -30,7 +39,9 @@ from scaler.errors import (
     PrometheusUnavailableError,
     ScalerError,
 )
+from scaler.finalizer import Restore, Step, adding, finalizer_step, restores, without
 from scaler.guardrails import ClipReason
+from scaler.history import Grid, Series, grid, history, shortfall
 from scaler.observe import MetricKind, Samples, WorkloadState, build_observation, first_bad
 from scaler.spec import Mode, ScalerRef, ScalerSpec, Target, check_against_graph, parse_ref
 from scaler.spec import parse_spec as parse_scaler_spec
@@ -44,10 +55,21 @@ class Cluster(Protocol):
              warning: bool) -> None: ...
     def write_status(self, ref: ScalerRef, status: dict[str, Any]) -> None: ...
     def read_config_map(self, namespace: str, name: str, key: str) -> str: ...
+    def raised_hpas(self, namespace: str, scaler: str) -> list[HpaView]: ...
+    def restore_hpa(self, namespace: str, restore: Restore) -> None: ...
+    def set_finalizers(self, ref: ScalerRef, finalizers: list[str],
+                       resource_version: str) -> None: ...
 
 
 class MetricsReader(Protocol):
     def read(self, namespace: str, spec: ScalerSpec, graph: ServiceGraph) -> Samples: ...
+
+
+class MetricsStore(MetricsReader, Protocol):
+    """Prometheus: the current samples, and the entry demand's history."""
+
+    def demand_history(self, namespace: str, spec: ScalerSpec, graph: ServiceGraph,
+                       grid: Grid) -> list[Series]: ...
 
 
 class DecisionSink(Protocol):
@@ -61,6 +83,7 @@ class ScalerState:
     spec: ScalerSpec
     graph: ServiceGraph
     policies: Policies
+    reload_at: datetime | None = None  # when to load the history again (None: loaded or unused)
     tick: int = -1
     decisions: int = 0
     fallback: str | None = None
@@ -84,10 +107,12 @@ class _Hold(Exception):
 @dataclass
 class Reconciler:
     cluster: Cluster
-    prometheus: Callable[[str], MetricsReader]
+    prometheus: Callable[[str], MetricsStore]
     direct: Callable[[str], MetricsReader]
     sink: DecisionSink
     clock: Callable[[], datetime]
+    history_retry_seconds: float = 3600.0
+    unavailable_retry_seconds: float = 60.0
     states: dict[str, ScalerState] = field(default_factory=dict)
 
     def forget(self, keep_uids: set[str]) -> None:
@@ -96,14 +121,20 @@ class Reconciler:
 
     def reconcile(self, obj: Mapping[str, Any]) -> Decision | None:
         ref = parse_ref(obj)
+        meta = obj.get("metadata") or {}
+        deleting = meta.get("deletionTimestamp") is not None
         old_status = dict(obj.get("status") or {})
         now = self.clock()
+        if deleting:
+            self._finalize(ref, meta, None, deleting=True)
+            return None
         try:
             state = self._state(ref, obj, now)
         except InvalidSpecError as e:
             self._invalid(ref, old_status, str(e), now)
             return None
         spec = state.spec
+        self._finalize(ref, meta, spec.mode, deleting=False)
         if spec.mode is Mode.OFF:
             self._write(ref, state, None, _off_conditions(ref), old_status, now)
             return None
@@ -137,16 +168,60 @@ class Reconciler:
         self._write(ref, state, decision, conds, old_status, now)
         return decision
 
+    def _finalize(self, ref: ScalerRef, meta: Mapping[str, Any], mode: Mode | None,
+                  deleting: bool) -> None:
+        """Add the finalizer before acting; on deletion or Off, restore and remove it."""
+        finalizers = [str(f) for f in meta.get("finalizers") or []]
+        step = finalizer_step(deleting, mode, finalizers)
+        version = str(meta.get("resourceVersion", ""))
+        if step is Step.ADD:
+            self.cluster.set_finalizers(ref, adding(finalizers), version)
+        elif step is Step.RESTORE:
+            for r in restores(self.cluster.raised_hpas(ref.namespace, ref.name)):
+                self.cluster.restore_hpa(ref.namespace, r)
+                self.cluster.emit(ref, f"{ref.name}.restore.{r.hpa}.{version}", "HpaRestored",
+                                  f"HPA {r.hpa}: minReplicas back to {r.min_replicas}", False)
+            self.cluster.set_finalizers(ref, without(finalizers), version)
+
     def _state(self, ref: ScalerRef, obj: Mapping[str, Any], now: datetime) -> ScalerState:
         state = self.states.get(ref.uid)
         if state is not None and state.generation == ref.generation:
+            if state.reload_at is not None and now >= state.reload_at:
+                policies, state.reload_at = self._policies(ref, state.spec, state.graph, now)
+                state.policies = replace(policies, fallback=state.policies.fallback)
             return state
         spec = parse_scaler_spec(obj.get("spec") or {})
         graph = self._graph(ref, spec)
         check_against_graph(spec, graph.names)
-        state = ScalerState(ref.generation, spec, graph, assemble(spec, graph, now))
+        policies, reload_at = self._policies(ref, spec, graph, now)
+        state = ScalerState(ref.generation, spec, graph, policies, reload_at)
         self.states[ref.uid] = state
         return state
+
+    def _policies(self, ref: ScalerRef, spec: ScalerSpec, graph: ServiceGraph, now: datetime
+                  ) -> tuple[Policies, datetime | None]:
+        """The policies, with the demand history loaded if the policy reads one; and when to
+        try again if it could not be loaded or is too short."""
+        needed = history_ticks_needed(spec)
+        if needed is None:
+            return assemble(spec, graph, now), None
+        g = grid(now, tick_seconds(spec), spec.metrics.history_seconds)
+        try:
+            series = self.prometheus(spec.metrics.prometheus_url).demand_history(
+                ref.namespace, spec, graph, g)
+        except PrometheusUnavailableError as e:
+            retry = timedelta(seconds=self.unavailable_retry_seconds)
+            unready = Unready(Reason.HISTORY_UNAVAILABLE, f"demand history not loaded: {e}; "
+                              f"next try in {retry.total_seconds():g} s")
+            return assemble(spec, graph, now, unready=unready), now + retry
+        h = history(g, series)
+        short = shortfall(h, needed, spec.metrics.history_seconds)
+        if short is not None:
+            retry = timedelta(seconds=self.history_retry_seconds)
+            unready = Unready(Reason.INSUFFICIENT_HISTORY,
+                              f"{short}; next look in {retry.total_seconds() / 60:g} min")
+            return assemble(spec, graph, now, unready=unready), now + retry
+        return assemble(spec, graph, now, history_rps=h.rps), None
 
     def _graph(self, ref: ScalerRef, spec: ScalerSpec) -> ServiceGraph:
         source = spec.graph
@@ -172,9 +247,10 @@ class Reconciler:
                             spec.metrics.staleness_seconds)
             if bad is None:
                 obs = build_observation(graph, samples, workloads, now, tick)
-                if state.policies.load_error is None:
+                unready = state.policies.unready
+                if unready is None:
                     return Observed(obs, None)
-                return Observed(obs, Reason.MODEL_LOAD_FAILED, state.policies.load_error)
+                return Observed(obs, unready.reason, unready.message)
             reason, message = Reason(bad.problem.value), f"Prometheus: {bad.message}"
         except PrometheusUnavailableError as e:
             reason, message = Reason.PROMETHEUS_UNAVAILABLE, str(e)
@@ -251,7 +327,8 @@ class Reconciler:
                         "rps")
         if fallback:
             message += f"; fallback: {observed.fallback_message}"
-        forecast = _forecast(obs, event)
+        forecast = _forecast(obs, event, None if fallback else policies.forecaster,
+                             tick_seconds(state.spec))
         decision = Decision(now, obs.tick, state.spec.mode, guarded.name, reason, message,
                             tuple(targets), forecast, acted=False,
                             fallback_reason=observed.fallback_reason.value
@@ -265,7 +342,7 @@ class Reconciler:
         kinds = {t.name: t.kind.value for t in state.spec.targets}
         for t in decision.targets:
             action = plan_action(t.workload, t.desired, t.current, hpas[t.service],
-                                 kinds[t.workload])
+                                 kinds[t.workload], owner=ref.name)
             if action is not None:
                 self.cluster.apply(ref.namespace, action)
         return Decision(**{**decision.__dict__, "acted": True})
@@ -291,9 +368,15 @@ def _cond(kind: ConditionType, status: bool | None, reason: Reason, message: str
     return Condition(kind, status, reason, message, None, ref.generation)
 
 
-def _forecast(obs: Observation, event: Any) -> Forecast:
+def _forecast(obs: Observation, event: Any, forecaster: ForecastPolicy | None,
+              tick: int) -> Forecast:
+    """The announced event's peak; else the forecasting policy's peak over its lead; else
+    the current rate."""
     if event is None:
-        return Forecast(obs.entry_rate_rps, obs.entry_rate_rps, 0.0)
+        ahead = forecaster.last_forecast_rps if forecaster is not None else None
+        if ahead is None or len(ahead) == 0:
+            return Forecast(obs.entry_rate_rps, obs.entry_rate_rps, 0.0)
+        return Forecast(obs.entry_rate_rps, float(ahead.max()), float(len(ahead) * tick))
     ev = event.event
     horizon = max(0.0, (ev.start - obs.now).total_seconds())
     return Forecast(obs.entry_rate_rps, event.reference_rps * ev.expected_uplift, horizon,

@@ -31,6 +31,9 @@ DEFAULT_CPU_QUERY = (
     'resource="cpu"})'
 )
 
+DEFAULT_HISTORY_SECONDS = 14 * 86_400  # two weekly seasons: what holt-winters needs
+MIN_HISTORY_SECONDS, MAX_HISTORY_SECONDS = 3600, 90 * 86_400
+
 
 class Mode(StrEnum):
     ACTIVE = "Active"
@@ -131,6 +134,8 @@ class MetricsSpec(_Model):
     prometheus_url: str = Field("http://prometheus.monitoring:9090", alias="prometheusUrl")
     direct_url: str | None = Field(None, alias="directUrl")
     staleness_seconds: float = Field(120.0, alias="stalenessSeconds", gt=0)
+    history_seconds: float = Field(DEFAULT_HISTORY_SECONDS, alias="historySeconds",
+                                   ge=MIN_HISTORY_SECONDS, le=MAX_HISTORY_SECONDS)
     queries: Queries = Field(default_factory=lambda: Queries.model_validate({}))
 
 

@@ -206,3 +206,39 @@ def test_hpa_floor_instead_of_fighting(make_world: Any) -> None:
     changes = [b - a for a, b in zip(series, series[1:], strict=False) if b != a]
     reversals = sum(1 for x, y in zip(changes, changes[1:], strict=False) if (x > 0) != (y > 0))
     assert reversals <= 1, f"replica count oscillated: {series}"
+
+
+def test_deleting_the_scaler_restores_the_hpa_floor(make_world: Any) -> None:
+    w, anchor = _steady_world(make_world, "finalizer", replicas=2, event_at=20)
+    hpa = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+           "metadata": {"name": "web"},
+           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                       "name": "web"},
+                    "minReplicas": 2, "maxReplicas": 20, "targetCPUUtilizationPercentage": 70}}
+    w.autoscaling.create_namespaced_horizontal_pod_autoscaler(w.namespace, hpa)
+    w.scaler("shop", events=[_event(anchor, 20)], period=PERIOD, cooldown=4)
+    ctl, port, log = w.controller("c1")
+
+    def read_hpa() -> Any:
+        return w.autoscaling.read_namespaced_horizontal_pod_autoscaler("web", w.namespace)
+
+    wait_for(lambda: read_hpa().spec.min_replicas > 2, 60, "the event to raise the HPA floor")
+    assert w.get_scaler("shop")["metadata"]["finalizers"] == ["edgewise.io/restore-hpa"]
+    assert read_hpa().metadata.annotations["edgewise.io/raised-by"] == "shop"
+    w.custom.delete_namespaced_custom_object(GROUP, VERSION, w.namespace, PLURAL, "shop")
+
+    def gone() -> bool:
+        try:
+            w.get_scaler("shop")
+        except ApiException as e:
+            return e.status == 404
+        return False
+
+    wait_for(gone, 30, "the PredictiveScaler to disappear")
+    h = read_hpa()
+    assert h.spec.min_replicas == 2
+    annotations = h.metadata.annotations or {}
+    assert "edgewise.io/original-min-replicas" not in annotations
+    assert "edgewise.io/raised-by" not in annotations
+    assert "HpaRestored" in {e.reason for e in w.events()}
+    assert ctl.alive()

@@ -4,6 +4,7 @@ replayed scenario scraped by Prometheus, and controller processes."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import yaml
 from kubernetes import client
 
 from bench.k8slab import Proc, edgewise, free_port, wait_for
+from envs.scenario import parse_scenario
 from scaler.spec import GROUP, PLURAL, VERSION
 
 SPEED = 60.0  # one simulated minute per second
@@ -46,6 +48,43 @@ def scenario_yaml(path: Path, event_at_minutes: float | None, uplift: float = 3.
            "events": events}
     path.write_text(yaml.safe_dump(doc))
     return path
+
+
+def backfill(data_dir: Path, instance: str, days: float, end_epoch: int,
+             daily_profile: list[float], base_rps: float = 40.0) -> dict[int, float]:
+    """Per-service rate history of a twin scenario (one-minute ticks, the last at `end_epoch`)
+    written into a Prometheus TSDB with `promtool tsdb create-blocks-from openmetrics`, under
+    the labels a scrape of `edgewise replay` at `instance` gets. Returns epoch -> web's rps."""
+    ticks = int(days * 1440)
+    start = datetime.fromtimestamp(end_epoch - (ticks - 1) * 60, UTC).replace(tzinfo=None)
+    scenario = parse_scenario({
+        "name": "history", "graph": "graph.yaml", "start": start.isoformat(),
+        "duration": ticks * 60, "history": 0, "tick_seconds": 60,
+        "workload": {"base_rps": base_rps, "daily_profile": daily_profile,
+                     "weekly_profile": [1.0] * 7, "trend_per_week": 0.0, "noise_cv": 0.0}},
+        base_dir=_graph_dir(data_dir))
+    _, run = scenario.demand(0)
+    per_service = run[:, None] * scenario.config().visit_ratios[None, :]
+    name = "edgewise_service_requests_per_second"
+    lines = [f"# HELP {name} Offered load", f"# TYPE {name} gauge"]
+    for j, service in enumerate(scenario.graph.names):
+        labels = f'instance="{instance}",job="replay",service="{service}"'
+        lines += [f"{name}{{{labels}}} {per_service[i, j]:.4f} {end_epoch - (ticks - 1 - i) * 60}"
+                  for i in range(ticks)]
+    text = data_dir.with_suffix(".om")
+    text.write_text("\n".join(lines) + "\n# EOF\n")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet",
+                    str(text), str(data_dir)], check=True, capture_output=True, timeout=300)
+    web = scenario.graph.index("web")
+    return {end_epoch - (ticks - 1 - i) * 60: float(per_service[i, web]) for i in range(ticks)}
+
+
+def _graph_dir(data_dir: Path) -> Path:
+    out = data_dir.parent / "graph"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "graph.yaml").write_text(yaml.safe_dump(GRAPH_SIM))
+    return out
 
 
 def queries(instance: str) -> dict[str, str]:
@@ -133,10 +172,12 @@ class World:
 
     def scaler(self, name: str, *, mode: str = "Active", events: list[dict[str, Any]] = (),
                policy: dict[str, Any] | None = None, period: float = 2.0,
-               cooldown: float = 6.0, direct: bool = True, prometheus_url: str | None = None
-               ) -> dict[str, Any]:
+               cooldown: float = 6.0, direct: bool = True, prometheus_url: str | None = None,
+               history_seconds: float | None = None) -> dict[str, Any]:
         metrics: dict[str, Any] = {"prometheusUrl": prometheus_url or self.prometheus_url,
                                    "stalenessSeconds": 30, "queries": queries(self.instance)}
+        if history_seconds is not None:
+            metrics["historySeconds"] = history_seconds
         if direct:
             metrics["directUrl"] = f"http://{self.instance}/metrics"
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "PredictiveScaler",

@@ -14,6 +14,7 @@ from scaler.actuation import ActuationKind, HpaView, hpa_floor, plan_action
 from scaler.conditions import Condition, ConditionType, Reason, merge_conditions
 from scaler.decision import DecisionReason, decision_reason
 from scaler.errors import InvalidSpecError
+from scaler.finalizer import FINALIZER, Restore, Step, finalizer_step, restores, without
 from scaler.leader import LeaderConfig, LeaderElector, LeaseRecord
 from scaler.observe import (
     MetricKind,
@@ -103,6 +104,33 @@ def test_plan_action(desired: int, current: int, hpa: HpaView | None, kind: Actu
     else:
         assert a is not None and a.kind is kind and a.replicas == replicas
         assert a.record_original_min == record
+
+
+@pytest.mark.parametrize(("deleting", "mode", "finalizers", "step"), [
+    (False, Mode.ACTIVE, [], Step.ADD),                       # before the first write
+    (False, Mode.ACTIVE, [FINALIZER], Step.NONE),
+    (False, Mode.SHADOW, [], Step.NONE),                      # Shadow writes nothing
+    (False, Mode.SHADOW, [FINALIZER], Step.NONE),             # ... and keeps what Active raised
+    (False, Mode.OFF, [FINALIZER], Step.RESTORE),
+    (False, Mode.OFF, [], Step.NONE),
+    (True, Mode.ACTIVE, ["other/x", FINALIZER], Step.RESTORE),
+    (True, None, [FINALIZER], Step.RESTORE),                  # even with an invalid spec
+    (True, Mode.ACTIVE, ["other/x"], Step.NONE),              # never ours: nothing to do
+])
+def test_finalizer_step(deleting: bool, mode: Mode | None, finalizers: list[str],
+                        step: Step) -> None:
+    assert finalizer_step(deleting, mode, finalizers) is step
+
+
+def test_restores_give_back_each_recorded_minimum_and_keep_other_finalizers() -> None:
+    raised = [HpaView("a", 9, 20, 2), HpaView("b", 5, 20, None), HpaView("c", 4, 20, 4)]
+    assert restores(raised) == (Restore("a", 2), Restore("c", 4))
+    assert without(["other/x", FINALIZER]) == ["other/x"]
+
+
+def test_plan_action_names_the_scaler_on_hpa_writes() -> None:
+    a = plan_action("web", 9, 2, HpaView("h", 2, 20, None), owner="shop")
+    assert a is not None and a.owner == "shop"
 
 
 class Clock:

@@ -31,7 +31,7 @@ def spec(model: str, services: tuple[str, ...]) -> object:
 def test_default_model_drives_the_boutique_graph() -> None:
     graph = load_graph("boutique")
     policies = assemble(spec("default", graph.names), graph, START)  # type: ignore[arg-type]
-    assert policies.load_error is None and policies.primary is not None
+    assert policies.unready is None and policies.primary is not None
     sc = load_scenario("flash-sale")
     _, run = sc.demand(0)
     twin = Twin(sc.config(), run[:5], START)
@@ -48,12 +48,13 @@ def test_broken_models_become_load_errors(tmp_path: Path, make: object, needle: 
     graph = load_graph("boutique")
     path = make(tmp_path)  # type: ignore[operator]
     policies = assemble(spec(str(path), graph.names), graph, START)  # type: ignore[arg-type]
-    assert policies.primary is None
-    assert policies.load_error is not None and needle in policies.load_error
+    assert policies.primary is None and policies.unready is not None
+    assert policies.unready.reason == "ModelLoadFailed" and needle in policies.unready.message
 
 
 def test_a_model_for_another_graph_is_refused() -> None:
     graph = parse_graph({"entry": "web", "services": {"web": {"capacity_rps": 10}}})
     policies = assemble(spec("default", graph.names), graph, START)  # type: ignore[arg-type]
-    assert policies.primary is None and policies.load_error is not None
-    assert "schema" in policies.load_error.lower() or "graph" in policies.load_error.lower()
+    assert policies.primary is None and policies.unready is not None
+    message = policies.unready.message.lower()
+    assert "schema" in message or "graph" in message

@@ -3,15 +3,18 @@ in-memory metrics source): modes, fallback reasons, HPA floor, status and Events
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
 from envs.graph import ServiceGraph
 from scaler.actuation import Action, ActuationKind, HpaView
 from scaler.decision import Decision
 from scaler.errors import PrometheusUnavailableError
+from scaler.finalizer import FINALIZER, Restore
+from scaler.history import Grid, Series, windows
 from scaler.observe import MetricKind, Sample, Samples, WorkloadState
 from scaler.reconcile import Reconciler
 from scaler.spec import ScalerRef, ScalerSpec, Target
@@ -26,6 +29,8 @@ class MemoryCluster:
         self.actions: list[Action] = []
         self.events: dict[str, tuple[str, str]] = {}
         self.status: dict[str, Any] = {}
+        self.finalizers: list[str] = []
+        self.owner: str | None = None  # the HPA's raised-by annotation
 
     def workload(self, namespace: str, target: Target) -> WorkloadState:
         return WorkloadState(self.replicas, self.replicas)
@@ -37,6 +42,24 @@ class MemoryCluster:
         self.actions.append(action)
         if action.kind is ActuationKind.SCALE:
             self.replicas = action.replicas
+        elif self.hpa is not None:
+            original = self.hpa.original_min
+            if action.record_original_min is not None:
+                original = action.record_original_min
+            self.hpa = HpaView(self.hpa.name, action.replicas, self.hpa.max_replicas, original)
+            self.owner = action.owner
+
+    def raised_hpas(self, namespace: str, scaler: str) -> list[HpaView]:
+        return [self.hpa] if self.hpa is not None and self.owner == scaler else []
+
+    def restore_hpa(self, namespace: str, restore: Restore) -> None:
+        assert self.hpa is not None and restore.hpa == self.hpa.name
+        self.hpa = HpaView(self.hpa.name, restore.min_replicas, self.hpa.max_replicas, None)
+        self.owner = None
+
+    def set_finalizers(self, ref: ScalerRef, finalizers: list[str],
+                       resource_version: str) -> None:
+        self.finalizers = list(finalizers)
 
     def emit(self, ref: ScalerRef, key: str, reason: str, message: str, warning: bool) -> None:
         self.events.setdefault(key, (reason, message))
@@ -48,9 +71,31 @@ class MemoryCluster:
         raise AssertionError("not used")
 
 
+def daily(t: float) -> float:
+    """A demand with a daily cycle between 10 and 50 rps."""
+    return 30.0 + 20.0 * float(np.sin(2 * np.pi * t / 86_400))
+
+
 class MemoryMetrics:
+    """Current samples, and a demand history of `history_days` days ending at the clock."""
+
     def __init__(self, rate: float | None, cpu: float | None, clock: Any) -> None:
         self.rate, self.cpu, self.clock, self.down = rate, cpu, clock, False
+        self.history_days = 0.0
+        self.range_queries = 0
+
+    def demand_history(self, namespace: str, spec: ScalerSpec, graph: ServiceGraph,
+                       grid: Grid) -> list[Series]:
+        if self.down:
+            raise PrometheusUnavailableError("Prometheus at http://x: connection refused")
+        first = grid.end_epoch - self.history_days * 86_400
+        out: list[Series] = []
+        for w in windows(grid):
+            self.range_queries += 1
+            ts = range(w.start_epoch, w.end_epoch + 1, grid.step_seconds)
+            assert len(ts) <= 11_000, "a range query over Prometheus' points limit"
+            out.append([(float(t), daily(t)) for t in ts if t > first])
+        return out
 
     def read(self, namespace: str, spec: ScalerSpec, graph: ServiceGraph) -> Samples:
         if self.down:
@@ -209,11 +254,70 @@ def test_event_names_are_stable_per_period() -> None:
     assert len(cluster.events) == 1
 
 
-def test_policy_that_raises_falls_back_with_policy_failed() -> None:
-    """holt-winters without weeks of history raises: the reactive rule decides instead."""
-    r, cluster, _, sink, clock = world(3, 20.0, 0.6)
-    run(r, clock, obj(policy={"type": "baseline", "baseline": "holt-winters"}), 2)
+HOLT_WINTERS = {"policy": {"type": "baseline", "baseline": "holt-winters"}, "periodSeconds": 60}
+
+
+def test_short_history_falls_back_then_loads_again_later() -> None:
+    """2 days of data, holt-winters needs 2 weeks: the reactive rule decides, the reason says
+    how much there is; an hour later, with two weeks in Prometheus, the policy takes over."""
+    r, cluster, metrics, sink, clock = world(3, 30.0, 0.6)
+    metrics.history_days = 2
+    run(r, clock, obj(**HOLT_WINTERS), 2)
     c = cond(cluster, "Fallback")
-    assert c["status"] == "True" and c["reason"] == "PolicyFailed"
-    assert "Holt-Winters needs two seasons" in c["message"]
-    assert len(sink.decisions) == 2
+    assert c["status"] == "True" and c["reason"] == "InsufficientHistory"
+    assert "has 48.0 h" in c["message"] and "needs 336.0 h" in c["message"]
+    assert sink.decisions[-1].reason.value == "FallbackReactive"
+    assert metrics.range_queries == 2  # 20,160 one-minute ticks: two windows, loaded once
+    metrics.history_days = 15
+    clock.now += timedelta(seconds=r.history_retry_seconds)
+    run(r, clock, obj(**HOLT_WINTERS), 1)
+    assert cond(cluster, "Fallback")["status"] == "False"
+    forecast = cluster.status["forecast"]
+    ahead = [daily(clock.now.replace(tzinfo=UTC).timestamp() - 2 + k * 60) for k in range(1, 3)]
+    assert forecast["expectedPeakRps"] == pytest.approx(max(ahead), rel=0.25)
+    assert forecast["horizonSeconds"] == 120
+
+
+def test_prometheus_down_while_loading_history_falls_back_and_retries() -> None:
+    r, cluster, metrics, sink, clock = world(3, 30.0, 0.6)
+    metrics.history_days, metrics.down = 15, True
+    o = obj(**HOLT_WINTERS, metrics={"prometheusUrl": "http://p", "directUrl": "http://d"})
+    run(r, clock, o, 1)
+    assert cond(cluster, "Fallback")["reason"] == "PrometheusUnavailable"
+    metrics.down = False
+    run(r, clock, o, 1)  # live samples are back, the history is not loaded yet
+    c = cond(cluster, "Fallback")
+    assert c["reason"] == "HistoryUnavailable" and "connection refused" in c["message"]
+    clock.now += timedelta(seconds=r.unavailable_retry_seconds)
+    run(r, clock, o, 1)
+    assert cond(cluster, "Fallback")["status"] == "False"
+
+
+def test_policies_without_history_query_no_range() -> None:
+    r, cluster, metrics, sink, clock = world(3, 20.0, 0.6)
+    run(r, clock, obj(), 2)
+    assert metrics.range_queries == 0
+
+
+def test_active_scaler_gets_the_finalizer_and_deletion_restores_the_hpa() -> None:
+    r, cluster, _, sink, clock = world(2, 60.0, 1.0, HpaView("web", 2, 20, None))
+    o = obj()
+    run(r, clock, o, 1)
+    assert cluster.finalizers == [FINALIZER]
+    assert cluster.hpa is not None and cluster.hpa.min_replicas > 2 and cluster.owner == "shop"
+    deleted = {**o, "metadata": {**o["metadata"], "deletionTimestamp": "2026-11-27T10:00:10Z",
+                                 "finalizers": [FINALIZER]}}
+    n = len(sink.decisions)
+    r.reconcile(deleted)
+    assert cluster.hpa == HpaView("web", 2, 20, None) and cluster.owner is None
+    assert cluster.finalizers == [] and len(sink.decisions) == n
+    assert any(reason == "HpaRestored" for reason, _ in cluster.events.values())
+
+
+def test_mode_off_restores_the_hpa_and_releases_the_finalizer() -> None:
+    r, cluster, _, sink, clock = world(2, 60.0, 1.0, HpaView("web", 2, 20, None))
+    run(r, clock, obj(), 1)
+    off = obj(mode="Off")
+    off["metadata"] = {**off["metadata"], "generation": 2, "finalizers": [FINALIZER]}
+    r.reconcile(off)
+    assert cluster.hpa == HpaView("web", 2, 20, None) and cluster.finalizers == []
