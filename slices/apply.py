@@ -1,5 +1,8 @@
 """Apply: the only module that runs `wireguard-go`, `wg`, `ip`, `nft`, `sysctl` and `ping`.
 
+It also sizes the daemon's data path (UDP socket buffers, tun txqueuelen): docs/slices.md has
+the measurements behind that.
+
 Thin by design: it observes (returning parsed values from `drift`) and executes the actions
 `drift.diff` computed. Every wireguard-go it starts is recorded in a pid file and stopped by that
 pid. Private keys are passed to `wg` only as a file path; command output is never logged.
@@ -7,14 +10,17 @@ pid. Private keys are passed to `wg` only as a file path; command output is neve
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
+from errno import EBADF
 from pathlib import Path
 
 from slices import drift
@@ -23,6 +29,13 @@ from slices.errors import ApplyError
 log = logging.getLogger(__name__)
 WG_SOCKET_DIR = Path("/var/run/wireguard")
 MARK_RULE_PRIORITY = 100
+# Data-path sizing for Debian's wireguard-go 0.0.20220316, which leaves its UDP sockets at
+# net.core.rmem_default (208 KiB here) and its tun at txqueuelen 500. Upstream wireguard-go
+# (>= 0.0.20230223) forces 7 MiB buffers on its own sockets; we do the same from outside.
+UDP_BUFFER_BYTES = 7 << 20
+WG_TXQUEUELEN = 1000
+_SO_SNDBUFFORCE, _SO_RCVBUFFORCE = 32, 33
+_SYS_PIDFD_GETFD = 438  # the same number on every Linux architecture
 _ENV = {**os.environ, "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
 
 
@@ -101,6 +114,7 @@ class Host:
             case drift.SetDevice(ifname, key_path, port):
                 self.run(["wg", "set", ifname, "private-key", str(key_path),
                           "listen-port", str(port)])
+                self.size_udp_buffers(ifname)
             case drift.SetPeer(ifname, peer):
                 allowed = ",".join(str(n) for n in peer.allowed_ips)
                 self.run(["wg", "set", ifname, "peer", peer.public_key, "endpoint",
@@ -110,6 +124,8 @@ class Host:
                 self.run(["wg", "set", ifname, "peer", public_key, "remove"])
             case drift.LinkUp(ifname):
                 self.run(["ip", "link", "set", ifname, "up"])
+                # wireguard-go (re)binds its sockets on the tun's up event, asynchronously.
+                self.size_udp_buffers(ifname, wait_seconds=1.0)
             case drift.AddAddress(ifname, address):
                 self.run(["ip", "addr", "add", str(address), "dev", ifname])
             case drift.DelAddress(ifname, address):
@@ -172,7 +188,32 @@ class Host:
                 raise ApplyError(f"wireguard-go for {ifname} did not start: is /dev/net/tun "
                                  "available and the name unique?")
             time.sleep(0.005)
+        # tun devices default to 500 packets; bursts from TCP overflowed it (measured).
+        self.run(["ip", "link", "set", ifname, "txqueuelen", str(WG_TXQUEUELEN)])
         return proc.pid
+
+    def size_udp_buffers(self, ifname: str, size_bytes: int = UDP_BUFFER_BYTES,
+                         wait_seconds: float = 0.0) -> int:
+        """Force the UDP buffers of the daemon serving `ifname` up to `size_bytes`.
+
+        Without it the receiving daemon's 208 KiB socket overflowed under one TCP flow
+        (UdpRcvbufErrors == TCP retransmits). The socket is borrowed with pidfd_getfd, so only
+        our daemon's sockets change, never the host-wide sysctls. Returns how many sockets were
+        sized (waiting up to `wait_seconds` for the daemon to bind); failure only costs
+        throughput, so it is logged, not raised.
+        """
+        pid = self.pid_of(ifname)
+        if pid is None:
+            return 0
+        deadline = time.monotonic() + wait_seconds
+        try:
+            while not (sized := _force_udp_buffers(pid, size_bytes)) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.01)
+        except OSError as exc:
+            log.warning("could not size UDP buffers of %s (pid %d): %s", ifname, pid, exc)
+            return 0
+        return sized
 
     def records(self) -> tuple[DaemonRecord, ...]:
         directory = self.state_dir / "run"
@@ -217,6 +258,38 @@ class Host:
                 return False
             time.sleep(0.01)
         return True
+
+
+def _force_udp_buffers(pid: int, size_bytes: int) -> int:
+    """SO_{RCV,SND}BUFFORCE on every UDP socket of `pid` smaller than `size_bytes`."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    sized = 0
+    try:
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
+                    continue
+            except OSError:
+                continue  # closed meanwhile
+            fd = libc.syscall(_SYS_PIDFD_GETFD, pidfd, int(name), 0)
+            if fd < 0:
+                errno = ctypes.get_errno()
+                if errno == EBADF:
+                    continue  # closed meanwhile
+                raise OSError(errno, f"pidfd_getfd: {os.strerror(errno)}")
+            with socket.socket(fileno=fd) as sock:  # a duplicate: closing it is harmless
+                if sock.type != socket.SOCK_DGRAM or \
+                        sock.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                # getsockopt reports double the requested size (the kernel's bookkeeping).
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) < 2 * size_bytes:
+                    sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, size_bytes)
+                    sock.setsockopt(socket.SOL_SOCKET, _SO_SNDBUFFORCE, size_bytes)
+                sized += 1
+    finally:
+        os.close(pidfd)
+    return sized
 
 
 def _alive(pid: int) -> bool:

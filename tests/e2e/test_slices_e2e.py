@@ -7,6 +7,7 @@ wireguard-go by pid and deletes every namespace whatever happens.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -24,6 +25,7 @@ import pytest
 from bench.netlab import Lab
 from edgewise.cli import main as cli_main
 from slices import keys
+from slices.apply import UDP_BUFFER_BYTES, WG_TXQUEUELEN
 from slices.model import TopologyKind
 
 pytestmark = [
@@ -94,6 +96,21 @@ def test_in_slice_ping_both_ways(lab: Lab) -> None:
     for src, dst, slc in (("s1", "s2", A), ("s2", "s1", A), ("s2", "s3", A), ("s3", "s2", A),
                           ("s1", "s3", A), ("s3", "s1", A), ("s1", "s4", B), ("s4", "s1", B)):
         assert wait_ping(lab, src, ADDR[(slc, dst)]), f"{src} -> {dst} in slice {slc}"
+
+
+def test_data_path_is_sized(lab: Lab) -> None:
+    """Each daemon's UDP sockets hold 7 MiB (not the 208 KiB default) and its tun queues 1000."""
+    for site, host in lab.hosts.items():
+        for record in host.records():
+            link = json.loads(lab.exec(site, "ip", "-j", "link", "show", "dev", record.ifname))
+            assert link[0]["txqlen"] == WG_TXQUEUELEN, record.ifname
+            sockets = lab.exec(site, "ss", "-u", "-a", "-m", "-n", "-p")
+            owned = [block for block in sockets.split("\nUNCONN")
+                     if f"pid={record.pid}," in block]
+            assert owned, f"no UDP socket of {record.ifname} (pid {record.pid})"
+            for block in owned:
+                size = int(block.split(",rb")[1].split(",")[0])
+                assert size >= UDP_BUFFER_BYTES, f"{record.ifname}: rb{size}"
 
 
 def test_no_reach_across_slices(lab: Lab) -> None:
