@@ -73,6 +73,7 @@ def _objects(api: Any, n: int, period: float, prom_url: str) -> None:
 
 def _controller(api: Any, workers: int, record: list[tuple[str, float, float]]) -> Any:
     from scaler.controller import Controller, utc_now
+    from scaler.informer import Informer
     from scaler.kube import KubeCluster, KubeLeases
     from scaler.leader import LeaderConfig, LeaderElector
     from scaler.prometheus import PrometheusReader
@@ -92,7 +93,7 @@ def _controller(api: Any, workers: int, record: list[tuple[str, float, float]]) 
         with lock:
             record.append((uid, start, elapsed))
 
-    return Controller(reconciler, lambda: cluster.list_scalers("bench"), elector,
+    return Controller(reconciler, Informer(cluster, "bench"), elector,
                       KubeLeases(api, "bench", "bench-leader"), workers=workers,
                       on_reconciled=on, reconcile_seconds=telemetry.reconcile_seconds)
 

@@ -62,6 +62,7 @@ def _decision_log(path: str | None) -> Any:
 
 def build_controller(args: argparse.Namespace) -> Any:
     from scaler.controller import Controller, utc_now
+    from scaler.informer import Informer
     from scaler.kube import KubeCluster, KubeLeases
     from scaler.leader import LeaderConfig, LeaderElector
     from scaler.prometheus import PrometheusReader
@@ -83,8 +84,9 @@ def build_controller(args: argparse.Namespace) -> Any:
                 or f"{socket.gethostname()}-{os.getpid()}")
     elector = LeaderElector(LeaderConfig(identity, args.lease_duration, args.renew_deadline,
                                          args.retry_period), utc_now)
+    informer = Informer(cluster, args.namespace, restarts=telemetry.watch_restarts)
     controller = Controller(
-        reconciler, lambda: cluster.list_scalers(args.namespace), elector,
+        reconciler, informer, elector,
         KubeLeases(api, args.lease_namespace, args.lease_name), workers=args.workers,
         tick_seconds=args.tick, reconcile_seconds=telemetry.reconcile_seconds,
         leader_gauge=telemetry.leader, errors=telemetry.reconcile_errors)

@@ -1,9 +1,11 @@
 """The controller process: leader election, the period loop over every PredictiveScaler, health.
 
-Each scaler is reconciled when its `periodSeconds` has passed since its last reconcile; the
-reconciles of one pass run on a small thread pool (they wait on the apiserver and Prometheus).
-Only the Lease holder reconciles. Every failure is logged and counted; none ends the process, so a
-restarting apiserver costs a few periods, not a crash loop.
+The scalers come from a watch-backed cache (`scaler.informer`), not from a LIST per pass. Each
+is reconciled when its `periodSeconds` has passed since its last reconcile, and at once when its
+spec changed (a new generation) or its deletion began; the reconciles of one pass run on a small
+thread pool (they wait on the apiserver and Prometheus). Only the Lease holder reconciles, and
+only from a cache that has been synced. Every failure is logged and counted; none ends the
+process, so a restarting apiserver costs a few periods, not a crash loop.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,10 +56,39 @@ class LeaseStore(Protocol):
     def write(self, record: LeaseRecord) -> None: ...
 
 
+class ScalerSource(Protocol):
+    """What the period loop needs of the PredictiveScaler cache (scaler.informer.Informer)."""
+
+    def snapshot(self) -> list[Mapping[str, Any]] | None: ...  # None until the first list
+    def in_contact(self, within_seconds: float) -> bool: ...
+    def run(self, stop: threading.Event) -> None: ...
+
+
+Version = tuple[int, bool]  # (metadata.generation, deleting)
+
+
+def _version(obj: Mapping[str, Any]) -> Version:
+    meta = obj.get("metadata") or {}
+    return int(meta.get("generation", 0) or 0), meta.get("deletionTimestamp") is not None
+
+
+def _uid(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("uid", ""))
+
+
+def due(scalers: list[Mapping[str, Any]], due_at: Mapping[str, float],
+        reconciled: Mapping[str, Version], now: float) -> list[Mapping[str, Any]]:
+    """The scalers to reconcile now: their period has passed, or their spec or deletion state
+    differs from what their last reconcile saw (a spec change or a deletion does not wait for
+    the period; a status write does not change the generation)."""
+    return [o for o in scalers
+            if due_at.get(_uid(o), 0.0) <= now or reconciled.get(_uid(o)) != _version(o)]
+
+
 @dataclass
 class Controller:
     reconciler: Reconciler
-    list_scalers: Callable[[], list[dict[str, Any]]]
+    scalers: ScalerSource
     elector: LeaderElector
     leases: LeaseStore
     monotonic: Callable[[], float] = time.monotonic
@@ -68,15 +99,16 @@ class Controller:
     leader_gauge: Any = None
     errors: Any = None
     _due: dict[str, float] = field(default_factory=dict)
+    _reconciled: dict[str, Version] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     last_loop: float = 0.0
-    last_contact: float = -1e9
 
     def healthy(self) -> bool:
         return self.monotonic() - self.last_loop < 30.0
 
     def ready(self) -> bool:
-        return self.monotonic() - self.last_contact < 30.0
+        """The scaler cache has synced and its watch is open (or was, within 30 s)."""
+        return self.scalers.in_contact(30.0)
 
     def stop(self) -> None:
         self._stop.set()
@@ -84,7 +116,6 @@ class Controller:
     def lead_once(self) -> None:
         try:
             proposal = self.elector.propose(self.leases.read())
-            self.last_contact = self.monotonic()
             if proposal is not None:
                 self.leases.write(proposal)
                 self.elector.written(True)
@@ -109,6 +140,8 @@ class Controller:
             self._stop.wait(self.elector.config.retry_period_seconds)
 
     def run(self) -> None:
+        threading.Thread(target=self.scalers.run, args=(self._stop,), name="informer",
+                         daemon=True).start()
         threading.Thread(target=self.run_leader_loop, name="leader", daemon=True).start()
         with ThreadPoolExecutor(self.workers, thread_name_prefix="reconcile") as pool:
             while not self._stop.is_set():
@@ -118,25 +151,24 @@ class Controller:
                 self._stop.wait(self.tick_seconds)
 
     def pass_once(self, pool: ThreadPoolExecutor) -> None:
-        try:
-            scalers = self.list_scalers()
-            self.last_contact = self.monotonic()
-        except ScalerError as e:
-            log.warning("listing PredictiveScalers failed", extra={"fields": {"error": str(e)}})
-            return
-        now = self.monotonic()
-        uids = {str(o["metadata"].get("uid", "")) for o in scalers}
+        scalers = self.scalers.snapshot()
+        if scalers is None:
+            return  # not synced yet: an empty cache is not "no scalers"
+        uids = {_uid(o) for o in scalers}
         self.reconciler.forget(uids)
-        due = [o for o in scalers if self._due.get(str(o["metadata"].get("uid", "")), 0) <= now]
-        list(pool.map(self._one, due))
+        for gone in set(self._due) - uids:
+            self._due.pop(gone, None)
+            self._reconciled.pop(gone, None)
+        list(pool.map(self._one, due(scalers, self._due, self._reconciled, self.monotonic())))
 
-    def _one(self, obj: dict[str, Any]) -> None:
+    def _one(self, obj: Mapping[str, Any]) -> None:
         if not self.elector.is_leader():
             return  # lost the Lease during this pass: act on nothing more
-        uid = str(obj["metadata"].get("uid", ""))
+        uid = _uid(obj)
         period = float((obj.get("spec") or {}).get("periodSeconds", 15) or 15)
         start = self.monotonic()
         self._due[uid] = start + period
+        self._reconciled[uid] = _version(obj)
         try:
             self.reconciler.reconcile(obj)
         except ScalerError as e:

@@ -46,6 +46,10 @@ class ConflictError(TemporaryError):
     """A write lost an optimistic-concurrency race (HTTP 409)."""
 
 
+class ExpiredError(TemporaryError):
+    """A watch's resourceVersion is too old to watch from (HTTP 410 Gone): list again."""
+
+
 class ForecastInputError(ScalerError):
     """Permanent: a history, trace or horizon a forecaster cannot work with (too short, gaps)."""
 

@@ -1,7 +1,8 @@
 """Kubernetes adapter: the only module of the controller that imports `kubernetes`.
 
 It implements the reconcile loop's `Cluster` port (scale subresource, HPAs, Events, status,
-ConfigMaps) and the Lease store for leader election, and turns client exceptions into the
+ConfigMaps), the informer's list and watch of PredictiveScalers and the Lease store for leader
+election, and turns client exceptions into the
 scaler's Temporary/Permanent errors (`raise ... from`), so a restarting apiserver is a retry, not
 a crash.
 """
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import urllib3
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
 from scaler.actuation import (
@@ -26,8 +27,9 @@ from scaler.actuation import (
     ActuationKind,
     HpaView,
 )
-from scaler.errors import ConflictError, PermanentError, TemporaryError
+from scaler.errors import ConflictError, ExpiredError, PermanentError, TemporaryError
 from scaler.finalizer import Restore
+from scaler.informer import EventType, WatchEvent
 from scaler.leader import LeaseRecord
 from scaler.observe import WorkloadState
 from scaler.spec import GROUP, KIND, PLURAL, VERSION, ScalerRef, Target, WorkloadKind
@@ -60,6 +62,8 @@ def _wrapped(what: str) -> Iterator[None]:
             detail += f": {_message(e.body)}"
         if e.status == 409:
             raise ConflictError(detail) from e
+        if e.status == 410:  # a watch's (or a list's) resourceVersion was compacted away
+            raise ExpiredError(detail) from e
         if e.status in (429,) or (e.status or 0) >= 500 or e.status == 0:
             raise TemporaryError(detail, 1.0) from e
         raise PermanentError(detail) from e
@@ -97,15 +101,24 @@ class KubeCluster:
         self.custom = client.CustomObjectsApi(api)
         self.component = component
 
-    def list_scalers(self, namespace: str | None = None) -> list[dict[str, Any]]:
+    def _scalers_call(self, namespace: str | None) -> tuple[Callable[..., Any], tuple[str, ...]]:
         if namespace:
-            out = _call("list PredictiveScalers", self.custom.list_namespaced_custom_object,
-                        GROUP, VERSION, namespace, PLURAL)
-        else:
-            out = _call("list PredictiveScalers", self.custom.list_cluster_custom_object,
-                        GROUP, VERSION, PLURAL)
-        items: list[dict[str, Any]] = dict(out).get("items", [])  # type: ignore[call-overload]
-        return items
+            return self.custom.list_namespaced_custom_object, (GROUP, VERSION, namespace, PLURAL)
+        return self.custom.list_cluster_custom_object, (GROUP, VERSION, PLURAL)
+
+    def list_scalers(self, namespace: str | None = None) -> tuple[list[dict[str, Any]], str]:
+        """Every PredictiveScaler (in `namespace`, or all) and the list's resourceVersion."""
+        fn, args = self._scalers_call(namespace)
+        out: dict[str, Any] = dict(_call("list PredictiveScalers", fn, *args))
+        return list(out.get("items", [])), str(out["metadata"]["resourceVersion"])
+
+    def watch_scalers(self, namespace: str | None, resource_version: str,
+                      timeout_seconds: int) -> Iterator[WatchEvent]:
+        """The changes after `resource_version`, until the server ends the stream after
+        `timeout_seconds`. An ERROR event raises (the client's doing): 410 as ExpiredError."""
+        fn, args = self._scalers_call(namespace)
+        return watch_events(fn, *args, resource_version=resource_version,
+                            timeout_seconds=timeout_seconds)
 
     def workload(self, namespace: str, target: Target) -> WorkloadState:
         what = f"get {target.kind.value} {namespace}/{target.name}"
@@ -200,6 +213,17 @@ class KubeCluster:
         if key not in data:
             raise PermanentError(f"ConfigMap {namespace}/{name} has no key {key!r}")
         return str(data[key])
+
+
+def watch_events(fn: Callable[..., Any], *args: Any, resource_version: str,
+                 timeout_seconds: int) -> Iterator[WatchEvent]:
+    """`watch.Watch().stream` over a list function, with bookmarks, as `WatchEvent`s."""
+    stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
+        fn, *args, resource_version=resource_version, timeout_seconds=timeout_seconds,
+        allow_watch_bookmarks=True, _request_timeout=(TIMEOUT[0], timeout_seconds + 30))
+    with _wrapped("watch PredictiveScalers"):
+        for event in stream:
+            yield WatchEvent(EventType(event["type"]), event["raw_object"])
 
 
 def _hpa_view(h: Any) -> HpaView:

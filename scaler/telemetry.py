@@ -1,7 +1,8 @@
 """The controller's own metrics (prefix `edgewise_`) and its /metrics, /healthz, /readyz server.
 
 The only module of the controller that imports `prometheus_client`. Labels are bounded: the
-scaler's namespace and name, the fallback reason (an Enum), the decision reason (an Enum).
+scaler's namespace and name, the fallback reason, the decision reason, the watch restart reason
+(all Enums).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ class Telemetry:
         self.full_periods = Counter("edgewise_periods_total",
                                     "Periods, and whether every scaler was reconciled",
                                     ["complete"], registry=r)
+        self.watch_restarts = Counter(
+            "edgewise_watch_restarts_total",
+            "Restarts of the PredictiveScaler watch, by reason (Timeout, Dropped, Expired, Resync)",
+            ["reason"], registry=r)
         self._log = decision_log
         self._lock = threading.Lock()
 

@@ -99,6 +99,23 @@ def test_shadow_mode_changes_nothing_and_records_every_decision(make_world: Any)
     assert status["decisions"] >= len(recorded) - 1
     ready = w.condition("shop", "Ready")
     assert ready and ready["reason"] == "ShadowMode"
+    took = _change_mode(w, "shop", "Off")
+    # The watch delivers the new generation and the controller reconciles it at once, not at
+    # the scaler's next period.
+    assert took <= PERIOD / 2, f"the spec change took {took:.2f}s to reach status"
+    off = w.condition("shop", "Ready")
+    assert off and off["reason"] == "ModeOff"
+
+
+def _change_mode(w: World, name: str, mode: str) -> float:
+    """Patch spec.mode; seconds until status.observedGeneration shows the new generation."""
+    generation = w.get_scaler(name)["metadata"]["generation"]
+    w.custom.patch_namespaced_custom_object(GROUP, VERSION, w.namespace, PLURAL, name,
+                                            {"spec": {"mode": mode}})
+    changed = time.monotonic()
+    wait_for(lambda: (w.get_scaler(name).get("status") or {}).get("observedGeneration")
+             == generation + 1, 15, f"status to show mode {mode}", every=0.05)
+    return time.monotonic() - changed
 
 
 def test_prometheus_down_falls_back_and_recovers(make_world: Any, e2e_dir: Path,
@@ -152,6 +169,11 @@ def test_apiserver_restart_reconnects_without_duplicates(make_world: Any, contro
     acted_periods = [d["period"] for d in decisions(log)]
     assert len(acted_periods) == len(set(acted_periods)), "a period was decided twice"
     assert w.replicas()[0] == 3
+    # The scaler cache re-watched (or re-listed) after the restart and still follows changes.
+    assert (metric(port, "edgewise_watch_restarts_total") or 0) >= 1
+    _change_mode(w, "shop", "Shadow")
+    ready = w.condition("shop", "Ready")
+    assert ready and ready["reason"] == "ShadowMode"
 
 
 def test_only_the_lease_holder_acts_and_the_other_takes_over(make_world: Any) -> None:
