@@ -31,6 +31,7 @@ class HpaView:
     min_replicas: int
     max_replicas: int
     original_min: int | None  # from the annotation; None: never touched by us
+    target: str = ""  # its scaleTargetRef as "Kind/name"
 
 
 @dataclass(frozen=True)

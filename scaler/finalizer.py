@@ -4,12 +4,13 @@ While a scaler is Active the controller may raise HPAs' `minReplicas` (scaler/ac
 marking each with its original minimum and the scaler's name. The finalizer
 `edgewise.io/restore-hpa`, added before the first write, keeps a deleted scaler in the apiserver
 until those floors are restored; mode Off restores them too and drops the finalizer, since the
-scaler then raises nothing.
+scaler then raises nothing. A spec that drops a target restores that target's HPA when the
+new spec is first reconciled (and once after every controller start).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -44,6 +45,12 @@ def finalizer_step(deleting: bool, mode: Mode | None, finalizers: Sequence[str])
 def restores(raised: Sequence[HpaView]) -> tuple[Restore, ...]:
     """The original minimum of every HPA the scaler raised (those recording one)."""
     return tuple(Restore(h.name, h.original_min) for h in raised if h.original_min is not None)
+
+
+def orphaned(raised: Sequence[HpaView], targets: Collection[str]) -> tuple[Restore, ...]:
+    """Restores for the HPAs the scaler raised whose workload ("Kind/name") is no longer one
+    of its `targets`: a target removed from the spec gives its HPA back at once."""
+    return restores([h for h in raised if h.target not in targets])
 
 
 def without(finalizers: Sequence[str]) -> list[str]:

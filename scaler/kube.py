@@ -228,8 +228,9 @@ def watch_events(fn: Callable[..., Any], *args: Any, resource_version: str,
 
 def _hpa_view(h: Any) -> HpaView:
     original = (h.metadata.annotations or {}).get(ORIGINAL_MIN_ANNOTATION)
+    ref = h.spec.scale_target_ref
     return HpaView(h.metadata.name, int(h.spec.min_replicas or 1), int(h.spec.max_replicas),
-                   int(original) if original is not None else None)
+                   int(original) if original is not None else None, f"{ref.kind}/{ref.name}")
 
 
 class KubeLeases:

@@ -39,7 +39,15 @@ from scaler.errors import (
     PrometheusUnavailableError,
     ScalerError,
 )
-from scaler.finalizer import Restore, Step, adding, finalizer_step, restores, without
+from scaler.finalizer import (
+    Restore,
+    Step,
+    adding,
+    finalizer_step,
+    orphaned,
+    restores,
+    without,
+)
 from scaler.guardrails import ClipReason
 from scaler.history import Grid, Series, grid, history, shortfall
 from scaler.observe import MetricKind, Samples, WorkloadState, build_observation, first_bad
@@ -87,6 +95,7 @@ class ScalerState:
     tick: int = -1
     decisions: int = 0
     fallback: str | None = None
+    orphans_checked: bool = False  # HPAs of targets this spec dropped are restored
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,9 @@ class Reconciler:
             return None
         spec = state.spec
         self._finalize(ref, meta, spec.mode, deleting=False)
+        if not state.orphans_checked and spec.mode is not Mode.OFF:
+            self._restore_orphans(ref, spec, meta)
+            state.orphans_checked = True
         if spec.mode is Mode.OFF:
             self._write(ref, state, None, _off_conditions(ref), old_status, now)
             return None
@@ -182,6 +194,16 @@ class Reconciler:
                 self.cluster.emit(ref, f"{ref.name}.restore.{r.hpa}.{version}", "HpaRestored",
                                   f"HPA {r.hpa}: minReplicas back to {r.min_replicas}", False)
             self.cluster.set_finalizers(ref, without(finalizers), version)
+
+    def _restore_orphans(self, ref: ScalerRef, spec: ScalerSpec, meta: Mapping[str, Any]
+                         ) -> None:
+        targets = {f"{t.kind.value}/{t.name}" for t in spec.targets}
+        version = str(meta.get("resourceVersion", ""))
+        for r in orphaned(self.cluster.raised_hpas(ref.namespace, ref.name), targets):
+            self.cluster.restore_hpa(ref.namespace, r)
+            self.cluster.emit(ref, f"{ref.name}.restore.{r.hpa}.{version}", "HpaRestored",
+                              f"HPA {r.hpa}: minReplicas back to {r.min_replicas} (its workload "
+                              "is no longer a target)", False)
 
     def _state(self, ref: ScalerRef, obj: Mapping[str, Any], now: datetime) -> ScalerState:
         state = self.states.get(ref.uid)

@@ -3,6 +3,7 @@ in-memory metrics source): modes, fallback reasons, HPA floor, status and Events
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,8 @@ class MemoryCluster:
         return WorkloadState(self.replicas, self.replicas)
 
     def hpa_for(self, namespace: str, target: Target) -> HpaView | None:
+        if self.hpa is None or self.hpa.target != f"{target.kind.value}/{target.name}":
+            return None
         return self.hpa
 
     def apply(self, namespace: str, action: Action) -> None:
@@ -46,7 +49,7 @@ class MemoryCluster:
             original = self.hpa.original_min
             if action.record_original_min is not None:
                 original = action.record_original_min
-            self.hpa = HpaView(self.hpa.name, action.replicas, self.hpa.max_replicas, original)
+            self.hpa = replace(self.hpa, min_replicas=action.replicas, original_min=original)
             self.owner = action.owner
 
     def raised_hpas(self, namespace: str, scaler: str) -> list[HpaView]:
@@ -54,7 +57,7 @@ class MemoryCluster:
 
     def restore_hpa(self, namespace: str, restore: Restore) -> None:
         assert self.hpa is not None and restore.hpa == self.hpa.name
-        self.hpa = HpaView(self.hpa.name, restore.min_replicas, self.hpa.max_replicas, None)
+        self.hpa = replace(self.hpa, min_replicas=restore.min_replicas, original_min=None)
         self.owner = None
 
     def set_finalizers(self, ref: ScalerRef, finalizers: list[str],
@@ -228,7 +231,7 @@ def test_corrupt_model_falls_back(tmp_path: Any) -> None:
 
 
 def test_hpa_target_gets_its_floor_raised_not_its_scale() -> None:
-    r, cluster, _, sink, clock = world(2, 60.0, 1.0, HpaView("web", 2, 20, None))
+    r, cluster, _, sink, clock = world(2, 60.0, 1.0, HpaView("web", 2, 20, None, "Deployment/web"))
     run(r, clock, obj(), 1)
     [a] = cluster.actions
     assert a.kind is ActuationKind.HPA_MIN and a.hpa == "web" and a.record_original_min == 2
@@ -300,7 +303,7 @@ def test_policies_without_history_query_no_range() -> None:
 
 
 def test_active_scaler_gets_the_finalizer_and_deletion_restores_the_hpa() -> None:
-    r, cluster, _, sink, clock = world(2, 60.0, 1.0, HpaView("web", 2, 20, None))
+    r, cluster, _, sink, clock = world(2, 60.0, 1.0, HpaView("web", 2, 20, None, "Deployment/web"))
     o = obj()
     run(r, clock, o, 1)
     assert cluster.finalizers == [FINALIZER]
@@ -309,15 +312,29 @@ def test_active_scaler_gets_the_finalizer_and_deletion_restores_the_hpa() -> Non
                                  "finalizers": [FINALIZER]}}
     n = len(sink.decisions)
     r.reconcile(deleted)
-    assert cluster.hpa == HpaView("web", 2, 20, None) and cluster.owner is None
+    assert cluster.hpa == HpaView("web", 2, 20, None, "Deployment/web") and cluster.owner is None
     assert cluster.finalizers == [] and len(sink.decisions) == n
     assert any(reason == "HpaRestored" for reason, _ in cluster.events.values())
 
 
 def test_mode_off_restores_the_hpa_and_releases_the_finalizer() -> None:
-    r, cluster, _, sink, clock = world(2, 60.0, 1.0, HpaView("web", 2, 20, None))
+    r, cluster, _, sink, clock = world(2, 60.0, 1.0, HpaView("web", 2, 20, None, "Deployment/web"))
     run(r, clock, obj(), 1)
     off = obj(mode="Off")
     off["metadata"] = {**off["metadata"], "generation": 2, "finalizers": [FINALIZER]}
     r.reconcile(off)
-    assert cluster.hpa == HpaView("web", 2, 20, None) and cluster.finalizers == []
+    assert cluster.hpa == HpaView("web", 2, 20, None, "Deployment/web") and cluster.finalizers == []
+
+
+def test_a_target_dropped_from_the_spec_gives_its_hpa_back() -> None:
+    r, cluster, _, sink, clock = world(2, 60.0, 1.0, HpaView("web", 2, 20, None, "Deployment/web"))
+    run(r, clock, obj(), 1)
+    assert cluster.hpa is not None and cluster.hpa.min_replicas > 2 and cluster.owner == "shop"
+    moved = obj(targets=[{"name": "web-v2", "service": "web", "maxReplicas": 30}])
+    moved["metadata"] = {**moved["metadata"], "generation": 2, "finalizers": [FINALIZER]}
+    r.reconcile(moved)
+    assert cluster.hpa == HpaView("web", 2, 20, None, "Deployment/web") and cluster.owner is None
+    assert any("no longer a target" in message for _, message in cluster.events.values())
+    n = len(cluster.events)
+    r.reconcile(moved)  # checked once per spec: no more restores or Events
+    assert len(cluster.events) == n
