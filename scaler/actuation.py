@@ -11,6 +11,7 @@ in another, so the floors it raised can be restored when it is deleted or turned
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -31,7 +32,18 @@ class HpaView:
     min_replicas: int
     max_replicas: int
     original_min: int | None  # from the annotation; None: never touched by us
-    target: str = ""  # its scaleTargetRef as "Kind/name"
+    target: str = ""  # its scaleTargetRef, as `workload_key` spells it
+    owner: str | None = None  # the scaler that raised its floor (OWNER_ANNOTATION)
+
+
+def workload_key(kind: str, name: str) -> str:
+    """A workload as an HPA's scaleTargetRef and a scaler's target both name it."""
+    return f"{kind}/{name}"
+
+
+def hpa_for(hpas: Sequence[HpaView], key: str) -> HpaView | None:
+    """The HPA (of those listed in the namespace) whose scaleTargetRef is the workload `key`."""
+    return next((h for h in hpas if h.target == key), None)
 
 
 @dataclass(frozen=True)

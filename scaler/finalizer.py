@@ -42,6 +42,11 @@ def finalizer_step(deleting: bool, mode: Mode | None, finalizers: Sequence[str])
     return Step.NONE
 
 
+def raised_by(hpas: Sequence[HpaView], scaler: str) -> list[HpaView]:
+    """The HPAs (of those listed in the namespace) whose floor `scaler` raised."""
+    return [h for h in hpas if h.owner == scaler]
+
+
 def restores(raised: Sequence[HpaView]) -> tuple[Restore, ...]:
     """The original minimum of every HPA the scaler raised (those recording one)."""
     return tuple(Restore(h.name, h.original_min) for h in raised if h.original_min is not None)

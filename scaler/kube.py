@@ -26,6 +26,7 @@ from scaler.actuation import (
     Action,
     ActuationKind,
     HpaView,
+    workload_key,
 )
 from scaler.errors import ConflictError, ExpiredError, PermanentError, TemporaryError
 from scaler.finalizer import Restore
@@ -130,22 +131,11 @@ class KubeCluster:
         ready = obj.status.ready_replicas if obj.status is not None else 0
         return WorkloadState(int(obj.spec.replicas or 0), int(ready or 0))
 
-    def _hpas(self, namespace: str) -> list[Any]:
+    def hpas(self, namespace: str) -> list[HpaView]:
+        """Every HPA in the namespace, one LIST: the core picks each target's and the raised."""
         hpas = _call(f"list HPAs in {namespace}",
                      self.autoscaling.list_namespaced_horizontal_pod_autoscaler, namespace)
-        return list(hpas.items)
-
-    def hpa_for(self, namespace: str, target: Target) -> HpaView | None:
-        for h in self._hpas(namespace):
-            ref = h.spec.scale_target_ref
-            if ref.kind == target.kind.value and ref.name == target.name:
-                return _hpa_view(h)
-        return None
-
-    def raised_hpas(self, namespace: str, scaler: str) -> list[HpaView]:
-        """The HPAs whose floor this scaler raised (its name in OWNER_ANNOTATION)."""
-        return [_hpa_view(h) for h in self._hpas(namespace)
-                if (h.metadata.annotations or {}).get(OWNER_ANNOTATION) == scaler]
+        return [_hpa_view(h) for h in hpas.items]
 
     def restore_hpa(self, namespace: str, restore: Restore) -> None:
         """The HPA's own minReplicas back, and our annotations gone (null deletes a key)."""
@@ -227,10 +217,12 @@ def watch_events(fn: Callable[..., Any], *args: Any, resource_version: str,
 
 
 def _hpa_view(h: Any) -> HpaView:
-    original = (h.metadata.annotations or {}).get(ORIGINAL_MIN_ANNOTATION)
+    annotations = h.metadata.annotations or {}
+    original = annotations.get(ORIGINAL_MIN_ANNOTATION)
     ref = h.spec.scale_target_ref
     return HpaView(h.metadata.name, int(h.spec.min_replicas or 1), int(h.spec.max_replicas),
-                   int(original) if original is not None else None, f"{ref.kind}/{ref.name}")
+                   int(original) if original is not None else None,
+                   workload_key(ref.kind, ref.name), annotations.get(OWNER_ANNOTATION))
 
 
 class KubeLeases:

@@ -27,7 +27,7 @@ import yaml
 from envs.errors import GraphError
 from envs.graph import ServiceGraph, parse_graph
 from envs.observation import Observation
-from scaler.actuation import Action, HpaView, actuation_of, plan_action
+from scaler.actuation import Action, HpaView, actuation_of, hpa_for, plan_action, workload_key
 from scaler.assembly import Policies, Unready, assemble, history_ticks_needed, tick_seconds
 from scaler.baselines import ForecastPolicy
 from scaler.conditions import Condition, ConditionType, Reason
@@ -45,6 +45,7 @@ from scaler.finalizer import (
     adding,
     finalizer_step,
     orphaned,
+    raised_by,
     restores,
     without,
 )
@@ -57,13 +58,12 @@ from scaler.spec import parse_spec as parse_scaler_spec
 
 class Cluster(Protocol):
     def workload(self, namespace: str, target: Target) -> WorkloadState: ...
-    def hpa_for(self, namespace: str, target: Target) -> HpaView | None: ...
+    def hpas(self, namespace: str) -> list[HpaView]: ...
     def apply(self, namespace: str, action: Action) -> None: ...
     def emit(self, ref: ScalerRef, key: str, reason: str, message: str,
              warning: bool) -> None: ...
     def write_status(self, ref: ScalerRef, status: dict[str, Any]) -> None: ...
     def read_config_map(self, namespace: str, name: str, key: str) -> str: ...
-    def raised_hpas(self, namespace: str, scaler: str) -> list[HpaView]: ...
     def restore_hpa(self, namespace: str, restore: Restore) -> None: ...
     def set_finalizers(self, ref: ScalerRef, finalizers: list[str],
                        resource_version: str) -> None: ...
@@ -144,20 +144,24 @@ class Reconciler:
             return None
         spec = state.spec
         self._finalize(ref, meta, spec.mode, deleting=False)
-        if not state.orphans_checked and spec.mode is not Mode.OFF:
-            self._restore_orphans(ref, spec, meta)
-            state.orphans_checked = True
         if spec.mode is Mode.OFF:
             self._write(ref, state, None, _off_conditions(ref), old_status, now)
             return None
         try:
             workloads = {t.service: self.cluster.workload(ref.namespace, t) for t in spec.targets}
-            hpas = {t.service: self.cluster.hpa_for(ref.namespace, t) for t in spec.targets}
+            listed = self.cluster.hpas(ref.namespace)
         except ScalerError as e:
             conds = [_cond(ConditionType.ABLE_TO_SCALE, False, Reason.FAILED_GET_SCALE, str(e),
                            ref)]
             self._write(ref, state, None, conds, old_status, now)
             raise
+        targets = {t.service: workload_key(t.kind.value, t.name) for t in spec.targets}
+        hpas = {service: hpa_for(listed, key) for service, key in targets.items()}
+        if not state.orphans_checked:
+            self._give_back(ref, meta, orphaned(raised_by(listed, ref.name),
+                                                set(targets.values())),
+                            " (its workload is no longer a target)")
+            state.orphans_checked = True
         observed = self._observe(ref, state, workloads, now)
         self._note_fallback(ref, state, observed, now)
         if observed.obs is None:
@@ -189,21 +193,18 @@ class Reconciler:
         if step is Step.ADD:
             self.cluster.set_finalizers(ref, adding(finalizers), version)
         elif step is Step.RESTORE:
-            for r in restores(self.cluster.raised_hpas(ref.namespace, ref.name)):
-                self.cluster.restore_hpa(ref.namespace, r)
-                self.cluster.emit(ref, f"{ref.name}.restore.{r.hpa}.{version}", "HpaRestored",
-                                  f"HPA {r.hpa}: minReplicas back to {r.min_replicas}", False)
+            raised = raised_by(self.cluster.hpas(ref.namespace), ref.name)
+            self._give_back(ref, meta, restores(raised), "")
             self.cluster.set_finalizers(ref, without(finalizers), version)
 
-    def _restore_orphans(self, ref: ScalerRef, spec: ScalerSpec, meta: Mapping[str, Any]
-                         ) -> None:
-        targets = {f"{t.kind.value}/{t.name}" for t in spec.targets}
+    def _give_back(self, ref: ScalerRef, meta: Mapping[str, Any],
+                   todo: tuple[Restore, ...], why: str) -> None:
+        """Each HPA's own minReplicas back, with an `HpaRestored` Event."""
         version = str(meta.get("resourceVersion", ""))
-        for r in orphaned(self.cluster.raised_hpas(ref.namespace, ref.name), targets):
+        for r in todo:
             self.cluster.restore_hpa(ref.namespace, r)
             self.cluster.emit(ref, f"{ref.name}.restore.{r.hpa}.{version}", "HpaRestored",
-                              f"HPA {r.hpa}: minReplicas back to {r.min_replicas} (its workload "
-                              "is no longer a target)", False)
+                              f"HPA {r.hpa}: minReplicas back to {r.min_replicas}{why}", False)
 
     def _state(self, ref: ScalerRef, obj: Mapping[str, Any], now: datetime) -> ScalerState:
         state = self.states.get(ref.uid)

@@ -10,11 +10,27 @@ import numpy as np
 import pytest
 
 from envs.graph import parse_graph
-from scaler.actuation import ActuationKind, HpaView, hpa_floor, plan_action
+from scaler.actuation import (
+    ActuationKind,
+    HpaView,
+    hpa_floor,
+    hpa_for,
+    plan_action,
+    workload_key,
+)
 from scaler.conditions import Condition, ConditionType, Reason, merge_conditions
 from scaler.decision import DecisionReason, decision_reason
 from scaler.errors import InvalidSpecError
-from scaler.finalizer import FINALIZER, Restore, Step, finalizer_step, restores, without
+from scaler.finalizer import (
+    FINALIZER,
+    Restore,
+    Step,
+    finalizer_step,
+    orphaned,
+    raised_by,
+    restores,
+    without,
+)
 from scaler.leader import LeaderConfig, LeaderElector, LeaseRecord
 from scaler.observe import (
     MetricKind,
@@ -126,6 +142,17 @@ def test_restores_give_back_each_recorded_minimum_and_keep_other_finalizers() ->
     raised = [HpaView("a", 9, 20, 2), HpaView("b", 5, 20, None), HpaView("c", 4, 20, 4)]
     assert restores(raised) == (Restore("a", 2), Restore("c", 4))
     assert without(["other/x", FINALIZER]) == ["other/x"]
+
+
+def test_one_listing_serves_each_target_and_the_raised() -> None:
+    web, api = workload_key("Deployment", "web"), workload_key("StatefulSet", "api")
+    listed = [HpaView("a", 9, 20, 2, web, "shop"), HpaView("b", 3, 20, None, api),
+              HpaView("c", 6, 20, 4, workload_key("Deployment", "old"), "shop"),
+              HpaView("d", 7, 20, 1, workload_key("Deployment", "x"), "other")]
+    assert hpa_for(listed, web) == listed[0] and hpa_for(listed, api) == listed[1]
+    assert hpa_for(listed, workload_key("StatefulSet", "web")) is None  # kind counts
+    assert raised_by(listed, "shop") == [listed[0], listed[2]]
+    assert orphaned(raised_by(listed, "shop"), {web, api}) == (Restore("c", 4),)
 
 
 def test_plan_action_names_the_scaler_on_hpa_writes() -> None:

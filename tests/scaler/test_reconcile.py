@@ -31,15 +31,16 @@ class MemoryCluster:
         self.events: dict[str, tuple[str, str]] = {}
         self.status: dict[str, Any] = {}
         self.finalizers: list[str] = []
-        self.owner: str | None = None  # the HPA's raised-by annotation
+
+    @property
+    def owner(self) -> str | None:  # the HPA's raised-by annotation
+        return self.hpa.owner if self.hpa is not None else None
 
     def workload(self, namespace: str, target: Target) -> WorkloadState:
         return WorkloadState(self.replicas, self.replicas)
 
-    def hpa_for(self, namespace: str, target: Target) -> HpaView | None:
-        if self.hpa is None or self.hpa.target != f"{target.kind.value}/{target.name}":
-            return None
-        return self.hpa
+    def hpas(self, namespace: str) -> list[HpaView]:
+        return [] if self.hpa is None else [self.hpa]
 
     def apply(self, namespace: str, action: Action) -> None:
         self.actions.append(action)
@@ -49,16 +50,13 @@ class MemoryCluster:
             original = self.hpa.original_min
             if action.record_original_min is not None:
                 original = action.record_original_min
-            self.hpa = replace(self.hpa, min_replicas=action.replicas, original_min=original)
-            self.owner = action.owner
-
-    def raised_hpas(self, namespace: str, scaler: str) -> list[HpaView]:
-        return [self.hpa] if self.hpa is not None and self.owner == scaler else []
+            self.hpa = replace(self.hpa, min_replicas=action.replicas, original_min=original,
+                               owner=action.owner)
 
     def restore_hpa(self, namespace: str, restore: Restore) -> None:
         assert self.hpa is not None and restore.hpa == self.hpa.name
-        self.hpa = replace(self.hpa, min_replicas=restore.min_replicas, original_min=None)
-        self.owner = None
+        self.hpa = replace(self.hpa, min_replicas=restore.min_replicas, original_min=None,
+                           owner=None)
 
     def set_finalizers(self, ref: ScalerRef, finalizers: list[str],
                        resource_version: str) -> None:
