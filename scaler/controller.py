@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from scaler.errors import ConflictError, ScalerError, TemporaryError
+from scaler.informer import uid_of
 from scaler.leader import LeaderElector, LeaseRecord
 from scaler.reconcile import Reconciler
 from scaler.spec import parse_ref
@@ -72,17 +73,13 @@ def _version(obj: Mapping[str, Any]) -> Version:
     return int(meta.get("generation", 0) or 0), meta.get("deletionTimestamp") is not None
 
 
-def _uid(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("uid", ""))
-
-
 def due(scalers: list[Mapping[str, Any]], due_at: Mapping[str, float],
         reconciled: Mapping[str, Version], now: float) -> list[Mapping[str, Any]]:
     """The scalers to reconcile now: their period has passed, or their spec or deletion state
     differs from what their last reconcile saw (a spec change or a deletion does not wait for
     the period; a status write does not change the generation)."""
     return [o for o in scalers
-            if due_at.get(_uid(o), 0.0) <= now or reconciled.get(_uid(o)) != _version(o)]
+            if due_at.get(uid_of(o), 0.0) <= now or reconciled.get(uid_of(o)) != _version(o)]
 
 
 @dataclass
@@ -154,7 +151,7 @@ class Controller:
         scalers = self.scalers.snapshot()
         if scalers is None:
             return  # not synced yet: an empty cache is not "no scalers"
-        uids = {_uid(o) for o in scalers}
+        uids = {uid_of(o) for o in scalers}
         self.reconciler.forget(uids)
         for gone in set(self._due) - uids:
             self._due.pop(gone, None)
@@ -164,7 +161,7 @@ class Controller:
     def _one(self, obj: Mapping[str, Any]) -> None:
         if not self.elector.is_leader():
             return  # lost the Lease during this pass: act on nothing more
-        uid = _uid(obj)
+        uid = uid_of(obj)
         period = float((obj.get("spec") or {}).get("periodSeconds", 15) or 15)
         start = self.monotonic()
         self._due[uid] = start + period

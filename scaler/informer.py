@@ -85,16 +85,16 @@ class ScalerCache:
     synced: bool = False
 
     def replace(self, items: list[Mapping[str, Any]], resource_version: str) -> None:
-        self.objects = {_uid(o): o for o in items}
+        self.objects = {uid_of(o): o for o in items}
         self.resource_version = resource_version
         self.synced = True
 
     def apply(self, event: WatchEvent) -> None:
         version = event.resource_version
         if event.type is EventType.DELETED:
-            self.objects.pop(_uid(event.obj), None)
+            self.objects.pop(uid_of(event.obj), None)
         elif event.type is not EventType.BOOKMARK:
-            uid = _uid(event.obj)
+            uid = uid_of(event.obj)
             held = self.objects.get(uid)
             held_version = str((held or {}).get("metadata", {}).get("resourceVersion", ""))
             if held is None or not _older(version, held_version):
@@ -106,7 +106,8 @@ class ScalerCache:
         return list(self.objects.values()) if self.synced else None
 
 
-def _uid(obj: Mapping[str, Any]) -> str:
+def uid_of(obj: Mapping[str, Any]) -> str:
+    """An object's metadata.uid, the key of the cache and of the period loop's bookkeeping."""
     return str((obj.get("metadata") or {}).get("uid", ""))
 
 
