@@ -210,14 +210,19 @@ def test_corrupt_model_falls_back_with_a_clear_reason(make_world: Any) -> None:
     assert len(decisions(log)) > n and ctl.alive()
 
 
-def test_hpa_floor_instead_of_fighting(make_world: Any) -> None:
-    w, anchor = _steady_world(make_world, "hpa", replicas=2, event_at=30)
+def _create_web_hpa(w: World) -> None:
+    """A CPU HPA on Deployment web, minReplicas 2: the floor the controller may raise."""
     hpa = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
            "metadata": {"name": "web"},
            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
                                        "name": "web"},
                     "minReplicas": 2, "maxReplicas": 20, "targetCPUUtilizationPercentage": 70}}
     w.autoscaling.create_namespaced_horizontal_pod_autoscaler(w.namespace, hpa)
+
+
+def test_hpa_floor_instead_of_fighting(make_world: Any) -> None:
+    w, anchor = _steady_world(make_world, "hpa", replicas=2, event_at=30)
+    _create_web_hpa(w)
     w.scaler("shop", events=[_event(anchor, 30)], period=PERIOD, cooldown=4)
     ctl, port, log = w.controller("c1")
     series = sample_replicas(w, max(5.0, anchor + 30 + 25 - time.time()))
@@ -232,12 +237,7 @@ def test_hpa_floor_instead_of_fighting(make_world: Any) -> None:
 
 def test_deleting_the_scaler_restores_the_hpa_floor(make_world: Any) -> None:
     w, anchor = _steady_world(make_world, "finalizer", replicas=2, event_at=20)
-    hpa = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
-           "metadata": {"name": "web"},
-           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                                       "name": "web"},
-                    "minReplicas": 2, "maxReplicas": 20, "targetCPUUtilizationPercentage": 70}}
-    w.autoscaling.create_namespaced_horizontal_pod_autoscaler(w.namespace, hpa)
+    _create_web_hpa(w)
     w.scaler("shop", events=[_event(anchor, 20)], period=PERIOD, cooldown=4)
     ctl, port, log = w.controller("c1")
 
