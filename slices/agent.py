@@ -3,20 +3,27 @@
 Each pass reads the slices this site belongs to, plans them (`topology`), diffs the plan against
 what is running (`drift`) and applies only the difference (`apply`). A second pass right after a
 first changes nothing; a peer removed by hand is put back; an interface of a slice this site has
-left, or of a deleted slice, is torn down with its firewall table and key files.
+left, or of a deleted slice, is torn down with its firewall table and key files. A pass also
+re-adds a peer whose first handshake crossed the other side's (`crossing`), and asks for an
+early next pass when one could be due before the regular period.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from slices import drift, firewall, keys, topology
+from slices import crossing, drift, firewall, keys, topology
 from slices.apply import Host
 from slices.model import RotationPhase, SiteInterface, SitePlan, Slice, reply_mark
 from slices.registry import Registry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ class Site:
 class ReconcileReport:
     site_id: str
     changes: tuple[str, ...]
+    recheck_in_seconds: float | None = None  # an early next pass is due (crossed handshakes)
 
     @property
     def changed(self) -> bool:
@@ -39,10 +47,14 @@ class ReconcileReport:
 
 
 class Agent:
-    def __init__(self, registry: Registry, site: Site, host: Host | None = None) -> None:
+    def __init__(self, registry: Registry, site: Site, host: Host | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.registry = registry
         self.site = site
         self.host = host if host is not None else Host(site.state_dir, site.netns)
+        self.clock = clock
+        self.crossings_repaired = 0  # peers re-added since this agent started
+        self._crossing: dict[str, crossing.Decision] = {}  # by interface name
 
     def reconcile(self) -> ReconcileReport:
         """One pass; a file lock serialises passes of threads and processes on this site."""
@@ -59,7 +71,12 @@ class Agent:
             changes += self._apply_plan(plan)
             self._record(slc)
         changes += self._tear_down_unplanned(plans)
-        return ReconcileReport(self.site.site_id, tuple(changes))
+        planned = {i.ifname for p in plans for i in p.interfaces}
+        self._crossing = {n: d for n, d in self._crossing.items() if n in planned}
+        due = [d.recheck_at_seconds for d in self._crossing.values()
+               if d.recheck_at_seconds is not None]
+        recheck = max(0.0, min(due) - self.clock()) if due else None
+        return ReconcileReport(self.site.site_id, tuple(changes), recheck)
 
     def _apply_plan(self, plan: SitePlan) -> list[str]:
         """Standby interface, then firewall (reply marks, copies), then the primary interface:
@@ -84,8 +101,32 @@ class Agent:
         actions = drift.diff(iface, observed, key.path)
         for action in actions:
             self.host.execute(action)
-        return [f"{type(a).__name__} {a.ifname if hasattr(a, 'ifname') else ''}".strip()
-                for a in actions]
+        changes = [f"{type(a).__name__} {a.ifname if hasattr(a, 'ifname') else ''}".strip()
+                   for a in actions]
+        return changes + self._repair_crossings(iface, observed, actions)
+
+    def _repair_crossings(self, iface: SiteInterface, observed: drift.ObservedInterface,
+                          actions: tuple[drift.Action, ...]) -> list[str]:
+        """Re-add (remove, then set again) each peer `crossing.decide` finds crossed."""
+        configured = {a.peer.public_key for a in actions if isinstance(a, drift.SetPeer)}
+        decision = crossing.decide(
+            iface.public_key, (p.public_key for p in iface.peers), configured, observed.peers,
+            self._crossing.get(iface.ifname, crossing.Decision()), self.clock())
+        self._crossing[iface.ifname] = decision
+        peers = {p.public_key: p for p in iface.peers}
+        changes: list[str] = []
+        for crossed in decision.crossed:
+            peer = peers[crossed.public_key]
+            log.info("%s: peer %s (%s...) on %s received %d bytes but has no handshake after "
+                     "%.2f s: crossed first handshakes; re-adding it so this side (the smaller "
+                     "public key) initiates again",
+                     self.site.netns or self.site.site_id, peer.site_id, peer.public_key[:8],
+                     iface.ifname, crossed.rx_bytes, crossed.waited_seconds)
+            self.host.execute(drift.RemovePeer(iface.ifname, peer.public_key))
+            self.host.execute(drift.SetPeer(iface.ifname, peer))
+            self.crossings_repaired += 1
+            changes.append(f"re-add crossed peer {peer.site_id} on {iface.ifname}")
+        return changes
 
     def _record(self, slc: Slice) -> None:
         seen = {m.site_id: (m.generation, m.phase) for m in slc.members
@@ -115,7 +156,9 @@ class Agent:
         return changes
 
     def run(self, stop: threading.Event, interval_seconds: float = 1.0) -> None:
-        """Reconcile until `stop` is set (the long-running agent of `slice agent`)."""
+        """Reconcile until `stop` is set (the long-running agent of `slice agent`); a pass
+        that asks for an early re-check gets it, sooner than `interval_seconds`."""
         while not stop.is_set():
-            self.reconcile()
-            stop.wait(interval_seconds)
+            report = self.reconcile()
+            recheck = report.recheck_in_seconds
+            stop.wait(interval_seconds if recheck is None else min(recheck, interval_seconds))
