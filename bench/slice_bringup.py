@@ -4,12 +4,13 @@
 
 Bring-up is measured from `create` to every peer of every site reporting a handshake, with
 one agent per site running its loop in parallel (as `slice reconcile --loop 1` on separate
-machines would); `--repeat` brings each size up N times in fresh labs and prints the median,
-the maximum and how many took 5 s or more (WireGuard's handshake retry). Throughput runs
-iperf3 (one TCP stream, 10 s after a 1 s omitted warm-up) between two sites over the slice and
-over the raw veth in the same run, alternating, `--runs` times each; figures are medians. The
-headline ratio keeps the veth's default offloads (TSO/GSO: 64 KB segments). When `ethtool` is
-installed a secondary figure repeats the veth with tso/gso/gro off, labelled as such.
+machines would), and counts the crossed first handshakes the agents repaired; `--repeat`
+brings each size up N times in fresh labs and prints the median, the maximum and how many took
+5 s or more (WireGuard's handshake retry). Throughput runs iperf3 (one TCP stream, 10 s after a
+1 s omitted warm-up) between two sites over the slice and over the raw veth in the same run,
+alternating, `--runs` times each; figures are medians. The headline ratio keeps the veth's
+default offloads (TSO/GSO: 64 KB segments). When `ethtool` is installed a secondary figure
+repeats the veth with tso/gso/gro off, labelled as such.
 """
 
 from __future__ import annotations
