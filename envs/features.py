@@ -1,21 +1,19 @@
-"""The observation encoder of `edgewise/Autoscale-v1`, shared by the env and the RL policy adapter.
+"""The observation encoder of `edgewise/Autoscale-v2`, shared by the env and the RL policy adapter.
 
 One `FeatureEncoder` turns each `Observation` (from the twin, or from Prometheus in-cluster)
 into the float32 feature vector the policy network reads, and into the *base sizing* the
-network's action multiplies. It is stateful: it keeps the entry demand seen so far (the history
-window first) for its forecast, so call `encode` once per tick, in time order.
+network's action multiplies. It is stateful: its forecast (`envs.entry_forecast`) keeps the
+entry demand seen so far (the history window first), so call `encode` once per tick, in time
+order.
 
-Forecast: seasonal naive on the entry rate (the lower of the same tick one and two weeks ago,
-which ignores a one-off surge last week), times a level correction (EWMA of observed over
-expected), plus the uplift of the announced calendar events in units of the ordinary daily peak
-(that day's maximum one week earlier; the median of the last seven daily maxima until known).
-Quantiles q10/q50/q90 assume log-normal errors with the history's week-over-week spread.
+Forecast quantiles q10/q50/q90 assume log-normal errors with the spread fitted on the history
+for each tick ahead.
 
 Base sizing: per service, the replicas the SLO needs (the twin's latency model, as the oracle
-sizes, `envs.sizing.SizingTable`) at max(current entry rate, q50 forecast peak over the service's
-start-up lead), raised to the forecast's q84 (x exp(sigma), sigma the history's week-over-week
-log spread). The policy's action is a log2 multiplier on it (see envs/autoscale_v1.py): it
-learns the headroom that forecast error and noise call for.
+sizes, `envs.sizing.SizingTable`) at the peak, over the service's start-up lead, of
+max(q50 forecast, current rate) x exp(BASE_Z x the fitted spread at that tick). The policy's
+action is a log2 multiplier on it (see envs/autoscale_v2.py): it learns the headroom the
+situation calls for beyond what the history's errors say.
 """
 
 from __future__ import annotations
@@ -25,19 +23,17 @@ from datetime import datetime
 
 import numpy as np
 
+from envs.entry_forecast import EntryForecast
 from envs.graph import ServiceGraph
 from envs.observation import Observation, Slo
 from envs.sizing import SizingTable
 from envs.twin import TwinConfig
 from envs.workload import Event
 
-SCHEMA_VERSION = 1
 LATENCY_CAP = 4.0
-BASE_Z = 1.0  # base sizing at the q84 of the forecast: measured near the targets' frontier
-LEVEL_ALPHA = 0.05
+BASE_Z = 2.25  # headroom in fitted spreads: measured at the targets' frontier (docs/rl.md)
 HORIZONS_TICKS = (5, 30, 120)
 QUANTILES = ((10, -1.2816), (50, 0.0), (90, 1.2816))
-WEEK_SECONDS = 7 * 86_400
 
 PER_SERVICE: tuple[tuple[str, str], ...] = (
     ("load_over_ready_capacity", "ratio, offered rps / (ready x capacity_rps), capped at 4"),
@@ -123,112 +119,32 @@ class FeatureEncoder:
         self.config = TwinConfig(ctx.graph, ctx.slo, ctx.tick_seconds)
         self.names = [d["name"] for d in observation_schema(ctx.graph)]
         self._graph = graph_features(self.config)
-        self._week = WEEK_SECONDS // ctx.tick_seconds
         self._lead = self.config.startup_ticks + 1
         hist = np.asarray(ctx.history_rps, dtype=float)
         seen = hist[hist > 0]
         low, high = (seen.min() * 0.3, seen.max() * 3) if len(seen) else (1.0, 100.0)
         self._sizing = SizingTable(self.config, low, high)
         self._diag = np.arange(len(ctx.graph.services))
-        self._buf = np.zeros(len(hist) + 4096)
-        self._buf[: len(hist)] = hist
-        self._n = len(hist)
-        self._level = 0.0
-        self._sigma = self._spread(hist)
-        self._peak = self._daily_peak()
-        self._peak_at = self._n
-        self._event_peaks: dict[int, float] = {}
+        self.forecast = EntryForecast(hist, ctx.tick_seconds, ctx.calendar)
 
     @property
     def size(self) -> int:
         return len(self.names)
 
-    def _spread(self, hist: np.ndarray) -> float:
-        if len(hist) <= self._week + 1:
-            return 0.1
-        a, b = hist[self._week :], hist[: -self._week]
-        ok = (a > 0) & (b > 0)
-        return float(np.clip(np.std(np.log(a[ok] / b[ok])) if ok.any() else 0.1, 0.02, 0.5))
-
-    def _daily_peak(self) -> float:
-        day = 86_400 // self.ctx.tick_seconds
-        recent = self._buf[max(0, self._n - 7 * day) : self._n]
-        if len(recent) == 0:
-            return 1.0
-        days = [recent[i : i + day].max() for i in range(0, len(recent), day)]
-        return float(max(np.median(days), 1e-6))
-
-    def _append(self, rate: float) -> None:
-        if self._n == len(self._buf):
-            self._buf = np.concatenate([self._buf, np.zeros(len(self._buf))])
-        self._buf[self._n] = rate
-        self._n += 1
-        if self._n - self._peak_at >= 86_400 // self.ctx.tick_seconds:
-            self._peak, self._peak_at = self._daily_peak(), self._n
-
-    def _ordinary(self, index: np.ndarray) -> np.ndarray:
-        """Seasonal naive at buffer indices (the future starts at self._n)."""
-        one = index - self._week
-        two = one - self._week
-        first = self._buf[np.clip(one, 0, self._n - 1)]
-        second = self._buf[np.clip(two, 0, self._n - 1)]
-        out = np.where(two >= 0, np.minimum(first, second), first)
-        result: np.ndarray = np.where(one >= 0, out, self._buf[max(self._n - 1, 0)])
-        return result
-
-    def _event_peak(self, i: int, now: datetime) -> float:
-        """Ordinary daily peak on event i's day: the maximum, one week earlier, of that day
-        (the median daily maximum until the history covers it)."""
-        if i in self._event_peaks:
-            return self._event_peaks[i]
-        ev, tick = self.ctx.calendar[i], self.ctx.tick_seconds
-        day_start = ev.start.replace(hour=0, minute=0, second=0, microsecond=0)
-        first = self._n + int((day_start - now).total_seconds() // tick) - self._week
-        last = first + 86_400 // tick
-        if first < 0 or last > self._n:
-            return self._peak
-        self._event_peaks[i] = float(self._buf[first:last].max())
-        return self._event_peaks[i]
-
-    def _uplift(self, now: datetime, offsets_s: np.ndarray) -> np.ndarray:
-        total = np.zeros_like(offsets_s)
-        for i, ev in enumerate(self.ctx.calendar):
-            since = (now - ev.start).total_seconds()
-            if since + offsets_s[-1] < 0 or ev.end <= now:
-                continue
-            total += ev.uplift(offsets_s + since) * self._event_peak(i, now)
-        return total
-
-    def forecast(self, obs: Observation, horizon: int) -> np.ndarray:
-        """q50 entry-rate forecast for ticks tick + 1 .. tick + horizon."""
-        k = np.arange(horizon)
-        ordinary = self._ordinary(self._n + k)
-        uplift = self._uplift(obs.now, k * float(self.ctx.tick_seconds))
-        result: np.ndarray = ordinary * np.exp(self._level) + uplift
-        return result
-
-    def _update_level(self, obs: Observation) -> None:
-        if obs.tick < 0:
-            return
-        self._append(obs.entry_rate_rps)
-        idx = np.array([self._n - 1])
-        last = np.array([-float(self.ctx.tick_seconds)])
-        expected = self._ordinary(idx)[0] + self._uplift(obs.now, last)[0]
-        if expected > 0 and obs.entry_rate_rps > 0:
-            err = float(np.log(obs.entry_rate_rps / expected))
-            self._level = float(np.clip((1 - LEVEL_ALPHA) * self._level + LEVEL_ALPHA * err, -1, 2))
-
     def encode(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
         """(float32 features, base sizing in replicas per service) for the next tick."""
-        self._update_level(obs)
+        if obs.tick >= 0:  # the observation before the run is the history's last tick
+            self.forecast.observe(obs.entry_rate_rps, obs.now)
         rate = max(obs.entry_rate_rps, 1e-6)
-        fc = self.forecast(obs, max(HORIZONS_TICKS))
-        peaks = np.array([max(fc[: int(k)].max(), 0.0) for k in self._lead])
-        need_now = self._sizing.need(np.array([rate]))[0]
-        target = np.maximum(peaks, rate) * np.exp(BASE_Z * self._sigma)
+        horizon = max(HORIZONS_TICKS)
+        median = self.forecast.median(obs.now, horizon)
+        spread = self.forecast.spread(horizon)
+        upper = np.maximum.accumulate(np.maximum(median, rate) * np.exp(BASE_Z * spread))
+        target = upper[self._lead - 1]
         base = self._sizing.need(target)[self._diag, self._diag].astype(float)
+        need_now = self._sizing.need(np.array([rate]))[0]
         per = self._per_service(obs, base, need_now)
-        glob = self._global(obs, rate, fc)
+        glob = self._global(obs, rate, median, spread)
         feats = np.concatenate([per.ravel(), glob])
         return np.clip(feats, -16.0, 16.0).astype(np.float32), base
 
@@ -245,19 +161,19 @@ class FeatureEncoder:
         ], axis=1)
         return np.concatenate([dyn, self._graph], axis=1)
 
-    def _global(self, obs: Observation, rate: float, fc: np.ndarray) -> np.ndarray:
+    def _global(self, obs: Observation, rate: float, median: np.ndarray,
+                spread: np.ndarray) -> np.ndarray:
         day = (obs.now.hour * 3600 + obs.now.minute * 60 + obs.now.second) / 86_400
         week = (obs.now.weekday() + day) / 7
-        past = self._buf[max(self._n - 6, 0)] if self._n else rate
-        quant = [
-            np.log2(max(fc[:h].max() * np.exp(z * self._sigma), 1e-6) / rate)
-            for h in HORIZONS_TICKS for _, z in QUANTILES
-        ]
+        past = self.forecast.rate_ago(5) or rate
+        peaks = np.stack([np.maximum.accumulate(median * np.exp(z * spread))
+                          for _, z in QUANTILES], axis=1)[np.array(HORIZONS_TICKS) - 1]
+        quant = np.log2(np.maximum(peaks.ravel(), 1e-6) / rate)
         return np.array([
             min(obs.e2e_p95_latency_ms / self.ctx.slo.p95_latency_ms, LATENCY_CAP),
             obs.error_ratio,
             np.sin(2 * np.pi * day), np.cos(2 * np.pi * day),
             np.sin(2 * np.pi * week), np.cos(2 * np.pi * week),
             *calendar_features(self.ctx.calendar, obs.now),
-            self._level / np.log(2), np.log2(rate / max(past, 1e-6)), *quant,
+            self.forecast.level / np.log(2), np.log2(rate / max(past, 1e-6)), *quant,
         ])

@@ -69,7 +69,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def add_parser(subparsers: Any) -> None:
     train = subparsers.add_parser(
         "train", help="train a PPO scaling policy in the twin",
-        description="Train PPO on edgewise/Autoscale-v1 from a YAML config (see "
+        description="Train PPO on edgewise/Autoscale-v2 from a YAML config (see "
         "training/config.py); write eval.csv (the training curve), checkpoints/, logs/ (CSV, "
         "TensorBoard if installed) and the exported policy in OUT/model.")
     train.add_argument("--config", required=True, help="training config YAML")

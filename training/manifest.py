@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envs.autoscale_v1 import ENV_ID, ENV_VERSION
+from envs.autoscale_v2 import ENV_ID, ENV_VERSION
 from training.errors import ManifestMismatchError, ModelCorruptError, SchemaMismatchError
 
 FORMAT = 1

@@ -5,7 +5,7 @@ manifest (env id and version, checksums), loads the PPO model on CPU and the obs
 statistics; `reset(ctx)` checks that the model's observation schema is the one this code
 encodes for `ctx.graph`; `decide(obs)` encodes the observation exactly as the env does
 (`envs.features.FeatureEncoder`), normalises it as VecNormalize did, runs the actor
-deterministically and maps the action to replicas (`envs.autoscale_v1.action_to_desired`).
+deterministically and maps the action to replicas (`envs.autoscale_v2.action_to_desired`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 
-from envs.autoscale_v1 import action_to_desired
+from envs.autoscale_v2 import action_to_desired
 from envs.features import FeatureContext, FeatureEncoder, observation_schema
 from envs.graph import ServiceGraph
 from envs.observation import Observation

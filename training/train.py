@@ -1,4 +1,4 @@
-"""Train PPO on `edgewise/Autoscale-v1` and export the policy. Adapter: imports torch and SB3.
+"""Train PPO on `edgewise/Autoscale-v2` and export the policy. Adapter: imports torch and SB3.
 
 `train(cfg, out)` builds `n_envs` seeded envs (DummyVecEnv: deterministic, and the twin is cheap
 enough that one process per core buys little on a shared 2-core box) under VecNormalize, runs
@@ -30,7 +30,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 from tqdm import tqdm
 
 import edgewise
-from envs.autoscale_v1 import ENV_ID, ENV_VERSION, AutoscaleV1Env
+from envs.autoscale_v2 import ENV_ID, ENV_VERSION, AutoscaleV2Env
 from envs.features import observation_schema
 from envs.scenario import Scenario, load_scenario
 from training.config import TrainConfig
@@ -53,7 +53,7 @@ def code_version() -> str:
 
 def _env_factory(cfg: TrainConfig, scenarios: list[Scenario]) -> Callable[[], gym.Env[Any, Any]]:
     def make() -> gym.Env[Any, Any]:
-        return AutoscaleV1Env(scenarios, episode_ticks=cfg.episode_ticks,
+        return AutoscaleV2Env(scenarios, episode_ticks=cfg.episode_ticks,
                               slo_penalty=cfg.reward.slo_penalty,
                               cost_weight=cfg.reward.cost_weight,
                               overload_weight=cfg.reward.overload_weight,
@@ -62,7 +62,7 @@ def _env_factory(cfg: TrainConfig, scenarios: list[Scenario]) -> Callable[[], gy
     return make
 
 
-def evaluate_env(model: BaseAlgorithm, norm: VecNormalize, env: AutoscaleV1Env) -> dict[str, float]:
+def evaluate_env(model: BaseAlgorithm, norm: VecNormalize, env: AutoscaleV2Env) -> dict[str, float]:
     """One deterministic episode on the fixed evaluation window: reward, violations, replicas."""
     obs, _ = env.reset(seed=12345, options={"offset": EVAL_OFFSET})
     total, violated, replicas, done = 0.0, 0, 0, False
@@ -86,7 +86,7 @@ class _Progress(BaseCallback):
         self.curve: list[dict[str, float]] = []
         self.best: tuple[float, dict[str, float]] = (-np.inf, {})
         self._next_eval = self._next_ckpt = 0
-        self._env = AutoscaleV1Env(load_scenario(EVAL_SCENARIO), episode_ticks=EVAL_TICKS)
+        self._env = AutoscaleV2Env(load_scenario(EVAL_SCENARIO), episode_ticks=EVAL_TICKS)
 
     def _on_training_start(self) -> None:
         n = self.num_timesteps

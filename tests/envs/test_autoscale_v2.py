@@ -1,4 +1,4 @@
-"""edgewise/Autoscale-v1: gymnasium conventions, seeded determinism, the shared encoder."""
+"""edgewise/Autoscale-v2: gymnasium conventions, seeded determinism, the shared encoder."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import numpy as np
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the ids)
-from envs.autoscale_v1 import AutoscaleV1Env, action_to_desired
+from envs.autoscale_v2 import AutoscaleV2Env, action_to_desired
 from envs.features import observation_schema
 from envs.randomize import RandomizationSpec, random_scenario
 from envs.scenario import load_scenario
 
 
-def _env() -> AutoscaleV1Env:
-    env = gym.make("edgewise/Autoscale-v1", episode_ticks=60, randomize=RandomizationSpec(),
+def _env() -> AutoscaleV2Env:
+    env = gym.make("edgewise/Autoscale-v2", episode_ticks=60, randomize=RandomizationSpec(),
                    random_probability=0.5).unwrapped
-    assert isinstance(env, AutoscaleV1Env)
+    assert isinstance(env, AutoscaleV2Env)
     return env
 
 

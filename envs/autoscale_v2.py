@@ -1,16 +1,17 @@
-"""`edgewise/Autoscale-v1`: the twin as a gymnasium env with forecast and graph features.
+"""`edgewise/Autoscale-v2`: the twin as a gymnasium env with forecast and graph features.
 
-Differences from v0 (envs/autoscale.py, unchanged):
+Differences from v0 (envs/autoscale.py, unchanged). v2 replaced v1 (whose base sizing was the
+q84 of a seasonal-naive forecast, x exp(week-over-week spread)); v1 models are refused at load.
 - Observation: `envs.features.FeatureEncoder` (the same encoder the RL policy adapter uses):
   per service load, utilisation, pending, p95, position relative to the base sizing, and graph
   features (depth, visits per request, critical-path share, start-up ticks); globally the SLO
   state, time encodings, the next announced event and forecast quantiles q10/q50/q90 over 5, 30
   and 120 ticks. `observation_schema` gives names and units.
 - Action: Box(-1, 1, (services,)), a log2 multiplier on the encoder's base sizing (the replicas
-  the SLO needs, by the twin's latency model, at max(current rate, forecast peak over each
-  service's start-up lead) x exp(sigma), about the forecast's q84): desired =
-  round(base x 2 ** action). The agent learns headroom, not sizing from
-  scratch, so a short training run is enough (30 minutes on 2 cores).
+  the SLO needs, by the twin's latency model, at the peak over each service's start-up lead of
+  max(q50 forecast, current rate) x exp(2.25 x the forecast's fitted log spread at that tick,
+  `envs.entry_forecast`)): desired = round(base x 2 ** action). The agent learns headroom, not
+  sizing from scratch, so a short training run is enough (30 minutes on 2 cores).
 - Training data: `scenarios` (one or several, picked uniformly per episode) and an optional
   `randomize` curriculum (envs/randomize.py): with probability `random_probability` an episode
   runs on a randomized scenario (events, demand scale, graph parameters) instead.
@@ -37,8 +38,8 @@ from envs.randomize import RandomizationSpec, random_scenario
 from envs.scenario import Scenario, load_scenario
 from envs.twin import Twin
 
-ENV_ID = "edgewise/Autoscale-v1"
-ENV_VERSION = 1
+ENV_ID = "edgewise/Autoscale-v2"
+ENV_VERSION = 2
 OBS_LIMIT = 16.0
 
 
@@ -49,7 +50,7 @@ def action_to_desired(base: np.ndarray, action: np.ndarray) -> np.ndarray:
     return desired
 
 
-class AutoscaleV1Env(gym.Env[np.ndarray, np.ndarray]):
+class AutoscaleV2Env(gym.Env[np.ndarray, np.ndarray]):
     metadata = {"render_modes": []}
 
     def __init__(
@@ -66,10 +67,10 @@ class AutoscaleV1Env(gym.Env[np.ndarray, np.ndarray]):
         raw = [scenario] if isinstance(scenario, str | Scenario) else list(scenario)
         self.scenarios = [load_scenario(s) if isinstance(s, str) else s for s in raw]
         if not self.scenarios:
-            raise ValueError("AutoscaleV1Env: give at least one scenario")
+            raise ValueError("AutoscaleV2Env: give at least one scenario")
         names = {s.graph.names for s in self.scenarios}
         if len(names) != 1:
-            raise ValueError("AutoscaleV1Env: all scenarios must share one service graph")
+            raise ValueError("AutoscaleV2Env: all scenarios must share one service graph")
         self.graph = self.scenarios[0].graph
         self.episode_ticks = episode_ticks
         self.slo_penalty, self.cost_weight = slo_penalty, cost_weight

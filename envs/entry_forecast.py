@@ -1,0 +1,164 @@
+"""Short-horizon forecast of the entry rate, with its spread fitted on the history.
+
+The encoder of `edgewise/Autoscale-v2` (envs/features.py) sizes from it, in the twin and
+in-cluster alike. Model, in logs: rate = (ordinary + announced uplift) x exp(level + deviation).
+- ordinary: the same time one and two weeks ago, each smoothed over +-15 ticks, the lower of the
+  two (a one-off surge last week is ignored); the last rate while the history is under a week;
+- uplift: the announced calendar events, in units of that day's ordinary peak a week earlier
+  (the median of the last seven daily maxima until known);
+- level: EWMA (alpha 0.05) of log(observed / expected), the slow error;
+- deviation: the fast error, log(observed / expected) - level, which decays as phi ** k over k
+  ticks (AR(1); demand deviations are autocorrelated minute to minute).
+`phi` and the spread of the k-tick-ahead log error (`spread_log[k - 1]`) are fitted by replaying
+the model over the history's last week, so the headroom a sizing adds is measured, not assumed.
+With under a week and a day of history, phi is 0 and the spread the week-over-week default.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+
+from envs.workload import Event
+
+WEEK_SECONDS = 7 * 86_400
+SMOOTH_HALF_TICKS = 15
+LEVEL_ALPHA = 0.05
+MAX_HORIZON_TICKS = 120
+DEFAULT_SPREAD_LOG = 0.1
+
+
+class EntryForecast:
+    """Stateful: `observe` each tick's entry rate in time order, then ask `median`/`spread_log`."""
+
+    def __init__(self, history_rps: np.ndarray, tick_seconds: int,
+                 calendar: tuple[Event, ...]) -> None:
+        self.tick_seconds, self.calendar = tick_seconds, calendar
+        self._week = WEEK_SECONDS // tick_seconds
+        self._day = 86_400 // tick_seconds
+        hist = np.asarray(history_rps, dtype=float)
+        self._buf = np.zeros(len(hist) + 4096)
+        self._buf[: len(hist)] = hist
+        self._cum = np.concatenate([[0.0], np.cumsum(self._buf)])
+        self._n = len(hist)
+        self.level = 0.0
+        self.deviation = 0.0
+        self._peak, self._peak_at = self._daily_peak(), self._n
+        self._event_peaks: dict[int, float] = {}
+        self.phi, self.spread_log = self._fit()
+
+    @property
+    def last_rps(self) -> float:
+        return float(self._buf[self._n - 1]) if self._n else 0.0
+
+    def rate_ago(self, ticks: int) -> float:
+        return float(self._buf[max(self._n - 1 - ticks, 0)]) if self._n else 0.0
+
+    def observe(self, rate_rps: float, now: datetime) -> None:
+        """Record the entry rate of the tick that ended at `now`; update level and deviation."""
+        self._append(rate_rps)
+        last = np.array([-float(self.tick_seconds)])
+        expected = self._expected(np.array([self._n - 1]), now, last)
+        self._update(float(expected[0]), rate_rps)
+
+    def median(self, now: datetime, horizon: int) -> np.ndarray:
+        """q50 entry rate for ticks +1 .. +horizon."""
+        k = np.arange(horizon)
+        expected = self._expected(self._n + k, now, k * float(self.tick_seconds))
+        decay = self.phi ** (k + 1.0)
+        result: np.ndarray = expected * np.exp(self.level + decay * self.deviation)
+        return result
+
+    def spread(self, horizon: int) -> np.ndarray:
+        """Log-error standard deviation for ticks +1 .. +horizon (flat past the fitted range)."""
+        k = np.minimum(np.arange(horizon), len(self.spread_log) - 1)
+        result: np.ndarray = self.spread_log[k]
+        return result
+
+    def _update(self, expected: float, rate_rps: float) -> None:
+        if expected > 0 and rate_rps > 0:
+            err = float(np.log(rate_rps / expected))
+            self.level = float(np.clip((1 - LEVEL_ALPHA) * self.level + LEVEL_ALPHA * err, -1, 2))
+            self.deviation = err - self.level
+
+    def _fit(self) -> tuple[float, np.ndarray]:
+        """Replay the history's last week: (phi, spread of the k-tick log error, k = 1..)."""
+        first = max(self._n - self._week, self._week)
+        if self._n - first < self._day:
+            return 0.0, np.full(MAX_HORIZON_TICKS, DEFAULT_SPREAD_LOG)
+        idx = np.arange(first, self._n)
+        expected = self._ordinary(idx)  # events in the history are not in the calendar
+        errs, levels, devs = [], [], []
+        for e, r in zip(expected.tolist(), self._buf[first : self._n].tolist(), strict=True):
+            errs.append(np.log(r / e) if e > 0 and r > 0 else self.level + self.deviation)
+            self._update(e, r)
+            levels.append(self.level)
+            devs.append(self.deviation)
+        err, lev, dev = np.array(errs), np.array(levels), np.array(devs)
+        r = np.corrcoef(dev[1:], dev[:-1])[0, 1] if dev.std() > 0 else 0.0
+        phi = float(np.clip(np.nan_to_num(r), 0.0, 0.99))
+        horizon = min(MAX_HORIZON_TICKS, len(err) // 2)
+        spread = np.array([
+            np.std(err[k:] - lev[:-k] - phi**k * dev[:-k]) for k in range(1, horizon + 1)
+        ])
+        return phi, spread
+
+    def _expected(self, index: np.ndarray, now: datetime, offsets_s: np.ndarray) -> np.ndarray:
+        result: np.ndarray = self._ordinary(index) + self._uplift(now, offsets_s)
+        return result
+
+    def _smoothed(self, index: np.ndarray) -> np.ndarray:
+        lo = np.clip(index - SMOOTH_HALF_TICKS, 0, self._n)
+        hi = np.clip(index + SMOOTH_HALF_TICKS + 1, 0, self._n)
+        result: np.ndarray = (self._cum[hi] - self._cum[lo]) / np.maximum(hi - lo, 1)
+        return result
+
+    def _ordinary(self, index: np.ndarray) -> np.ndarray:
+        """Smoothed seasonal naive at buffer indices (the future starts at self._n)."""
+        one = index - self._week
+        two = one - self._week
+        first, second = self._smoothed(one), self._smoothed(two)
+        out = np.where(two >= 0, np.minimum(first, second), first)
+        result: np.ndarray = np.where(one >= 0, out, self.last_rps)
+        return result
+
+    def _append(self, rate: float) -> None:
+        if self._n == len(self._buf):
+            self._buf = np.concatenate([self._buf, np.zeros(len(self._buf))])
+            self._cum = np.concatenate([self._cum, np.zeros(len(self._buf) - len(self._cum) + 1)])
+        self._buf[self._n] = rate
+        self._cum[self._n + 1] = self._cum[self._n] + rate
+        self._n += 1
+        if self._n - self._peak_at >= self._day:
+            self._peak, self._peak_at = self._daily_peak(), self._n
+
+    def _daily_peak(self) -> float:
+        recent = self._buf[max(0, self._n - 7 * self._day) : self._n]
+        if len(recent) == 0:
+            return 1.0
+        days = [recent[i : i + self._day].max() for i in range(0, len(recent), self._day)]
+        return float(max(np.median(days), 1e-6))
+
+    def _event_peak(self, i: int, now: datetime) -> float:
+        """Ordinary daily peak on event i's day: the maximum, one week earlier, of that day
+        (the median daily maximum until the history covers it)."""
+        if i in self._event_peaks:
+            return self._event_peaks[i]
+        ev = self.calendar[i]
+        day_start = ev.start.replace(hour=0, minute=0, second=0, microsecond=0)
+        first = self._n + int((day_start - now).total_seconds() // self.tick_seconds) - self._week
+        last = first + self._day
+        if first < 0 or last > self._n:
+            return self._peak
+        self._event_peaks[i] = float(self._buf[first:last].max())
+        return self._event_peaks[i]
+
+    def _uplift(self, now: datetime, offsets_s: np.ndarray) -> np.ndarray:
+        total = np.zeros_like(offsets_s)
+        for i, ev in enumerate(self.calendar):
+            since = (now - ev.start).total_seconds()
+            if since + offsets_s[-1] < 0 or ev.end <= now:
+                continue
+            total += ev.uplift(offsets_s + since) * self._event_peak(i, now)
+        return total

@@ -1,0 +1,84 @@
+"""envs.entry_forecast: the fitted spread, the decaying deviation, the seasonal reference."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from envs.entry_forecast import DEFAULT_SPREAD_LOG, EntryForecast
+from envs.workload import Event
+
+TICK = 60
+DAY = 86_400 // TICK
+WEEK = 7 * DAY
+START = datetime(2026, 11, 2)  # the moment after the history's last tick
+
+
+def _seasonal(ticks: int) -> np.ndarray:
+    t = np.arange(ticks)
+    return 100.0 + 50.0 * np.sin(2 * np.pi * t / DAY)
+
+
+def _ar_noise(ticks: int, phi: float, cv: float, rng: np.random.Generator) -> np.ndarray:
+    shocks = rng.normal(0.0, cv * np.sqrt(1 - phi**2), ticks)
+    out = np.empty(ticks)
+    level = 0.0
+    for i, s in enumerate(shocks):
+        level = phi * level + s
+        out[i] = level
+    return out
+
+
+def test_fit_recovers_autocorrelation_and_spread() -> None:
+    phi, cv = 0.8, 0.05
+    hist = _seasonal(3 * WEEK) * np.exp(_ar_noise(3 * WEEK, phi, cv, np.random.default_rng(0)))
+    fc = EntryForecast(hist, TICK, ())
+    assert 0.7 < fc.phi < 0.86
+    # one tick ahead, only the AR innovation is left: cv * sqrt(1 - phi^2) = 0.03
+    assert 0.025 < fc.spread_log[0] < 0.04
+    # further ahead the deviation has decayed and the spread approaches the noise's own cv
+    assert fc.spread_log[0] < fc.spread_log[4] < fc.spread_log[30]
+    assert 0.04 < fc.spread_log[30] < 0.07
+
+
+def test_short_history_falls_back_to_default_spread() -> None:
+    fc = EntryForecast(_seasonal(WEEK), TICK, ())
+    assert fc.phi == 0.0
+    np.testing.assert_array_equal(fc.spread(10), np.full(10, DEFAULT_SPREAD_LOG))
+
+
+def test_median_follows_last_week_and_decays_a_deviation() -> None:
+    noise = _ar_noise(2 * WEEK, 0.8, 0.02, np.random.default_rng(1))
+    fc = EntryForecast(_seasonal(2 * WEEK) * np.exp(noise), TICK, ())
+    ahead = _seasonal(2 * WEEK + 60)[2 * WEEK :]
+    np.testing.assert_allclose(fc.median(START, 60), ahead, rtol=0.06)
+    fc.observe(float(fc.median(START, 1)[0]) * 1.3, START)  # 30% above what was expected
+    surge = fc.median(START + timedelta(minutes=1), 59) / ahead[1:]
+    assert surge[0] > 1.15  # the deviation persists a tick ahead
+    assert surge[-1] == pytest.approx(np.exp(fc.level), rel=0.06)  # and decays to the level
+    assert np.exp(fc.level) < 1.05
+
+
+def test_noise_free_history_fits_without_nan() -> None:
+    fc = EntryForecast(_seasonal(2 * WEEK), TICK, ())
+    assert np.isfinite(fc.phi) and np.isfinite(fc.spread_log).all()
+
+
+def test_one_off_surge_last_week_is_ignored() -> None:
+    hist = _seasonal(3 * WEEK)
+    hist[2 * WEEK : 2 * WEEK + 120] *= 5.0  # a sale last week at the same time
+    fc = EntryForecast(hist, TICK, ())
+    np.testing.assert_allclose(fc.median(START, 60), _seasonal(60), rtol=0.02)
+
+
+def test_announced_event_is_added_in_units_of_that_days_peak() -> None:
+    hist = _seasonal(2 * WEEK)
+    sale = Event("sale", START + timedelta(minutes=10), multiplier=4.0, ramp_seconds=0.0,
+                 peak_seconds=3600.0, decay_seconds=600.0)
+    fc = EntryForecast(hist, TICK, (sale,))
+    median = fc.median(START, 30)
+    plain = EntryForecast(hist, TICK, ()).median(START, 30)
+    np.testing.assert_allclose(median[:11], plain[:11])  # ramps from 0 at its start
+    np.testing.assert_allclose(median[11:20] - plain[11:20], 3.0 * 150.0, rtol=0.01)
