@@ -49,6 +49,15 @@ def _weights(directory: Path) -> list[np.ndarray]:
     return [p.detach().numpy().copy() for p in policy.parameters()]
 
 
+@pytest.mark.parametrize("directory", ["tiny", "default"])
+def test_numpy_actor_matches_torch(model: Path, directory: str) -> None:
+    policy = RLPolicy.load(model if directory == "tiny" else "default")
+    rng = np.random.default_rng(0)
+    for features in rng.normal(0.0, 2.0, (50, len(policy.manifest.observation_schema))):
+        want, _ = policy.model.predict(policy.normalize(features), deterministic=True)
+        np.testing.assert_allclose(policy.act(features), want, atol=1e-5)
+
+
 def test_export_has_files_and_manifest(model: Path) -> None:
     names = {p.name for p in model.iterdir()}
     assert {"model.zip", "vecnormalize.pkl", "obs_norm.npz", "manifest.json"} <= names
