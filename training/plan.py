@@ -36,7 +36,7 @@ from envs.scenario import Scenario
 from envs.twin import TwinConfig
 from envs.workload import Event
 from scaler.errors import ModelUnavailableError
-from scaler.forecast_features import announced_uplift, hourly, ordinary
+from scaler.forecast_features import HourlySeries, announced_uplift, hourly, ordinary
 from scaler.hpa import HpaPolicy
 from scaler.policy import Policy
 from scaler.quantile_forecast import QuantileForecast, QuantileForecaster, calendar_naive_forecast
@@ -138,15 +138,15 @@ def observed(scenario: Scenario, seed: int, until: datetime) -> tuple[np.ndarray
     return np.concatenate([history, run[:ticks]]), first
 
 
-def burst_by_hour_of_day(rps: np.ndarray, first: datetime, tick_seconds: int,
-                         quantile: float) -> np.ndarray:
+def burst_by_hour_of_day(rps: np.ndarray, means: HourlySeries, first: datetime,
+                         tick_seconds: int, quantile: float) -> np.ndarray:
     """(24,) per hour of day: the `quantile` over the observed days of an hour's largest tick
-    over the smooth demand (hourly means interpolated between the hours' midpoints): the
+    over the smooth demand (`means`, the hourly means of `rps` observed from `first`,
+    interpolated between the hours' midpoints): the
     bursts an hourly forecast cannot show. The slope between hours is not in it: the plan
     covers that by taking the larger forecast of an hour and its neighbours. 1.0 where no
     inner full hour with demand was seen."""
     per = 3600 // tick_seconds
-    means = hourly(rps, first, tick_seconds)
     skip = int((means.start - first).total_seconds()) // tick_seconds
     ticks = np.asarray(rps, dtype=float)[skip : skip + len(means) * per]
     centres = (np.arange(len(means)) + 0.5) * per
@@ -170,7 +170,8 @@ def plan_forecast(scenario: Scenario, window: Window,
     origin = max(_floor_hour(window.start - settings.forecast_lead_hours * HOUR), scenario.start)
     rps, first = observed(scenario, settings.seed, origin)
     seen = hourly(rps, first, scenario.tick_seconds)
-    by_hod = burst_by_hour_of_day(rps, first, scenario.tick_seconds, settings.burst_quantile)
+    by_hod = burst_by_hour_of_day(rps, seen, first, scenario.tick_seconds,
+                                  settings.burst_quantile)
     burst = by_hod[[(window.start.hour + h) % 24 for h in range(window.hours)]]
     origin = seen.time(len(seen))
     skip = int((window.start - origin) / HOUR)

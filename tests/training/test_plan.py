@@ -15,6 +15,7 @@ import yaml
 from edgewise.cli import main
 from envs.capacity import lead_schedule, required_replicas
 from envs.scenario import load_scenario
+from scaler.forecast_features import hourly
 from training.plan import (
     PlanSettings,
     burst_by_hour_of_day,
@@ -123,7 +124,7 @@ def test_burst_is_what_an_hourly_mean_hides_not_the_slope() -> None:
     rps = 250.0 + 150.0 * np.sin(2 * np.pi * minutes / (24 * per))  # a steep daily cycle
     for d in range(days):  # a 30% spike once an hour at 03:00 on every day
         rps[(d * 24 + 3) * per + 20] *= 1.3
-    burst = burst_by_hour_of_day(rps, start, 60, 0.9)
+    burst = burst_by_hour_of_day(rps, hourly(rps, start, 60), start, 60, 0.9)
     assert burst[3] == pytest.approx(1.3, rel=0.02)
     others = np.delete(burst, 3)
     assert (others < 1.01).all()  # the daily rise and fall are no burst
