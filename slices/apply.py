@@ -29,9 +29,10 @@ from slices.errors import ApplyError
 log = logging.getLogger(__name__)
 WG_SOCKET_DIR = Path("/var/run/wireguard")
 MARK_RULE_PRIORITY = 100
-# Data-path sizing for Debian's wireguard-go 0.0.20220316, which leaves its UDP sockets at
-# net.core.rmem_default (208 KiB here) and its tun at txqueuelen 500. Upstream wireguard-go
-# (>= 0.0.20230223) forces 7 MiB buffers on its own sockets; we do the same from outside.
+# Data-path sizing for Debian bookworm's wireguard-go 0.0.20220316, which leaves its UDP sockets
+# at net.core.rmem_default (208 KiB here) and its tun at txqueuelen 500. Upstream wireguard-go
+# (>= 0.0.20230223, what scripts/setup installs) forces 7 MiB buffers on its own sockets; for
+# older daemons we do the same from outside.
 UDP_BUFFER_BYTES = 7 << 20
 WG_TXQUEUELEN = 1000
 _SO_SNDBUFFORCE, _SO_RCVBUFFORCE = 32, 33
