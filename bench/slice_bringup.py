@@ -155,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="iperf3 runs per path (median)")
     parser.add_argument("--repeat", type=int, default=1, help="bring-ups per size (fresh labs)")
     args = parser.parse_args(argv)
-    result: dict[str, object] = {}
+    version = subprocess.run(["wireguard-go", "--version"], capture_output=True, text=True,
+                             check=False).stdout.split("\n", 1)[0].strip()
+    print(f"{version or 'wireguard-go: no version printed'}", flush=True)
+    result: dict[str, object] = {"wireguard_go_version": version}
     bringup: dict[str, list[float]] = {}
     repaired: dict[str, list[int]] = {}
     for count in args.sizes:
