@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -140,10 +141,30 @@ def save_checkpoint(model: BaseAlgorithm, out: Path, steps: int,
     norm.save(str(ckpt / f"vecnormalize_{steps:09d}.pkl"))
 
 
+ENV_RECORD = "env.json"  # in checkpoints/: the env id and version the checkpoints act in
+
+
+def _record_env(out: Path) -> None:
+    ckpt = out / "checkpoints"
+    ckpt.mkdir(parents=True, exist_ok=True)
+    (ckpt / ENV_RECORD).write_text(json.dumps({"env_id": ENV_ID, "env_version": ENV_VERSION}))
+
+
 def _latest_checkpoint(out: Path) -> tuple[Path, Path] | None:
     zips = sorted((out / "checkpoints").glob("ppo_*.zip"))
     if not zips:
         return None
+    record = out / "checkpoints" / ENV_RECORD
+    try:
+        env = json.loads(record.read_text())
+    except (OSError, ValueError):
+        env = {}
+    if env != {"env_id": ENV_ID, "env_version": ENV_VERSION}:
+        found = (f"{env.get('env_id')} version {env.get('env_version')}" if env
+                 else "an older env (no checkpoints/env.json)")
+        raise ConfigError(f"--resume: the checkpoints in {str(out / 'checkpoints')!r} are for "
+                          f"{found}; this code trains {ENV_ID} version {ENV_VERSION}: start a "
+                          "new run (another --out)")
     steps = zips[-1].stem.split("_")[1]
     return zips[-1], out / "checkpoints" / f"vecnormalize_{steps}.pkl"
 
@@ -156,6 +177,7 @@ def _build(cfg: TrainConfig, scenarios: list[Scenario], out: Path, resume: bool)
         raise ConfigError(f"--resume: no checkpoint in {str(out / 'checkpoints')!r}")
     if latest is not None:
         return _load(latest[0], latest[1], venv)
+    _record_env(out)
     norm = VecNormalize(venv, norm_obs=True, norm_reward=True, clip_obs=10.0, gamma=cfg.ppo.gamma)
     p = cfg.ppo
     return PPO("MlpPolicy", norm, learning_rate=p.learning_rate, n_steps=p.n_steps,

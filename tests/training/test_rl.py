@@ -18,6 +18,7 @@ from training import cli  # noqa: E402
 from training.bench import BASELINES  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
 from training.errors import (  # noqa: E402
+    ConfigError,
     ManifestMismatchError,
     ModelCorruptError,
     SchemaMismatchError,
@@ -81,6 +82,18 @@ def test_resume_continues_from_checkpoint(model: Path, tmp_path: Path) -> None:
     cfg = TrainConfig(**{**TINY, "total_timesteps": 768})
     out = train(cfg, tmp_path / "run", resume=True, progress=False)
     assert json.loads((out / "manifest.json").read_text())["training"]["timesteps"] >= 768
+
+
+def test_resume_refuses_checkpoints_of_another_env_version(model: Path, tmp_path: Path) -> None:
+    run = Path(shutil.copytree(model.parent, tmp_path / "run"))
+    record = run / "checkpoints" / "env.json"
+    record.write_text(json.dumps({"env_id": "edgewise/Autoscale-v1", "env_version": 1}))
+    cfg = TrainConfig(**{**TINY, "total_timesteps": 768})
+    with pytest.raises(ConfigError, match="edgewise/Autoscale-v1 version 1.*start a new run"):
+        train(cfg, run, resume=True, progress=False)
+    record.unlink()
+    with pytest.raises(ConfigError, match="no checkpoints/env.json"):
+        train(cfg, run, resume=True, progress=False)
 
 
 def _copy(model: Path, tmp_path: Path) -> Path:
