@@ -76,11 +76,15 @@ class EntryForecast:
         result: np.ndarray = self.spread_log[k]
         return result
 
-    def _update(self, expected: float, rate_rps: float) -> None:
+    def _update(self, expected: float, rate_rps: float) -> float:
+        """Fold one tick's log error into level and deviation; returns that error (the last
+        one, level + deviation, when the tick has no demand or no expectation)."""
         if expected > 0 and rate_rps > 0:
             err = float(np.log(rate_rps / expected))
             self.level = float(np.clip((1 - LEVEL_ALPHA) * self.level + LEVEL_ALPHA * err, -1, 2))
             self.deviation = err - self.level
+            return err
+        return self.level + self.deviation
 
     def _fit(self) -> tuple[float, np.ndarray]:
         """Replay the history's last week: (phi, spread of the k-tick log error, k = 1..)."""
@@ -91,8 +95,7 @@ class EntryForecast:
         expected = self._ordinary(idx)  # events in the history are not in the calendar
         errs, levels, devs = [], [], []
         for e, r in zip(expected.tolist(), self._buf[first : self._n].tolist(), strict=True):
-            errs.append(np.log(r / e) if e > 0 and r > 0 else self.level + self.deviation)
-            self._update(e, r)
+            errs.append(self._update(e, r))
             levels.append(self.level)
             devs.append(self.deviation)
         err, lev, dev = np.array(errs), np.array(levels), np.array(devs)

@@ -144,10 +144,13 @@ def save_checkpoint(model: BaseAlgorithm, out: Path, steps: int,
 ENV_RECORD = "env.json"  # in checkpoints/: the env id and version the checkpoints act in
 
 
+THIS_ENV = {"env_id": ENV_ID, "env_version": ENV_VERSION}
+
+
 def _record_env(out: Path) -> None:
     ckpt = out / "checkpoints"
     ckpt.mkdir(parents=True, exist_ok=True)
-    (ckpt / ENV_RECORD).write_text(json.dumps({"env_id": ENV_ID, "env_version": ENV_VERSION}))
+    (ckpt / ENV_RECORD).write_text(json.dumps(THIS_ENV))
 
 
 def _latest_checkpoint(out: Path) -> tuple[Path, Path] | None:
@@ -159,7 +162,7 @@ def _latest_checkpoint(out: Path) -> tuple[Path, Path] | None:
         env = json.loads(record.read_text())
     except (OSError, ValueError):
         env = {}
-    if env != {"env_id": ENV_ID, "env_version": ENV_VERSION}:
+    if env != THIS_ENV:
         found = (f"{env.get('env_id')} version {env.get('env_version')}" if env
                  else "an older env (no checkpoints/env.json)")
         raise ConfigError(f"--resume: the checkpoints in {str(out / 'checkpoints')!r} are for "
