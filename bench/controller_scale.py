@@ -22,15 +22,16 @@ from typing import Any
 import numpy as np
 
 from bench.k8slab import ControlPlane, Prometheus, free_port, wait_for
+from controller import metric_names as names
 
 
 def _metrics_server(port: int) -> None:
     from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
     r = CollectorRegistry()
-    for name, value in (("edgewise_service_requests_per_second", 20.0),
-                        ("edgewise_service_cpu_utilization_ratio", 0.6),
-                        ("edgewise_service_p95_latency_seconds", 0.1)):
+    for name, value in ((names.SERVICE_RATE, 20.0),
+                        (names.SERVICE_CPU, 0.6),
+                        (names.SERVICE_P95, 0.1)):
         Gauge(name, name, ["service"], registry=r).labels("web").set(value)
     start_http_server(port, addr="127.0.0.1", registry=r)
 
@@ -38,8 +39,8 @@ def _metrics_server(port: int) -> None:
 def _objects(api: Any, n: int, period: float, prom_url: str) -> None:
     from kubernetes import client
 
-    from scaler.crd import crd_manifest
-    from scaler.spec import GROUP, PLURAL, VERSION
+    from controller.crd import crd_manifest
+    from controller.spec import GROUP, PLURAL, VERSION
 
     ext = client.ApiextensionsV1Api(api)
     ext.create_custom_resource_definition(crd_manifest())
@@ -66,20 +67,20 @@ def _objects(api: Any, n: int, period: float, prom_url: str) -> None:
             "metadata": {"name": name},
             "spec": {"targets": [{"name": name, "service": "web"}], "graph": {"inline": graph},
                      "periodSeconds": period, "metrics": {"prometheusUrl": prom_url, "queries": {
-                         "rate": f"edgewise_service_requests_per_second{{{sel}}}",
-                         "cpu": f"edgewise_service_cpu_utilization_ratio{{{sel}}}",
-                         "latency": f"edgewise_service_p95_latency_seconds{{{sel}}}"}}}})
+                         "rate": f"{names.SERVICE_RATE}{{{sel}}}",
+                         "cpu": f"{names.SERVICE_CPU}{{{sel}}}",
+                         "latency": f"{names.SERVICE_P95}{{{sel}}}"}}}})
 
 
 def _controller(api: Any, workers: int, record: list[tuple[str, float, float]]) -> Any:
-    from scaler.controller import Controller, utc_now
-    from scaler.informer import Informer
-    from scaler.kube import KubeCluster, KubeLeases
-    from scaler.leader import LeaderConfig, LeaderElector
-    from scaler.prometheus import PrometheusReader
-    from scaler.reconcile import Reconciler
-    from scaler.scrape import DirectReader
-    from scaler.telemetry import Telemetry
+    from controller.informer import Informer
+    from controller.kube import KubeCluster, KubeLeases
+    from controller.leader import LeaderConfig, LeaderElector
+    from controller.loop import Controller, utc_now
+    from controller.prometheus import PrometheusReader
+    from controller.reconcile import Reconciler
+    from controller.scrape import DirectReader
+    from controller.telemetry import Telemetry
 
     cluster = KubeCluster(api)
     telemetry = Telemetry()
@@ -118,7 +119,7 @@ def summarize(record: list[tuple[str, float, float]], n: int, period: float) -> 
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from scaler.kube import api_client
+    from controller.kube import api_client
 
     with tempfile.TemporaryDirectory(prefix="edgewise-bench-") as d:
         cp = ControlPlane(Path(d) / "k8s")

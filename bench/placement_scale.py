@@ -40,9 +40,9 @@ def twin_latency_cost_ratios(app: App) -> dict[str, float]:
     the placement, not the autoscaler, makes the difference). Latency: the demand-weighted mean
     of each store's shopper-facing p95; cost: the fleet's total."""
     from envs.scenario import load_scenario
+    from evaluation.compare import Arm, run_bench
     from placement.simulate import placed_runs, store_scenario
     from placement.topology import load_topology
-    from training.bench import Arm, run_bench
 
     topology = load_topology(FLEET)
     base = load_scenario("normal-week")

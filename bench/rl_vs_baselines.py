@@ -29,9 +29,9 @@ from envs.capacity import required_replicas
 from envs.randomize import RandomizationSpec, random_scenario
 from envs.scenario import Scenario, load_scenario
 from envs.twin import Twin
+from evaluation.compare import BASELINES, rl_factories, run_bench
+from scaler.learned.runtime import RLPolicy
 from scaler.policy import PolicyContext
-from training.bench import BASELINES, rl_factories, run_bench
-from training.rl_policy import RLPolicy
 
 POLICIES = ("hpa", "keda", "holt-winters", "seasonal-naive", "static-peak", "oracle", "rl",
             "rl-raw")

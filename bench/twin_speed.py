@@ -27,7 +27,8 @@ import numpy as np
 from envs.graph import load_graph
 from envs.observation import Slo
 from envs.outcome import summarize
-from envs.twin import Twin, TwinConfig, run_schedule
+from envs.twin import Twin, run_schedule
+from envs.twin_config import TwinConfig
 from envs.workload import WorkloadSpec, generate
 
 YEAR_TICKS = 365 * 1440

@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, cast
 
+from edgewise.exits import Exit
 from envs.errors import EnvError
 from placement.errors import PlacementError
 
 if TYPE_CHECKING:
     from envs.scenario import Scenario
-    from training.bench import Arm
+    from evaluation.compare import Arm
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = Exit.OK, Exit.FAILURE, Exit.USAGE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _policies(raw: str) -> list[str]:
-    from training.bench import BASELINES
+    from evaluation.compare import BASELINES
 
     names = [p.strip() for p in raw.split(",") if p.strip()]
     unknown = [p for p in names if p not in BASELINES]
@@ -60,11 +61,11 @@ def _progress(total: int, desc: str):  # type: ignore[no-untyped-def]
 def _arms(args: argparse.Namespace) -> tuple[Scenario, list[str | Arm]]:
     """The policies, or with --topology each policy in each placement variant of one store."""
     from envs.scenario import load_scenario
-    from training.bench import Arm
+    from evaluation.compare import Arm
 
     scenario = load_scenario(args.scenario)
     if args.policies is None:
-        from training.bench import BASELINES
+        from evaluation.compare import BASELINES
 
         args.policies = list(BASELINES)
     if args.topology is None:
@@ -84,7 +85,7 @@ def _arms(args: argparse.Namespace) -> tuple[Scenario, list[str | Arm]]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from training.bench import run_bench, write_outputs
+    from evaluation.compare import run_bench, write_outputs
 
     scenario, arms = _arms(args)
     with _progress(scenario.ticks * len(arms), f"bench {scenario.name}") as bar:
@@ -111,7 +112,7 @@ def _print_table(res: dict[str, object]) -> None:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from envs.scenario import load_scenario
-    from training.bench import run_bench, write_timeline
+    from evaluation.compare import run_bench, write_timeline
 
     scenario = load_scenario(args.scenario)
     with _progress(scenario.ticks, f"simulate {args.policy}") as bar:
@@ -180,11 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", required=True, help="timeline CSV path")
     sim.set_defaults(func=cmd_simulate)
 
-    from edgewise.controller_cli import add_parser as add_controller
-    from edgewise.planning_cli import add_parser as add_planning
-    from placement.cli import add_parser as add_place
-    from slices.cli import add_parser as add_slice
-    from training.cli import add_parser as add_training
+    from edgewise.controller_cmd import add_parser as add_controller
+    from edgewise.place_cmd import add_parser as add_place
+    from edgewise.plan_cmd import add_parser as add_planning
+    from edgewise.slice_cmd import add_parser as add_slice
+    from edgewise.train_cmd import add_parser as add_training
 
     add_training(sub)
     add_planning(sub)

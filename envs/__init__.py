@@ -1,9 +1,6 @@
-"""The simulated world: service graph, workload, the twin, and its gymnasium environments."""
+"""The simulated world: service graph, workload, the twin, and its gymnasium environments.
 
-from gymnasium.envs.registration import register, registry
-
-if "edgewise/Autoscale-v0" not in registry:
-    register(id="edgewise/Autoscale-v0", entry_point="envs.autoscale:AutoscaleEnv")
-
-if "edgewise/Autoscale-v2" not in registry:
-    register(id="edgewise/Autoscale-v2", entry_point="envs.autoscale_v2:AutoscaleV2Env")
+Importing this package registers nothing (the controller imports `envs.graph` and must not pull in
+gymnasium): `envs.registration` registers the gym envs, e.g.
+`gymnasium.make("envs.registration:edgewise/Autoscale-v2")`.
+"""

@@ -32,22 +32,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.action import action_to_desired
 from envs.capacity import required_replicas
 from envs.features import FeatureContext, FeatureEncoder, observation_schema
 from envs.randomize import RandomizationSpec, random_scenario
 from envs.scenario import Scenario, load_scenario
 from envs.twin import Twin
 
-ENV_ID = "edgewise/Autoscale-v2"
-ENV_VERSION = 2
 OBS_LIMIT = 16.0
-
-
-def action_to_desired(base: np.ndarray, action: np.ndarray) -> np.ndarray:
-    """Desired replicas from the base sizing and a log2-multiplier action in [-1, 1]."""
-    a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
-    desired: np.ndarray = np.rint(base * np.exp2(a)).astype(int)
-    return desired
 
 
 class AutoscaleV2Env(gym.Env[np.ndarray, np.ndarray]):

@@ -14,7 +14,7 @@ import numpy as np
 
 from envs.outcome import tick_metrics
 from envs.queueing import erlang_c
-from envs.twin import Trajectory, TwinConfig
+from envs.twin_config import Trajectory, TwinConfig
 
 WAIT_BUDGETS = (2.0, 1.0, 0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.0)  # loosest first
 MAX_UTILISATION = 0.95

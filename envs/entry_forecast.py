@@ -44,7 +44,7 @@ class EntryForecast:
         self._n = len(hist)
         self.level = 0.0
         self.deviation = 0.0
-        self._peak, self._peak_at = self._daily_peak(), self._n
+        self._peak, self._peak_at = self._median_day_max(), self._n
         self._event_peaks: dict[int, float] = {}
         self.phi, self.spread_log = self._fit()
 
@@ -134,9 +134,11 @@ class EntryForecast:
         self._cum[self._n + 1] = self._cum[self._n] + rate
         self._n += 1
         if self._n - self._peak_at >= self._day:
-            self._peak, self._peak_at = self._daily_peak(), self._n
+            self._peak, self._peak_at = self._median_day_max(), self._n
 
-    def _daily_peak(self) -> float:
+    def _median_day_max(self) -> float:
+        """Median of the maxima of the last 7 whole 24-hour blocks counted back from now: a
+        rolling window, not calendar days (`envs.daily_peak`), as Autoscale-v2 was trained."""
         recent = self._buf[max(0, self._n - 7 * self._day) : self._n]
         if len(recent) == 0:
             return 1.0

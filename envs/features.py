@@ -27,7 +27,7 @@ from envs.entry_forecast import EntryForecast
 from envs.graph import ServiceGraph
 from envs.observation import Observation, Slo
 from envs.sizing import SizingTable
-from envs.twin import TwinConfig
+from envs.twin_config import TwinConfig
 from envs.workload import Event
 
 LATENCY_CAP = 4.0

@@ -127,6 +127,12 @@ class ServiceGraph:
         """A per-service numpy array of one numeric field or property, in `names` order."""
         return np.array([float(getattr(s, field)) for s in self.services])
 
+    def startup_ticks(self, tick_seconds: float) -> np.ndarray:
+        """The start-up lead: whole ticks from a pod's creation until it serves,
+        ceil(startup_seconds / tick), per service."""
+        result: np.ndarray = np.ceil(self.array("startup_seconds") / tick_seconds).astype(int)
+        return result
+
 
 _SERVICE_DEFAULTS: dict[str, Any] = {
     "concurrency": 1,

@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 
 from envs.queueing import gamma_p95, response_time
-from envs.twin import Trajectory, TwinConfig
+from envs.twin_config import Trajectory, TwinConfig
 from envs.workload import Event
 
 TIMEOUT_MS = 30_000.0  # a response slower than this is as bad as a timeout; caps infinities

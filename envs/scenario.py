@@ -38,7 +38,7 @@ from envs.errors import EnvError, ScenarioError
 from envs.graph import ServiceGraph, load_graph
 from envs.observation import Slo
 from envs.trace import load_trace
-from envs.twin import Prices, TwinConfig
+from envs.twin_config import Prices, TwinConfig
 from envs.workload import Event, WorkloadSpec, generate
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.capacity import GRID, required_replicas
-from envs.twin import TwinConfig
+from envs.twin_config import TwinConfig
 
 _LOG_GRID = float(np.log(GRID))
 

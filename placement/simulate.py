@@ -19,7 +19,7 @@ from datetime import datetime
 import numpy as np
 
 from envs.scenario import Scenario
-from envs.twin import TwinConfig
+from envs.twin_config import TwinConfig
 from placement.baselines import all_at_edge_where_fits, all_in_cloud
 from placement.errors import PlacementError
 from placement.framework import Context

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from envs.daily_peak import calendar_day_maxima, calendar_days
 from envs.workload import Event, event_uplift
 from scaler.errors import ForecastInputError
 
@@ -115,18 +116,11 @@ def announced_uplift(calendar: Sequence[Event], start: datetime, hours: int,
     return result
 
 
-def day_index(start: datetime, hours: np.ndarray) -> np.ndarray:
-    return ((np.asarray(hours) + start.hour) // 24).astype(int)
-
-
 def daily_peaks(series: HourlySeries, uplift: np.ndarray) -> np.ndarray:
     """Ordinary daily peak of each calendar day the series touches: the day's maximum over its
     hours outside events; a day that is all event takes the previous day's peak."""
-    days = day_index(series.start, np.arange(len(series)))
     quiet = uplift[: len(series)] < EVENT_THRESHOLD
-    peaks = np.full(int(days[-1]) + 1 if len(days) else 0, -np.inf)
-    np.maximum.at(peaks, days[quiet], series.rps[quiet])
-    peaks[np.isinf(peaks)] = np.nan
+    peaks = calendar_day_maxima(series.rps, series.start, HOUR_SECONDS, include=quiet)
     for d in range(len(peaks)):  # carry forward over all-event days, then backward at the start
         if np.isnan(peaks[d]) and d > 0:
             peaks[d] = peaks[d - 1]
@@ -151,7 +145,7 @@ def ordinary(series: HourlySeries, calendar: Sequence[Event], future_hours: int,
     n = len(series)
     uplift = announced_uplift(calendar, series.start, n + future_hours)
     peaks = daily_peaks(series, uplift)
-    days = day_index(series.start, np.arange(n + future_hours))
+    days = calendar_days(series.start, n + future_hours, HOUR_SECONDS)
     season_days = max(season_hours // 24, 1)
     past = np.where(days < len(peaks), days, days - season_days)
     past = np.clip(np.where(past < len(peaks), past, len(peaks) - 1), 0, len(peaks) - 1)

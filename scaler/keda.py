@@ -26,9 +26,11 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from envs.daily_peak import median_daily_peak
 from envs.observation import Observation
 from scaler.errors import ScalerError
-from scaler.hpa import (
+from scaler.hpa.behavior import Behavior
+from scaler.hpa.policy import (
     ControllerConfig,
     ExternalReading,
     HorizontalController,
@@ -39,7 +41,6 @@ from scaler.hpa import (
     run_syncs,
     syncs_per_tick,
 )
-from scaler.hpa_behavior import Behavior
 from scaler.policy import PolicyContext
 
 CRON_TARGET_MILLI = 1000  # KEDA's cron scaler: AverageValue target of 1 replica
@@ -68,18 +69,6 @@ class KedaSettings:
     cooldown_period_seconds: int = 300
 
 
-def median_daily_peak(history_rps: np.ndarray, start: datetime, tick_seconds: int) -> float:
-    """Median over calendar days of the daily max of the entry demand before `start`."""
-    n = len(history_rps)
-    if n == 0:
-        return 0.0
-    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    offsets = (np.arange(n) - n) * tick_seconds + (start - midnight).total_seconds()
-    days = np.floor_divide(offsets, 86_400).astype(int)
-    peaks = [float(np.max(history_rps[days == d])) for d in np.unique(days)]
-    return float(np.median(peaks))
-
-
 class KedaPolicy:
     """A KEDA ScaledObject per service (prometheus threshold + cron floors)."""
 
@@ -101,7 +90,9 @@ class KedaPolicy:
         graph = ctx.graph
         threshold_rps = self.settings.target_fraction * graph.array("capacity_rps")
         self._threshold_milli = np.round(threshold_rps * 1000).astype(np.int64)
-        peak = median_daily_peak(ctx.history_rps, ctx.start, ctx.tick_seconds)
+        history = np.asarray(ctx.history_rps, dtype=float)
+        first = ctx.start - timedelta(seconds=len(history) * ctx.tick_seconds)
+        peak = median_daily_peak(history, first, ctx.tick_seconds)
         share_rps = peak * graph.visit_ratios()
         self._peak_replicas = share_rps / threshold_rps
         self._events = tuple(

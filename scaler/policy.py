@@ -45,3 +45,19 @@ class Policy(Protocol):
     def decide(self, obs: Observation) -> np.ndarray:
         """Desired replicas per service (integers; the runner clips to min/max)."""
         ...
+
+
+
+def utilisation_replicas(graph: ServiceGraph, entry_rps: np.ndarray | float,
+                         target_utilisation: float) -> np.ndarray:
+    """Replicas each service needs to carry `entry_rps` at the entry at `target_utilisation`.
+
+    The one formula every sizing rule shares: a service's rate (entry rate x its visit ratio)
+    over the capacity of one replica at the target utilisation, rounded up (a float hair above
+    a whole number does not add a replica). `entry_rps` is one entry rate, or one per service
+    (each service's own peak over its own lead window).
+    """
+    rates = np.asarray(entry_rps, dtype=float) * graph.visit_ratios()
+    cap = graph.array("capacity_rps")
+    result: np.ndarray = np.ceil(rates / (cap * target_utilisation) - 1e-9).astype(int)
+    return result

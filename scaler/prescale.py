@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from envs.observation import Observation
-from scaler.policy import Policy, PolicyContext
+from scaler.policy import Policy, PolicyContext, utilisation_replicas
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,6 @@ class EventFloorState:
     floor: np.ndarray
 
 
-def need_replicas(entry_rps: float, visit_ratios: np.ndarray, capacity_rps: np.ndarray,
-                  target_utilization: float) -> np.ndarray:
-    result: np.ndarray = np.ceil(
-        entry_rps * visit_ratios / (capacity_rps * target_utilization) - 1e-9).astype(int)
-    return result
-
-
 class EventFloor:
     def __init__(self, inner: Policy, events: tuple[PlannedEvent, ...],
                  target_utilization: float = 0.7) -> None:
@@ -54,8 +47,7 @@ class EventFloor:
 
     def reset(self, ctx: PolicyContext) -> None:
         self.inner.reset(ctx)
-        self._visits = ctx.graph.visit_ratios()
-        self._capacity = ctx.graph.array("capacity_rps")
+        self._graph = ctx.graph
         self._reference = {}
         self.active = None
 
@@ -67,8 +59,8 @@ class EventFloor:
                 self._reference.pop(ev.name, None)
                 continue
             ref = self._reference.setdefault(ev.name, obs.entry_rate_rps)
-            floor = need_replicas(ref * ev.expected_uplift, self._visits, self._capacity,
-                                  self.target_utilization)
+            floor = utilisation_replicas(self._graph, ref * ev.expected_uplift,
+                                         self.target_utilization)
             if best is None or floor.sum() > best.floor.sum():
                 best = EventFloorState(ev, ref, floor)
         self.active = best

@@ -6,21 +6,19 @@ errors need someone to change the input (an overlapping CIDR, a missing key file
 
 from __future__ import annotations
 
+import faults
+
 
 class SliceError(Exception):
     """Base class for every error of the slices package."""
 
 
-class PermanentError(SliceError):
+class PermanentError(SliceError, faults.PermanentError):
     """Retrying will not help: the message names the object and the fix."""
 
 
-class TemporaryError(SliceError):
+class TemporaryError(SliceError, faults.TemporaryError):
     """Retrying after `delay_seconds` may succeed."""
-
-    def __init__(self, message: str, delay_seconds: float = 1.0) -> None:
-        super().__init__(message)
-        self.delay_seconds = delay_seconds
 
 
 class ValidationError(PermanentError):
@@ -31,8 +29,9 @@ class NotFoundError(PermanentError):
     """A slice or member the caller named does not exist in the registry."""
 
 
-class ConflictError(PermanentError):
-    """The request clashes with existing state (overlapping CIDR, duplicate member)."""
+class AlreadyExistsError(PermanentError):
+    """The request clashes with existing state (a slice name taken, a site already joined,
+    a CIDR overlapping another slice's)."""
 
 
 class AddressExhaustedError(PermanentError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 
-from slices.errors import AddressExhaustedError, ConflictError, ValidationError
+from slices.errors import AddressExhaustedError, AlreadyExistsError, ValidationError
 
 
 def parse_cidr(text: str) -> IPv4Network:
@@ -19,10 +19,10 @@ def parse_cidr(text: str) -> IPv4Network:
 
 
 def check_no_overlap(cidr: IPv4Network, existing: dict[str, IPv4Network]) -> None:
-    """Raise ConflictError naming the slice whose CIDR overlaps `cidr`."""
+    """Raise AlreadyExistsError naming the slice whose CIDR overlaps `cidr`."""
     for name, other in sorted(existing.items()):
         if cidr.overlaps(other):
-            raise ConflictError(
+            raise AlreadyExistsError(
                 f"CIDR {cidr} overlaps slice {name!r} ({other}): pick a disjoint range"
             )
 

@@ -14,7 +14,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 from slices import ipam
-from slices.errors import ConflictError, NotFoundError, RegistryBusyError, RotationError
+from slices.errors import AlreadyExistsError, NotFoundError, RegistryBusyError, RotationError
 from slices.model import (
     BASE_LISTEN_PORT,
     Endpoint,
@@ -93,7 +93,7 @@ class Registry:
             rows = db.execute("SELECT name, cidr FROM slices").fetchall()
             existing = {n: IPv4Network(c) for n, c in rows}
             if name in existing:
-                raise ConflictError(f"slice {name!r} already exists: delete it or pick a name")
+                raise AlreadyExistsError(f"slice {name!r} already exists: delete it or pick a name")
             ipam.check_no_overlap(cidr, existing)
             db.execute("INSERT INTO slices VALUES (?, ?, ?, ?)",
                        (name, str(cidr), topology.value, hub))
@@ -135,7 +135,7 @@ class Registry:
         with self._write() as db:
             slc = self._load(db, slice_name)
             if slc.member(site_id) is not None:
-                raise ConflictError(f"site {site_id!r} already joined slice {slice_name!r}")
+                raise AlreadyExistsError(f"site {site_id!r} already joined slice {slice_name!r}")
             address = ipam.allocate(slc.cidr, (m.overlay_ip for m in slc.members))
             chosen = port if port is not None else _free_port(db, site_id)
             member = Member(site_id, Endpoint(host, chosen), address, public_key)

@@ -4,7 +4,7 @@
 enough that one process per core buys little on a shared 2-core box) under VecNormalize, runs
 PPO with a progress bar, a periodic evaluation (`eval.csv`, the training curve), checkpoints
 (`checkpoints/`), SB3's CSV log (and TensorBoard when installed) in `logs/`, then exports
-`model/` (see training/manifest.py). `resume=True` continues from the latest checkpoint.
+`model/` (see scaler/learned/manifest.py). `resume=True` continues from the latest checkpoint.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,13 @@ from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 from tqdm import tqdm
 
-import edgewise
-from envs.autoscale_v2 import ENV_ID, ENV_VERSION, AutoscaleV2Env
+from envs.action import ENV_ID, ENV_VERSION
+from envs.autoscale_v2 import AutoscaleV2Env
 from envs.features import observation_schema
 from envs.scenario import Scenario, load_scenario
+from scaler.learned.manifest import Manifest, write_manifest
 from training.config import TrainConfig
 from training.errors import ConfigError
-from training.manifest import Manifest, write_manifest
 
 EVAL_SCENARIO, EVAL_OFFSET, EVAL_TICKS = "black-friday", 4 * 1440 - 60, 720
 
@@ -49,7 +50,11 @@ def code_version() -> str:
         commit = out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    return f"edgewise {getattr(edgewise, '__version__', '0.1.0')} ({commit})"
+    try:
+        version = metadata.version("edgewise")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        version = "unknown"
+    return f"edgewise {version} ({commit})"
 
 
 def _env_factory(cfg: TrainConfig, scenarios: list[Scenario]) -> Callable[[], gym.Env[Any, Any]]:

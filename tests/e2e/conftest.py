@@ -44,7 +44,7 @@ def control_plane(e2e_dir: Path) -> Iterator[ControlPlane]:
 def kube(control_plane: ControlPlane):  # type: ignore[no-untyped-def]
     from kubernetes import client
 
-    from scaler.kube import api_client
+    from controller.kube import api_client
 
     api = api_client(str(control_plane.kubeconfig))
     core = client.CoreV1Api(api)
@@ -57,7 +57,7 @@ def kube(control_plane: ControlPlane):  # type: ignore[no-untyped-def]
 def crd(kube):  # type: ignore[no-untyped-def]
     from kubernetes import client
 
-    from scaler.crd import crd_manifest
+    from controller.crd import crd_manifest
 
     ext = client.ApiextensionsV1Api(kube)
     ext.create_custom_resource_definition(crd_manifest())

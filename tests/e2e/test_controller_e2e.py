@@ -15,8 +15,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from bench.k8slab import Prometheus, wait_for
-from scaler.manifests import all_objects
-from scaler.spec import GROUP, PLURAL, VERSION
+from controller.manifests import all_objects
+from controller.spec import GROUP, PLURAL, VERSION
 from tests.e2e.world import SPEED, World, decisions, metric, rfc, sample_replicas, scenario_yaml
 
 pytestmark = pytest.mark.e2e
@@ -193,7 +193,7 @@ def test_only_the_lease_holder_acts_and_the_other_takes_over(make_world: Any) ->
 
 def test_corrupt_model_falls_back_with_a_clear_reason(make_world: Any) -> None:
     w, _ = _steady_world(make_world, "model", replicas=3)
-    from training.rl_policy import default_model_dir
+    from scaler.learned.runtime import default_model_dir
 
     model = w.workdir / "policy"
     shutil.copytree(default_model_dir(), model)  # a real export whose weights then rot

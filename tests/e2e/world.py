@@ -17,8 +17,9 @@ import yaml
 from kubernetes import client
 
 from bench.k8slab import Proc, edgewise, free_port, wait_for
+from controller import metric_names as names
+from controller.spec import GROUP, PLURAL, VERSION
 from envs.scenario import parse_scenario
-from scaler.spec import GROUP, PLURAL, VERSION
 
 SPEED = 60.0  # one simulated minute per second
 GRAPH_SIM = {  # the replay's world, in simulated seconds
@@ -65,7 +66,7 @@ def backfill(data_dir: Path, instance: str, days: float, end_epoch: int,
         base_dir=_graph_dir(data_dir))
     _, run = scenario.demand(0)
     per_service = run[:, None] * scenario.config().visit_ratios[None, :]
-    name = "edgewise_service_requests_per_second"
+    name = names.SERVICE_RATE
     lines = [f"# HELP {name} Offered load", f"# TYPE {name} gauge"]
     for j, service in enumerate(scenario.graph.names):
         labels = f'instance="{instance}",job="replay",service="{service}"'
@@ -89,9 +90,9 @@ def _graph_dir(data_dir: Path) -> Path:
 
 def queries(instance: str) -> dict[str, str]:
     sel = f'instance="{instance}",service="$service"'
-    return {"rate": f"edgewise_service_requests_per_second{{{sel}}}",
-            "cpu": f"edgewise_service_cpu_utilization_ratio{{{sel}}}",
-            "latency": f"edgewise_service_p95_latency_seconds{{{sel}}}"}
+    return {"rate": f"{names.SERVICE_RATE}{{{sel}}}",
+            "cpu": f"{names.SERVICE_CPU}{{{sel}}}",
+            "latency": f"{names.SERVICE_P95}{{{sel}}}"}
 
 
 def rfc(t: float) -> str:
@@ -151,7 +152,7 @@ class World:
     def wait_scraped(self) -> None:
         def scraped() -> bool:
             r = requests.get(f"{self.prometheus_url}/api/v1/query", timeout=2, params={
-                "query": f'edgewise_service_requests_per_second{{instance="{self.instance}"}}'})
+                "query": f'{names.SERVICE_RATE}{{instance="{self.instance}"}}'})
             return bool(r.json()["data"]["result"])
         wait_for(scraped, 30, "Prometheus to scrape the replay")
 

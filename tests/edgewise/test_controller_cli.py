@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from controller.manifests import render
 from edgewise.cli import main
-from edgewise.controller_cli import add_parser
-from scaler.manifests import render
+from edgewise.controller_cmd import add_parser
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,8 @@ from envs.autoscale import AutoscaleEnv
 
 
 def rollout(seed: int, steps: int = 200) -> tuple[np.ndarray, list[float]]:
-    env = gym.make("edgewise/Autoscale-v0", scenario="flash-sale", episode_ticks=steps)
+    env = gym.make("envs.registration:edgewise/Autoscale-v0", scenario="flash-sale",
+                   episode_ticks=steps)
     obs, _ = env.reset(seed=seed)
     env.action_space.seed(seed)
     frames, rewards = [obs], []

@@ -7,15 +7,16 @@ import numpy as np
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the ids)
-from envs.autoscale_v2 import AutoscaleV2Env, action_to_desired
+from envs.action import action_to_desired
+from envs.autoscale_v2 import AutoscaleV2Env
 from envs.features import observation_schema
 from envs.randomize import RandomizationSpec, random_scenario
 from envs.scenario import load_scenario
 
 
 def _env() -> AutoscaleV2Env:
-    env = gym.make("edgewise/Autoscale-v2", episode_ticks=60, randomize=RandomizationSpec(),
-                   random_probability=0.5).unwrapped
+    env = gym.make("envs.registration:edgewise/Autoscale-v2", episode_ticks=60,
+                   randomize=RandomizationSpec(), random_probability=0.5).unwrapped
     assert isinstance(env, AutoscaleV2Env)
     return env
 

@@ -10,7 +10,8 @@ import pytest
 
 from envs.graph import parse_graph
 from envs.observation import Slo
-from envs.twin import Twin, TwinConfig
+from envs.twin import Twin
+from envs.twin_config import TwinConfig
 
 ciw = pytest.importorskip("ciw")
 

@@ -10,7 +10,8 @@ import pytest
 from envs.graph import parse_graph
 from envs.observation import Slo
 from envs.outcome import tick_metrics
-from envs.twin import Twin, TwinConfig, run_schedule
+from envs.twin import Twin, run_schedule
+from envs.twin_config import TwinConfig
 
 START = datetime(2026, 11, 23)
 ONE = parse_graph(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from placement.cli import add_parser
+from edgewise.place_cmd import add_parser
 
 EX = Path(__file__).resolve().parents[2] / "examples"
 TOPO, APP = str(EX / "fleet-small.yaml"), str(EX / "boutique-placement.yaml")

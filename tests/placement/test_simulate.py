@@ -7,10 +7,10 @@ from datetime import datetime
 from pathlib import Path
 
 from envs.scenario import load_scenario
+from evaluation.compare import Arm, run_bench
 from placement.requirements import load_app
 from placement.simulate import WanOutage, parse_outage, placed_runs, store_scenario
 from placement.topology import load_topology
-from training.bench import Arm, run_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 

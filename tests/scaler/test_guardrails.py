@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from envs.scenario import load_scenario
+from evaluation.episode import run_episode
 from scaler.guardrails import ClipReason, GuardedPolicy, Guardrails, apply_guardrails
-from scaler.hpa import HpaPolicy
-from training.episode import run_episode
+from scaler.hpa.policy import HpaPolicy
 
 G = Guardrails(max_step_up=1.0, max_step_up_pods=4, max_step_down=0.5, cooldown_seconds=300)
 BOUNDS = (np.array([1]), np.array([50]))

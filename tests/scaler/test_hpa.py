@@ -11,19 +11,7 @@ import pytest
 
 from envs.graph import ServiceGraph, parse_graph
 from envs.observation import LatencySample, Observation, Slo
-from scaler.hpa import (
-    Condition,
-    ConditionType,
-    ExternalReading,
-    HorizontalController,
-    HpaPolicy,
-    HpaSpec,
-    PodCounts,
-    ResourceReading,
-    ScaleState,
-    TargetType,
-)
-from scaler.hpa_behavior import (
+from scaler.hpa.behavior import (
     Behavior,
     Bounds,
     PolicyType,
@@ -39,8 +27,20 @@ from scaler.hpa_behavior import (
     default_scale_up_rules,
     replicas_change_per_period,
 )
+from scaler.hpa.policy import (
+    Condition,
+    ConditionType,
+    ExternalReading,
+    HorizontalController,
+    HpaPolicy,
+    HpaSpec,
+    PodCounts,
+    ResourceReading,
+    ScaleState,
+    TargetType,
+)
+from scaler.hpa.replica_calculator import HomogeneousPods
 from scaler.policy import PolicyContext
-from scaler.replica_calculator import HomogeneousPods
 
 NOW = 1_000_000.0
 

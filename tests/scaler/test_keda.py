@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from envs.daily_peak import median_daily_peak
 from envs.graph import parse_graph
 from envs.observation import LatencySample, Observation, Slo
 from envs.workload import Event
-from scaler.keda import KedaPolicy, median_daily_peak
+from scaler.keda import KedaPolicy
 from scaler.policy import PolicyContext
 
 GRAPH = parse_graph({
@@ -65,7 +66,9 @@ def run(policy: KedaPolicy, at: datetime, ticks: int, rate_rps: float = 7.0) -> 
 
 
 def test_median_daily_peak_of_history() -> None:
-    assert median_daily_peak(history(), START, TICK) == 120.0
+    past = history()
+    first = START - timedelta(seconds=len(past) * TICK)  # the history ends where the run starts
+    assert median_daily_peak(past, first, TICK) == 120.0
     assert median_daily_peak(np.zeros(0), START, TICK) == 0.0
 
 

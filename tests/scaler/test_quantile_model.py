@@ -77,6 +77,6 @@ def test_mase_and_coverage() -> None:
 
 
 def test_torch_is_not_imported_by_the_core() -> None:
-    code = ("import sys, scaler.quantile_forecast, scaler.quantile_torch, training.plan, "
-            "edgewise.planning_cli; assert 'torch' not in sys.modules")
+    code = ("import sys, scaler.quantile_forecast, scaler.quantile_torch, planning.plan, "
+            "edgewise.plan_cmd; assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

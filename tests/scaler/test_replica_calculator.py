@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from scaler.errors import InvalidSpecError, MetricsUnavailableError
-from scaler.replica_calculator import (
+from scaler.hpa.replica_calculator import (
     CalculatorConfig,
     HomogeneousPods,
     PodMetric,

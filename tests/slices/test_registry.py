@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from slices import cli, keys
-from slices.errors import ConflictError, RotationError, ValidationError
+from edgewise import slice_cmd as cli
+from slices import keys
+from slices.errors import AlreadyExistsError, RotationError, ValidationError
 from slices.model import RotationPhase, TopologyKind
 from slices.registry import Registry
 
@@ -46,10 +47,10 @@ def test_concurrent_joins_get_distinct_addresses(tmp_path: Path) -> None:
 def test_rejects_overlap_duplicate_and_bad_key(tmp_path: Path) -> None:
     reg = Registry(tmp_path / "r.db")
     reg.create_slice("a", IPv4Network("10.10.0.0/24"), TopologyKind.FULL_MESH)
-    with pytest.raises(ConflictError):
+    with pytest.raises(AlreadyExistsError):
         reg.create_slice("b", IPv4Network("10.10.0.0/16"), TopologyKind.FULL_MESH)
     reg.join("a", "s1", IPv4Address("192.0.2.1"), pub(1))
-    with pytest.raises(ConflictError):
+    with pytest.raises(AlreadyExistsError):
         reg.join("a", "s1", IPv4Address("192.0.2.1"), pub(2))
     with pytest.raises(ValidationError):
         reg.join("a", "s2", IPv4Address("192.0.2.1"), "not-a-key")

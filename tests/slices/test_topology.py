@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from slices import drift, firewall, ipam, render, topology
-from slices.errors import AddressExhaustedError, ConflictError, ValidationError
+from slices.errors import AddressExhaustedError, AlreadyExistsError, ValidationError
 from slices.model import Endpoint, Member, RotationPhase, Slice, TopologyKind
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -118,7 +118,7 @@ def test_allocate_exhausted() -> None:
 def test_overlap(cidr: str, clash: bool) -> None:
     existing = {"a": IPv4Network("10.10.0.0/24")}
     if clash:
-        with pytest.raises(ConflictError, match="overlaps slice 'a'"):
+        with pytest.raises(AlreadyExistsError, match="overlaps slice 'a'"):
             ipam.check_no_overlap(IPv4Network(cidr), existing)
     else:
         ipam.check_no_overlap(IPv4Network(cidr), existing)

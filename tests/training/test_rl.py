@@ -13,17 +13,17 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("stable_baselines3")
 
+from edgewise import train_cmd as cli  # noqa: E402
 from envs.scenario import load_scenario  # noqa: E402
-from training import cli  # noqa: E402
-from training.bench import BASELINES  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.errors import (  # noqa: E402
-    ConfigError,
+from evaluation.compare import BASELINES  # noqa: E402
+from scaler.errors import (  # noqa: E402
     ManifestMismatchError,
     ModelCorruptError,
     SchemaMismatchError,
 )
-from training.rl_policy import RLPolicy  # noqa: E402
+from scaler.learned.runtime import RLPolicy  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.errors import ConfigError  # noqa: E402
 from training.train import train  # noqa: E402
 
 TINY = {"seed": 7, "total_timesteps": 512, "n_envs": 2, "scenarios": ["flash-sale"],
@@ -186,7 +186,7 @@ def test_default_policy_ships_and_acts() -> None:
     policy.check_graph(sc.graph)
     assert policy.manifest.training["minutes"] <= 30
     history, run = sc.demand(0)
-    from training.episode import run_episode
+    from evaluation.episode import run_episode
 
     short = type(sc)(**{**sc.__dict__, "duration_seconds": 120 * sc.tick_seconds})
     ep = run_episode(short, policy, history, run[:120], seed=0)

@@ -1,0 +1,19 @@
+"""What identifies `edgewise/Autoscale-v2` and how its action becomes replicas.
+
+Shared by the gymnasium env (`envs/autoscale_v2.py`) and the learned-policy runtime
+(`scaler/learned/`), which must run a policy without importing gymnasium.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ENV_ID = "edgewise/Autoscale-v2"
+ENV_VERSION = 2
+
+
+def action_to_desired(base: np.ndarray, action: np.ndarray) -> np.ndarray:
+    """Desired replicas from the base sizing and a log2-multiplier action in [-1, 1]."""
+    a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
+    desired: np.ndarray = np.rint(base * np.exp2(a)).astype(int)
+    return desired

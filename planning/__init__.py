@@ -1,0 +1,1 @@
+"""The SRE's event plan: what-ifs, capacity plans and their reports and manifests."""

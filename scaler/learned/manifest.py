@@ -1,0 +1,98 @@
+"""`manifest.json` of an exported policy: what it was trained on and for, and how to check it.
+
+An export is a directory holding `model.zip` (stable-baselines3 `model.save`), `vecnormalize.pkl`
+(the VecNormalize statistics, for resuming in SB3), `obs_norm.npz` (the same observation
+statistics as plain arrays, what the loader uses: no pickle at load time) and `manifest.json`:
+
+- `format`: this manifest layout's version; `env_id`, `env_version`: the env the model acts in;
+- `observation_schema`: [{name, unit}] in order; `action_space`: low, high, shape and meaning;
+- `training`: scenarios, seeds, timesteps, minutes, the config; `code_version`;
+- `evaluation`: figures at export; `files`: sha256 of every file above.
+
+Pure: no torch here; `check_manifest` is what every loader calls first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envs.action import ENV_ID, ENV_VERSION
+from scaler.errors import ManifestMismatchError, ModelCorruptError, SchemaMismatchError
+
+FORMAT = 1
+FILES = ("model.zip", "vecnormalize.pkl", "obs_norm.npz")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    env_id: str
+    env_version: int
+    observation_schema: list[dict[str, str]]
+    action_space: dict[str, Any]
+    graph: str
+    services: list[str]
+    training: dict[str, Any]
+    code_version: str
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    format: int = FORMAT
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_manifest(manifest: Manifest, out: Path) -> None:
+    files = {name: sha256(out / name) for name in FILES if (out / name).is_file()}
+    data = asdict(manifest) | {"files": files}
+    (out / "manifest.json").write_text(json.dumps(data, indent=2) + "\n")
+
+
+def read_manifest(directory: Path) -> Manifest:
+    path = directory / "manifest.json"
+    try:
+        raw = json.loads(path.read_text())
+        return Manifest(**raw)
+    except FileNotFoundError:
+        raise ModelCorruptError(f"model {str(directory)!r}: no manifest.json (export the model "
+                                "with `edgewise train`)") from None
+    except (OSError, ValueError, TypeError) as e:
+        raise ModelCorruptError(f"model {str(directory)!r}: manifest.json is unreadable ({e}); "
+                                "re-export the model") from e
+
+
+def check_manifest(directory: Path, schema: list[dict[str, str]] | None = None) -> Manifest:
+    """The manifest, after checking format, env id and version, file checksums and (if given)
+    the observation schema; raises a `ModelError` subclass naming the fix otherwise."""
+    m = read_manifest(directory)
+    if m.format != FORMAT or m.env_id != ENV_ID or m.env_version != ENV_VERSION:
+        raise ManifestMismatchError(
+            f"model {str(directory)!r} is for {m.env_id} version {m.env_version} (manifest format "
+            f"{m.format}); this code runs {ENV_ID} version {ENV_VERSION}: retrain with "
+            "`edgewise train`")
+    for name in FILES:
+        f = directory / name
+        if not f.is_file():
+            raise ModelCorruptError(f"model {str(directory)!r}: {name} is missing; re-export")
+        if m.files.get(name) != sha256(f):
+            raise ModelCorruptError(f"model {str(directory)!r}: {name} does not match its "
+                                    "checksum in manifest.json (corrupt or edited); re-export")
+    if schema is not None:
+        check_schema(m, schema, str(directory))
+    return m
+
+
+def check_schema(m: Manifest, schema: list[dict[str, str]], where: str) -> None:
+    if m.observation_schema == schema:
+        return
+    have = [d.get("name") for d in m.observation_schema]
+    want = [d["name"] for d in schema]
+    diff = next((f"{a!r} vs {b!r}" for a, b in zip(have, want, strict=False) if a != b),
+                f"{len(have)} vs {len(want)} features")
+    raise SchemaMismatchError(
+        f"model {where!r}: observation schema differs from this code's for graph "
+        f"{m.graph!r} (first difference: model {diff}); retrain for this graph and code")
