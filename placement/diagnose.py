@@ -184,12 +184,12 @@ def _describe(p: Problem, fam: str) -> str:
         blocked = ~p.filters[i].filter(p.ctx)[0].all(axis=1)
         names = ", ".join(n for j, n in enumerate(p.ctx.app.names) if blocked[j])
         return f"{p.filters[i].reason.value} ({names})"
-    cap = {Family.CPU: f"CPU ({Reason.CAPACITY.value}: {p.cpu_capacity[0] / 1000:g} vCPU "
+    cap = {Family.CPU: f"CPU ({Reason.CAPACITY.value}: {p.cpu_capacity[0] / 1000:.4g} vCPU "
                        f"allocatable)",
-           Family.MEMORY: f"memory ({Reason.CAPACITY.value}: {p.memory_capacity[0]:g} MiB)",
+           Family.MEMORY: f"memory ({Reason.CAPACITY.value}: {p.memory_capacity[0]:.6g} MiB)",
            Family.GPU: f"GPUs ({Reason.CAPACITY.value}: {p.gpu_capacity[0]:g})",
            Family.BANDWIDTH: f"WAN bandwidth ({Reason.BANDWIDTH.value}: "
-                             f"{p.bandwidth_mbps[0]:g} Mbps usable)",
+                             f"{p.bandwidth_mbps[0]:.4g} Mbps usable)",
            Family.CLOSURE: f"the offline closure ({Reason.OFFLINE_CLOSURE.value})",
            Family.HOME: f"one home region per store ({Reason.HOME_REGION.value})"}
     return cap[Family(fam)]
