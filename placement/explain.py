@@ -100,9 +100,10 @@ def _failover(plan: Plan, s: int, j: int) -> Explanation | None:
     dead = unreachable_sites(ctx)[s]
     prev, k = int(ctx.previous_site[s, j]), int(plan.site[s, j])
     if dead[k]:
-        return Explanation(Reason.UNREACHABLE, f"{ctx.site_name(s, k)} is unreachable from "
-                                               f"{ctx.topology.stores[s].name}; "
-                                               f"{ctx.app.names[j]} cannot move: "
+        store = ctx.topology.stores[s].name
+        down = (f"{store}'s edge cluster is down" if k == EDGE else
+                f"{ctx.site_name(s, k)} is unreachable from {store}")
+        return Explanation(Reason.UNREACHABLE, f"{down}; {ctx.app.names[j]} cannot move: "
                                                f"{_stuck(plan, s, j, dead)}")
     if prev != k and dead[prev]:
         return Explanation(Reason.FAILOVER, f"moved from {ctx.site_name(s, prev)} (unreachable) "

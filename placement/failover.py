@@ -120,13 +120,14 @@ def replan(plan: Plan, failures: Failures) -> Failover:
     p = default_framework(failover=True).build(ctx)
     touched = _affected(ctx, plan)
     site, home = plan.site.copy(), plan.home.copy()
+    exact = 0
     if len(touched):
         sub = p.for_stores(touched)
         fix = solve_milp(sub) if len(touched) <= MILP_MAX_STORES else solve_heuristic(
             sub, with_bound=False)
-        site[touched], home[touched] = fix.site, fix.home
+        site[touched], home[touched], exact = fix.site, fix.home, fix.exact_stores
     after = Plan(p, site, home, plan.solver if len(touched) else SolverKind.BASELINE,
-                 optimal=plan.optimal, seconds=time.perf_counter() - start)
+                 optimal=plan.optimal, seconds=time.perf_counter() - start, exact_stores=exact)
     moves = tuple(
         Move(ctx.topology.stores[s].name, ctx.app.names[j], ctx.site_name(s, int(plan.site[s, j])),
              ctx.site_name(s, int(site[s, j])), *_why(after, s, j),
