@@ -1,9 +1,9 @@
 """The MILP formulation (see `placement.milp` for the model) as a HiGHS model, and a feasibility
 oracle on it that the infeasibility diagnosis (`placement.diagnose`) uses to find culprits.
 
-HiGHS never writes to stdout: the banner it prints when a process makes its first solver goes
-to stderr (file descriptor 1 is pointed at 2 while it is made), its console log is off and, when
-`EDGEWISE_HIGHS_LOG` names a file, its log goes there.
+HiGHS never writes to stdout or stderr (a CLI's error stays one line): the banner it prints when
+a process makes its first solver and, with `EDGEWISE_HIGHS_LOG=FILE`, its whole log go to that
+file; without it the banner is dropped and the log is off.
 """
 
 from __future__ import annotations
@@ -130,21 +130,24 @@ def build_model(p: Problem, *, integer: bool, objective: bool = True,
     return lp, lay
 
 
-def _quiet_highs() -> highspy.Highs:
-    """A Highs object made with stdout pointed at stderr, so its banner never reaches stdout."""
+def _quiet_highs(log: str | None) -> highspy.Highs:
+    """A Highs object made with stdout pointed at the log file (or /dev/null), so the banner
+    HiGHS prints when a process makes its first solver reaches neither stdout nor stderr."""
     sys.stdout.flush()
     saved = os.dup(1)
+    sink = os.open(log or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        os.dup2(2, 1)
+        os.dup2(sink, 1)
         return highspy.Highs()  # type: ignore[no-untyped-call]
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+        os.close(sink)
 
 
 def run_model(lp: highspy.HighsLp, time_limit_seconds: float) -> highspy.Highs:
-    h = _quiet_highs()
     log = os.environ.get("EDGEWISE_HIGHS_LOG")
+    h = _quiet_highs(log)
     h.setOptionValue("log_to_console", False)
     h.setOptionValue("output_flag", bool(log))
     if log:
