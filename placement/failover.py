@@ -15,12 +15,11 @@ until the new one is ready (`ready_after_seconds`), then traffic shifts and the 
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
 import numpy as np
-
-import re
 
 from placement.errors import PlacementError
 from placement.explain import explain_assignment

@@ -18,6 +18,7 @@ from scipy import sparse
 
 from placement.framework import FloatArray, IntArray, Problem
 
+
 @dataclass
 class _Rows:
     """Sparse constraint rows gathered as COO triplets."""

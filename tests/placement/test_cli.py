@@ -96,7 +96,8 @@ def test_infeasible_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert want in err
 
 
-def test_why_is_checked_before_the_solve(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_why_is_checked_before_the_solve(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
     # an infeasible fleet: a solve would fail first with the capacity message
     text = (EX / "fleet-small.yaml").read_text().replace("cpu_millicores: 16000.0",
                                                          "cpu_millicores: 300.0", 1)
