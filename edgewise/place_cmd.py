@@ -13,8 +13,8 @@ from typing import Any
 
 from edgewise.exits import Exit, fail
 from placement.errors import PlacementError
-from placement.explain import why_not
-from placement.failover import Failover, replan
+from placement.explain import check_why, why_not
+from placement.failover import Failover, parse_degrade, replan
 from placement.framework import Context, Failures
 from placement.heuristic import solve_heuristic
 from placement.manifests import cluster_manifests, propagation_policies
@@ -36,6 +36,8 @@ examples:
   edgewise place --topology examples/fleet-small.yaml \
       --app examples/boutique-placement.yaml --out out/
   edgewise place ... --fail-wan store-003      # re-plan after store-003's WAN is lost
+  edgewise place ... --fail-site store-003     # store-003's own edge cluster is down
+  edgewise place ... --degrade store-002=50%   # store-002 lost half its nodes
   edgewise place ... --why search --site store-002
 """
 
@@ -59,6 +61,12 @@ def add_parser(subparsers: Any) -> None:
                    help="re-plan with this store's WAN lost (repeatable)")
     p.add_argument("--fail-region", action="append", default=[], metavar="R",
                    help="re-plan with this cloud region down (repeatable)")
+    p.add_argument("--fail-site", action="append", default=[], metavar="STORE",
+                   help="re-plan with this store's edge cluster down: shoppers served from the "
+                        "cloud where the app allows, store-only services lost (repeatable)")
+    p.add_argument("--degrade", action="append", default=[], metavar="STORE=P%",
+                   help="re-plan with this store's edge cluster short of P%% of its CPU, memory "
+                        "and GPUs (nodes lost; repeatable)")
     p.add_argument("--why", metavar="SERVICE", help="explain why SERVICE is (not) on --site")
     p.add_argument("--site", metavar="SITE", help="a store or region name, with --why")
     p.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
@@ -71,7 +79,13 @@ def _failures(topo: Topology, args: argparse.Namespace) -> Failures:
         topo.store(store)
     for region in args.fail_region:
         topo.region(region)
-    return Failures(frozenset(args.fail_wan), frozenset(args.fail_region))
+    for store in args.fail_site:
+        topo.store(store)
+    degraded = dict(parse_degrade(d) for d in args.degrade)
+    for store in degraded:
+        topo.store(store)
+    return Failures(frozenset(args.fail_wan), frozenset(args.fail_region),
+                    frozenset(args.fail_site), tuple(sorted(degraded.items())))
 
 
 def _plan(args: argparse.Namespace) -> tuple[Plan, Failover | None]:
@@ -82,6 +96,8 @@ def _plan(args: argparse.Namespace) -> tuple[Plan, Failover | None]:
     topo = load_topology(args.topology)
     app = load_app(args.app)
     failures = _failures(topo, args)
+    if args.why:
+        check_why(topo, app, args.why, args.site)
     problem = default_framework().build(Context(topo, app))
     plan = (solve_milp(problem, time_limit_seconds=args.time_limit) if args.solver == "milp"
             else solve_heuristic(problem))

@@ -1,15 +1,28 @@
-"""Name the constraint an infeasible instance cannot meet, in one line, before any solver runs.
+"""Name the constraint an infeasible instance cannot meet, in one line: never a solver status.
 
-e.g. `store-042 has 4 vCPU free; vision-inference must run there and needs 6 vCPU
-(vision-inference: LatencyBound)`: never just a solver status.
+`precheck` runs before any solver and catches the obvious cases, e.g. `store-042 has 4 vCPU
+free; vision-inference must run there and needs 6 vCPU (vision-inference: LatencyBound)`.
+When the prechecks pass but the solver proves infeasibility, `find_culprit` finds the real
+culprit: stores share no constraint, so a bisection over stores (feasibility solves) finds an
+infeasible store, and a deletion filter over that store's constraint families (CPU, memory,
+GPUs, WAN bandwidth, each Filter plugin, the offline closure, the home-region rule) leaves an
+irreducible infeasible set: every family named binds, dropping any one of them makes the store
+feasible. e.g. `store-001: no plan meets CPU (StoreCapacity: 16 vCPU allocatable), WAN bandwidth
+(WanBandwidth: 4 Mbps usable) and LatencyBound (frontend) together; relaxing any one of them
+makes store-001 feasible`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+from enum import StrEnum
+
 import numpy as np
 
 from placement.errors import InfeasibleError
-from placement.framework import EDGE, Problem
+from placement.formulation import is_feasible
+from placement.framework import EDGE, BoolArray, Problem, Reason
 
 
 def _no_site(p: Problem) -> str | None:
@@ -86,11 +99,112 @@ def precheck(p: Problem) -> None:
             raise InfeasibleError(msg)
 
 
-def diagnose_infeasible(p: Problem) -> str:
-    """After a solver proved infeasibility that the prechecks missed: the tightest store."""
-    forced = _forced_local(p)
-    slack = p.cpu_capacity - (p.cpu_millicores * forced).sum(axis=1)
-    s = int(np.argmin(slack))
-    return (f"no plan meets capacity, WAN bandwidth and offline closure together; tightest is "
-            f"{p.ctx.topology.stores[s].name} with {slack[s] / 1000:.2f} vCPU left after the "
-            f"services that must run there")
+class Family(StrEnum):
+    """A family of constraints the culprit search can relax (Filters are `filter:<index>`)."""
+
+    CPU = "cpu"
+    MEMORY = "memory"
+    GPU = "gpu"
+    BANDWIDTH = "bandwidth"
+    CLOSURE = "closure"
+    HOME = "home"
+
+
+Oracle = Callable[[Problem, bool], bool]  # (problem, single home region) -> feasible
+
+
+def _milp_oracle(p: Problem, single_home: bool) -> bool:
+    return is_feasible(p, single_home=single_home)
+
+
+def _filter_masks(p: Problem) -> list[BoolArray]:
+    return [f.filter(p.ctx) for f in p.filters]
+
+
+def families(p: Problem) -> list[str]:
+    """The constraint families present in a (one-store) problem, in deletion order."""
+    out: list[str] = []
+    if p.shape[2] > 2:
+        out.append(Family.HOME)
+    if len(p.closure):
+        out.append(Family.CLOSURE)
+    out += [f"filter:{i}" for i, m in enumerate(_filter_masks(p)) if not m.all()]
+    if p.gpus.any():
+        out.append(Family.GPU)
+    out.append(Family.MEMORY)
+    if len(p.calls):
+        out.append(Family.BANDWIDTH)
+    out.append(Family.CPU)
+    return out
+
+
+def relax(p: Problem, dropped: set[str]) -> tuple[Problem, bool]:
+    """`p` without the constraint families in `dropped`; and whether one home region holds."""
+    inf = np.full(p.shape[0], np.inf)
+    changes: dict[str, object] = {}
+    for fam, attr in ((Family.CPU, "cpu_capacity"), (Family.MEMORY, "memory_capacity"),
+                      (Family.GPU, "gpu_capacity"), (Family.BANDWIDTH, "bandwidth_mbps")):
+        if fam in dropped:
+            changes[attr] = inf
+    if Family.CLOSURE in dropped:
+        changes["closure"] = np.zeros((0, 2), dtype=np.int64)
+    if any(d.startswith("filter:") for d in dropped):
+        allowed = np.ones(p.shape, dtype=bool)
+        for i, mask in enumerate(_filter_masks(p)):
+            if f"filter:{i}" not in dropped:
+                allowed &= mask
+        changes["allowed"] = allowed
+    return replace(p, **changes), Family.HOME not in dropped  # type: ignore[arg-type]
+
+
+def irreducible(p: Problem, oracle: Oracle = _milp_oracle) -> list[str]:
+    """A deletion filter: families of an infeasible one-store `p` that together cannot be met
+    and each of which is needed for that."""
+    keep = families(p)
+    for fam in list(keep):
+        trial = [f for f in keep if f != fam]
+        relaxed, single = relax(p, set(families(p)) - set(trial))
+        if not oracle(relaxed, single):
+            keep = trial
+    return keep
+
+
+def _first_infeasible(p: Problem, oracle: Oracle) -> int | None:
+    """Bisection over stores of an infeasible fleet: one store with no plan."""
+    idx = np.arange(p.shape[0])
+    while len(idx) > 1:
+        half = idx[: len(idx) // 2]
+        idx = half if not oracle(p.for_stores(half), True) else idx[len(idx) // 2:]
+    return int(idx[0]) if not oracle(p.for_stores(idx), True) else None
+
+
+def _describe(p: Problem, fam: str) -> str:
+    if fam.startswith("filter:"):
+        i = int(fam.split(":")[1])
+        blocked = ~p.filters[i].filter(p.ctx)[0].all(axis=1)
+        names = ", ".join(n for j, n in enumerate(p.ctx.app.names) if blocked[j])
+        return f"{p.filters[i].reason.value} ({names})"
+    cap = {Family.CPU: f"CPU ({Reason.CAPACITY.value}: {p.cpu_capacity[0] / 1000:.4g} vCPU "
+                       f"allocatable)",
+           Family.MEMORY: f"memory ({Reason.CAPACITY.value}: {p.memory_capacity[0]:.6g} MiB)",
+           Family.GPU: f"GPUs ({Reason.CAPACITY.value}: {p.gpu_capacity[0]:g})",
+           Family.BANDWIDTH: f"WAN bandwidth ({Reason.BANDWIDTH.value}: "
+                             f"{p.bandwidth_mbps[0]:.4g} Mbps usable)",
+           Family.CLOSURE: f"the offline closure ({Reason.OFFLINE_CLOSURE.value})",
+           Family.HOME: f"one home region per store ({Reason.HOME_REGION.value})"}
+    return cap[Family(fam)]
+
+
+def find_culprit(p: Problem, oracle: Oracle = _milp_oracle) -> str:
+    """After a solver proved `p` infeasible: the store and the constraints that bind there."""
+    s = _first_infeasible(p, oracle)
+    if s is None:
+        return ("no plan meets capacity, WAN bandwidth and offline closure together, yet every "
+                "store is feasible alone (a solver time limit?); try a longer --time-limit")
+    single = p.for_stores([s])
+    name = p.ctx.topology.stores[s].name
+    parts = [_describe(single, f) for f in irreducible(single, oracle)]
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
+    tail = ("relaxing it" if len(parts) == 1 else "relaxing any one of them")
+    return (f"{name}: no plan meets {listed}" + (" together" if len(parts) > 1 else "")
+            + f"; {tail} makes {name} feasible")

@@ -4,6 +4,11 @@ Every assignment gets one binding reason: a Filter plugin when it left only one 
 the cheapest alternative is tried (moving this one service alone) and the result names what
 stopped it: a capacity or bandwidth limit, the home-region rule, or the score plugin that made
 the alternative dearer (CallTraffic when it is the WAN crossings of chatty calls).
+
+After a re-plan, a service that stayed put only because moving costs churn keeps its original
+reason (from the plan before the failure when given, else the decision without the Churn score)
+and carries the churn note beside it (`Explanation.note`). A service left on an unreachable site
+names, per reachable site, the constraint that keeps it from moving there.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from placement.errors import PlacementError
 from placement.framework import EDGE, IntArray, Problem, Reason
 from placement.plan import Plan
 from placement.plugins import unreachable_sites
+from placement.requirements import App
+from placement.topology import Topology, listing
 
 _TRAFFIC_PLUGINS = {"CallLatency", "WanEgress", "BrokenCall"}
 
@@ -24,6 +31,7 @@ _TRAFFIC_PLUGINS = {"CallLatency", "WanEgress", "BrokenCall"}
 class Explanation:
     reason: Reason
     message: str
+    note: str | None = None  # re-plan: e.g. "kept on us-east: it still works there (least churn)"
 
 
 @dataclass(frozen=True)
@@ -61,15 +69,17 @@ def _limits(p: Problem, s: int, row: IntArray, j: int) -> tuple[Reason, str] | N
     return None
 
 
-def _alternative(plan: Plan, s: int, j: int, a: int) -> _Alternative:
+def _alternative(plan: Plan, s: int, j: int, a: int,
+                 ignore: frozenset[str] = frozenset()) -> _Alternative:
     p, row = plan.problem, plan.site[s].copy()
     k = int(row[j])
     new = row.copy()
     new[j] = a
     parts = {n: float(p.unary_parts[i, s, j, a] - p.unary_parts[i, s, j, k])
-             for i, n in enumerate(p.score_names)}
+             for i, n in enumerate(p.score_names) if n not in ignore}
     for i, n in enumerate(p.call_score_names):
-        parts[n] = _crossing_cost(p, s, new, i) - _crossing_cost(p, s, row, i)
+        if n not in ignore:
+            parts[n] = _crossing_cost(p, s, new, i) - _crossing_cost(p, s, row, i)
     blocked = _limits(p, s, new, j)
     others = {int(x) for x in np.delete(new, j) if x != EDGE}
     if blocked is None and a != EDGE and others and others != {a}:
@@ -90,13 +100,36 @@ def _failover(plan: Plan, s: int, j: int) -> Explanation | None:
     dead = unreachable_sites(ctx)[s]
     prev, k = int(ctx.previous_site[s, j]), int(plan.site[s, j])
     if dead[k]:
-        return Explanation(Reason.UNREACHABLE, f"{ctx.site_name(s, k)} is unreachable from "
-                                               f"{ctx.topology.stores[s].name} and no reachable "
-                                               f"site has room for {ctx.app.names[j]}")
+        store = ctx.topology.stores[s].name
+        down = (f"{store}'s edge cluster is down" if k == EDGE else
+                f"{ctx.site_name(s, k)} is unreachable from {store}")
+        return Explanation(Reason.UNREACHABLE, f"{down}; {ctx.app.names[j]} cannot move: "
+                                               f"{_stuck(plan, s, j, dead)}")
     if prev != k and dead[prev]:
         return Explanation(Reason.FAILOVER, f"moved from {ctx.site_name(s, prev)} (unreachable) "
                                             f"to {ctx.site_name(s, k)}")
     return None
+
+
+def _stuck(plan: Plan, s: int, j: int, dead: np.ndarray) -> str:
+    """Why service j of store s cannot leave its unreachable site: per reachable site, the
+    Filter, capacity, bandwidth or home-region rule that binds."""
+    p, k = plan.problem, int(plan.site[s, j])
+    why: list[str] = []
+    for a in range(p.shape[2]):
+        if a == k or dead[a]:
+            continue
+        if not p.allowed[s, j, a]:
+            e = _filtered(p, s, j, a)
+            why.append(f"{e.message} ({e.reason.value})")
+            continue
+        alt = _alternative(plan, s, j, a)
+        if alt.blocked is not None:
+            why.append(f"{p.ctx.site_name(s, a)}: {alt.blocked[1]} ({alt.blocked[0].value})")
+        else:
+            why.append(f"{p.ctx.site_name(s, a)} would cost ${alt.delta_usd:.4f}/h more "
+                       f"with the calls it would break")
+    return "; ".join(dict.fromkeys(why)) or "no other site is reachable"
 
 
 def _by_score(plan: Plan, s: int, j: int, alt: _Alternative) -> Explanation:
@@ -110,14 +143,24 @@ def _by_score(plan: Plan, s: int, j: int, alt: _Alternative) -> Explanation:
                                f"more ({decider} +${alt.parts[decider]:.4f}/h)")
 
 
-def explain_assignment(plan: Plan, s: int, j: int) -> Explanation:
-    """The binding reason service j of store s runs where the plan put it."""
-    p, k = plan.problem, int(plan.site[s, j])
+def explain_assignment(plan: Plan, s: int, j: int, before: Plan | None = None) -> Explanation:
+    """The binding reason service j of store s runs where the plan put it; after a re-plan,
+    `before` (the plan before the failure) supplies the original reason of a kept service."""
     failed = _failover(plan, s, j)
     if failed is not None:
         return failed
+    e = _decide(plan, s, j)
+    if e.reason != Reason.KEPT:
+        return e
+    orig = (explain_assignment(before, s, j) if before is not None
+            else _decide(plan, s, j, frozenset({"Churn"})))
+    return Explanation(orig.reason, orig.message, note=e.message)
+
+
+def _decide(plan: Plan, s: int, j: int, ignore: frozenset[str] = frozenset()) -> Explanation:
+    p, k = plan.problem, int(plan.site[s, j])
     others = [a for a in range(p.shape[2]) if a != k]
-    alts = [_alternative(plan, s, j, a) for a in others if p.allowed[s, j, a]]
+    alts = [_alternative(plan, s, j, a, ignore) for a in others if p.allowed[s, j, a]]
     if not alts:
         return _filtered(p, s, j, others[0]) if others else Explanation(Reason.COST, "only site")
     cheaper = [a for a in alts if a.delta_usd < -1e-9]
@@ -133,9 +176,9 @@ def explain_assignment(plan: Plan, s: int, j: int) -> Explanation:
     return _by_score(plan, s, j, min(free, key=lambda a: a.delta_usd))
 
 
-def explain_plan(plan: Plan) -> list[list[Explanation]]:
+def explain_plan(plan: Plan, before: Plan | None = None) -> list[list[Explanation]]:
     n_s, n_j, _ = plan.problem.shape
-    return [[explain_assignment(plan, s, j) for j in range(n_j)] for s in range(n_s)]
+    return [[explain_assignment(plan, s, j, before) for j in range(n_j)] for s in range(n_s)]
 
 
 def _why_not_store(plan: Plan, s: int, j: int, k: int) -> str:
@@ -161,17 +204,24 @@ def _why_not_store(plan: Plan, s: int, j: int, k: int) -> str:
             f"on {plan.site_name(s, j)}")
 
 
+def check_why(topology: Topology, app: App, service: str, site: str) -> None:
+    """Reject a `--why SERVICE --site SITE` naming an unknown service or site, before any solve."""
+    app.index(service)
+    if site not in topology.store_names and site not in topology.region_names:
+        raise PlacementError(f"--site {site!r} is neither a store nor a region of topology "
+                             f"{topology.name!r} (regions: {', '.join(topology.region_names)}; "
+                             f"stores: {listing(topology.store_names)})")
+
+
 def why_not(plan: Plan, service: str, site: str, *, limit: int = 10) -> list[str]:
     """Answer `--why SERVICE --site SITE`: a store name, or a region (one line per store)."""
     ctx = plan.problem.ctx
+    check_why(ctx.topology, ctx.app, service, site)
     j = ctx.app.index(service)
     stores, regions = ctx.topology.store_names, ctx.topology.region_names
     if site in stores:
         s = stores.index(site)
         return [_why_not_store(plan, s, j, EDGE)]
-    if site not in regions:
-        raise PlacementError(f"--site {site!r} is neither a store nor a region of topology "
-                             f"{ctx.topology.name!r}")
     k = 1 + regions.index(site)
     lines = [_why_not_store(plan, s, j, k) for s in range(len(stores))]
     on = sum(1 for s in range(len(stores)) if plan.site[s, j] == k)

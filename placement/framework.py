@@ -50,13 +50,20 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True)
 class Failures:
-    """Sites lost: stores whose WAN is down, cloud regions that are down."""
+    """What is lost: stores whose WAN is down, cloud regions that are down, stores whose own
+    edge cluster is down (`sites_down`), and stores that lost part of their nodes (`degraded`:
+    store name -> fraction of CPU, memory and GPUs lost, 0 < fraction < 1)."""
 
     wan_lost: frozenset[str] = frozenset()
     regions_down: frozenset[str] = frozenset()
+    sites_down: frozenset[str] = frozenset()
+    degraded: tuple[tuple[str, float], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.wan_lost or self.regions_down)
+        return bool(self.wan_lost or self.regions_down or self.sites_down or self.degraded)
+
+    def degraded_fraction(self, store: str) -> float:
+        return dict(self.degraded).get(store, 0.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +96,12 @@ class Context:
         """(S, R) round trip from each store to each region."""
         regions = self.topology.region_names
         return np.array([[s.wan.rtt_ms[r] for r in regions] for s in self.topology.stores])
+
+    def shopper_site_rtt_ms(self) -> FloatArray:
+        """(S, K) a shopper's round trip to each site: to the store's cluster, and for a region
+        the in-store leg plus the store's WAN round trip to it."""
+        shopper = np.array([s.shopper_rtt_ms for s in self.topology.stores])
+        return np.concatenate([shopper[:, None], shopper[:, None] + self.wan_rtt_ms()], axis=1)
 
     def site_name(self, s: int, k: int) -> str:
         return self.topology.stores[s].name if k == EDGE else self.topology.regions[k - 1].name

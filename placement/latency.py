@@ -3,7 +3,8 @@
 Pure: give it a plan (or the raw per-service sites) and a store; it returns the RTT in
 milliseconds each call of the service graph pays on the network, 0 when caller and callee share
 a site, the store's WAN RTT to the region when one end is in the store and the other in cloud,
-plus the shopper's RTT to wherever the entry service runs.
+plus the shopper's RTT to wherever the entry service runs (for a region: the in-store leg plus
+the store's WAN round trip).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def store_latency(topology: Topology, graph: ServiceGraph, store: str,
     calls = tuple((c.caller, c.callee) for c in graph.calls)
     rtts = tuple(_site_rtt_ms(topology, store, locations[a], locations[b]) for a, b in calls)
     entry_site = locations[graph.entry]
-    shopper = s.shopper_rtt_ms if entry_site == store else float(s.wan.rtt_ms[entry_site])
+    shopper = s.shopper_rtt_ms + (0.0 if entry_site == store else float(s.wan.rtt_ms[entry_site]))
     return StoreLatency(store, dict(locations), rtts, calls, graph.entry, shopper)
 
 
@@ -61,8 +62,6 @@ def plan_latency(plan: Plan, store: str) -> StoreLatency:
     """`store_latency` for one store of a plan."""
     ctx = plan.problem.ctx
     names = ctx.topology.store_names
-    if store not in names:
-        raise PlacementError(f"unknown store {store!r} in topology {ctx.topology.name!r}")
-    s = names.index(store)
+    s = names.index(ctx.topology.store(store).name)
     locations = {n: plan.site_name(s, j) for j, n in enumerate(ctx.app.names)}
     return store_latency(ctx.topology, ctx.app.graph, store, locations)

@@ -14,6 +14,9 @@ import numpy as np
 
 from placement.framework import EDGE, FloatArray, IntArray, Problem
 
+CAPACITY_TOLERANCE = 1e-6  # absolute slack on capacity and bandwidth rows (HiGHS's is 1e-7)
+PENALTY_SCORES = frozenset({"Unreachable", "BrokenCall", "Churn"})  # not money: re-plan prices
+
 
 class SolverKind(StrEnum):
     MILP = "milp"
@@ -31,6 +34,7 @@ class Plan:
     optimal: bool
     lower_bound_usd_per_hour: float | None = None
     seconds: float = 0.0
+    exact_stores: int = 0  # heuristic: stores its local search could not fit, solved exactly
 
     @property
     def objective_usd_per_hour(self) -> float:
@@ -88,6 +92,26 @@ def cost_breakdown(problem: Problem, site: IntArray) -> dict[str, float]:
     return out
 
 
+def split_cost(breakdown: dict[str, float]) -> tuple[float, float]:
+    """(cost, penalties) in dollars per hour: money spent, and the re-plan's prices of unserved
+    requests, broken calls and churn (`PENALTY_SCORES`), which are not money."""
+    penalty = sum(v for k, v in breakdown.items() if k in PENALTY_SCORES)
+    return sum(breakdown.values()) - penalty, penalty
+
+
+def store_penalties(problem: Problem, site: IntArray) -> FloatArray:
+    """(S,) the `PENALTY_SCORES` part of each store's cost."""
+    out = np.zeros(len(site))
+    for i, n in enumerate(problem.score_names):
+        if n in PENALTY_SCORES:
+            out += _gather_unary(problem.unary_parts[i], site)
+    regions = crossing_regions(problem, site)
+    for i, n in enumerate(problem.call_score_names):
+        if n in PENALTY_SCORES:
+            out += _gather_cross(problem.cross_parts[i], regions)
+    return out
+
+
 def edge_usage(problem: Problem, site: IntArray) -> dict[str, FloatArray]:
     """(S,) resources each store's edge cluster and WAN carry under `site`."""
     local = site == EDGE
@@ -113,7 +137,7 @@ def violations(problem: Problem, site: IntArray, home: IntArray) -> list[str]:
     limits = (("cpu_millicores", problem.cpu_capacity), ("memory_mib", problem.memory_capacity),
               ("gpus", problem.gpu_capacity), ("wan_mbps", problem.bandwidth_mbps))
     for key, cap in limits:
-        for s in np.nonzero(use[key] > cap + 1e-6)[0]:
+        for s in np.nonzero(use[key] > cap + CAPACITY_TOLERANCE)[0]:
             out.append(f"{stores[s].name}: {key} {use[key][s]:.1f} exceeds {cap[s]:.1f}")
     for j, k in problem.closure:
         for s in np.nonzero((site[:, j] == EDGE) & (site[:, k] != EDGE))[0]:

@@ -96,15 +96,16 @@ class LatencyBound:
                          for r in ctx.app.requirements])
 
     def filter(self, ctx: Context) -> BoolArray:
-        shopper = np.array([s.shopper_rtt_ms for s in ctx.topology.stores])
-        rtt = np.concatenate([shopper[:, None], ctx.wan_rtt_ms()], axis=1)  # (S, K)
+        rtt = ctx.shopper_site_rtt_ms()  # (S, K)
         return rtt[:, None, :] <= self._limits(ctx)[None, :, None]
 
     def explain(self, ctx: Context, s: int, j: int, k: int) -> str:
         store = ctx.topology.stores[s]
-        rtt = store.shopper_rtt_ms if k == EDGE else store.wan.rtt_ms[ctx.site_name(s, k)]
+        rtt = float(ctx.shopper_site_rtt_ms()[s, k])
+        path = "" if k == EDGE else (f" ({store.shopper_rtt_ms:g} ms in store + "
+                                     f"{store.wan.rtt_ms[ctx.site_name(s, k)]:g} ms WAN)")
         return (f"{ctx.app.names[j]} needs <= {self._limits(ctx)[j]:g} ms RTT to shoppers; "
-                f"{ctx.site_name(s, k)} is {rtt:g} ms from {store.name}")
+                f"{ctx.site_name(s, k)} is {rtt:g} ms from {store.name}'s shoppers{path}")
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,7 @@ class ShopperLatency:
 
     def score(self, ctx: Context) -> FloatArray:
         out = np.zeros((len(ctx.topology.stores), len(ctx.app.names), ctx.n_sites))
-        shopper = np.array([s.shopper_rtt_ms for s in ctx.topology.stores])
-        rtt = np.concatenate([shopper[:, None], ctx.wan_rtt_ms()], axis=1)
+        rtt = ctx.shopper_site_rtt_ms()
         price = ctx.topology.economics.latency_usd_per_million_request_ms
         e = ctx.app.entry
         out[:, e, :] = ctx.rps()[:, e, None] * HOURLY_MILLIONS * rtt * price
@@ -211,7 +211,8 @@ class WanOutage:
 
 @dataclass(frozen=True)
 class Unreachable:
-    """Failover: a site the store cannot reach (its WAN is lost, or the region is down)."""
+    """Failover: a site the store cannot reach (its WAN is lost, the region is down, or the
+    store's own edge cluster is down)."""
 
     name: str = "Unreachable"
 
@@ -249,6 +250,8 @@ def unreachable_sites(ctx: Context) -> BoolArray:
     for s, store in enumerate(ctx.topology.stores):
         if store.name in ctx.failures.wan_lost:
             dead[s, 1:] = True
+        if store.name in ctx.failures.sites_down:
+            dead[s, EDGE] = True
     return dead
 
 

@@ -15,6 +15,12 @@ On a service:
 On a call:
     annotations:
       placement: {kb_per_call: 8}  # bytes each call moves; chatty pairs pay per WAN crossing
+
+Defaults when a key is absent (`DEFAULTS` below; docs/placement.md lists them too): CPU base
+100 m; CPU per request/s the service graph's own `cpu_millicores_per_rps` (which itself defaults
+to 90% of `cpu_request_millicores / capacity_rps`: a fully busy replica uses 90% of its request);
+memory base 128 MiB and 4 MiB per request/s; 0.05 cloud GPU-hours per request/s for a GPU
+service (a whole GPU at a store); 4 KB per call.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ _SERVICE_KEYS = {
     "cpu_millicores_per_rps", "memory_base_mib", "memory_mib_per_rps",
 }
 _CALL_KEYS = {"kb_per_call"}
+DEFAULTS = {"cpu_base_millicores": 100.0, "memory_base_mib": 128.0, "memory_mib_per_rps": 4.0,
+            "gpus_per_rps": 0.05, "kb_per_call": 4.0}
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,10 @@ def _number(where: str, key: str, raw: Any, *, positive: bool = False) -> float:
     return float(raw)
 
 
+def _default(where: str, block: Mapping[str, Any], key: str) -> float:
+    return _number(where, key, block.get(key, DEFAULTS[key]))
+
+
 def _flag(where: str, key: str, raw: Any) -> bool:
     if not isinstance(raw, bool):
         raise AppError(f"{where}: placement.{key} must be true or false, got {raw!r}")
@@ -125,15 +137,14 @@ def _requirement(graph: ServiceGraph, i: int) -> ServiceRequirement:
         name=svc.name,
         max_rtt_ms=None if rtt is None else _number(where, "max_rtt_ms", rtt, positive=True),
         needs_gpu=_flag(where, "needs_gpu", p.get("needs_gpu", False)),
-        gpus_per_rps=_number(where, "gpus_per_rps", p.get("gpus_per_rps", 0.05)),
+        gpus_per_rps=_default(where, p, "gpus_per_rps"),
         pii_local=_flag(where, "pii_local", p.get("pii_local", False)),
         offline=_flag(where, "offline", p.get("offline", False)),
-        cpu_base_millicores=_number(where, "cpu_base_millicores",
-                                    p.get("cpu_base_millicores", 100)),
+        cpu_base_millicores=_default(where, p, "cpu_base_millicores"),
         cpu_millicores_per_rps=_number(where, "cpu_millicores_per_rps",
                                        p.get("cpu_millicores_per_rps", svc.cpu_millicores_per_rps)),
-        memory_base_mib=_number(where, "memory_base_mib", p.get("memory_base_mib", 128)),
-        memory_mib_per_rps=_number(where, "memory_mib_per_rps", p.get("memory_mib_per_rps", 4)),
+        memory_base_mib=_default(where, p, "memory_base_mib"),
+        memory_mib_per_rps=_default(where, p, "memory_mib_per_rps"),
     )
 
 
@@ -145,7 +156,7 @@ def app_from_graph(graph: ServiceGraph) -> App:
         where = f"call {c.caller}->{c.callee}"
         p = _block(where, c.annotations, _CALL_KEYS)
         calls.append(CallTraffic(graph.index(c.caller), graph.index(c.callee), c.fanout,
-                                 _number(where, "kb_per_call", p.get("kb_per_call", 4.0))))
+                                 _default(where, p, "kb_per_call")))
     visits = tuple(float(v) for v in np.asarray(graph.visit_ratios()))
     return App(graph, reqs, tuple(calls), visits, graph.index(graph.entry))
 

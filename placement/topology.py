@@ -123,7 +123,8 @@ class Topology(_Frozen):
         for s in self.stores:
             if s.name == name:
                 return s
-        raise TopologyError(f"topology {self.name!r}: unknown store {name!r}")
+        raise TopologyError(f"topology {self.name!r}: unknown store {name!r} "
+                            f"(known: {listing(self.store_names)})")
 
     def region(self, name: str) -> Region:
         for r in self.regions:
@@ -131,6 +132,12 @@ class Topology(_Frozen):
                 return r
         raise TopologyError(f"topology {self.name!r}: unknown region {name!r} "
                             f"(known: {', '.join(self.region_names)})")
+
+
+def listing(names: tuple[str, ...], limit: int = 10) -> str:
+    """`a, b, c` or, for a large fleet, the first `limit` names and how many more."""
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown}, ... and {len(names) - limit} more"
 
 
 def _unique(field: str, names: list[str]) -> None:

@@ -69,10 +69,15 @@ def test_bad_input_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], ki
 
 
 @pytest.mark.parametrize(("flags", "expect"), [
-    (["--fail-wan", "store-999"], "unknown store 'store-999'"),
+    (["--fail-wan", "store-999"], "unknown store 'store-999' (known: store-001, store-002, "
+                                  "store-003, store-004, store-005)"),
+    (["--fail-site", "store-999"], "unknown store 'store-999' (known: store-001"),
+    (["--degrade", "store-999=50%"], "unknown store 'store-999' (known: store-001"),
+    (["--degrade", "store-001=half"], "--degrade 'store-001=half': expected STORE=PERCENT%"),
     (["--fail-region", "mars"], "unknown region 'mars'"),
     (["--why", "search"], "--why needs --site"),
     (["--why", "search", "--site", "nowhere"], "neither a store nor a region"),
+    (["--why", "serch", "--site", "store-001"], "unknown service 'serch' (known: frontend"),
 ])
 def test_bad_flags_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str],
                           expect: str) -> None:
@@ -89,3 +94,17 @@ def test_infeasible_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert err.count("\n") == 1
     want = "store-001 has 0.3 vCPU free; live-inventory, bopis-promise, payment must run there"
     assert want in err
+
+
+def test_why_is_checked_before_the_solve(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # an infeasible fleet: a solve would fail first with the capacity message
+    text = (EX / "fleet-small.yaml").read_text().replace("cpu_millicores: 16000.0",
+                                                         "cpu_millicores: 300.0", 1)
+    topo = _bad(tmp_path, "tight.yaml", text)
+    assert _run(["--topology", topo, "--app", APP, "--why", "serch", "--site", "store-001"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown service 'serch'" in err and "vCPU free" not in err
+    assert _run(["--topology", topo, "--app", APP, "--why", "search", "--site", "mars"]) == 2
+    err = capsys.readouterr().err
+    assert "'mars' is neither a store nor a region" in err and "vCPU free" not in err

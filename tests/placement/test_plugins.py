@@ -60,6 +60,8 @@ FILTER_CASES = [
     (OfflineClosure(), {"a": {"offline": True}}, [[1, 1, 1], [1, 0, 0], [1, 0, 0]]),
     (LatencyBound(), {"a": {"max_rtt_ms": 20}}, [[1, 1, 0], [1, 1, 1], [1, 1, 1]]),
     (LatencyBound(), {"c": {"max_rtt_ms": 1}}, [[1, 1, 1], [1, 1, 1], [0, 0, 0]]),
+    # a cloud site is 2 ms in store + the WAN: east is 12 ms, over an 11 ms bound
+    (LatencyBound(), {"a": {"max_rtt_ms": 11}}, [[1, 0, 0], [1, 1, 1], [1, 1, 1]]),
     (GpuAvailable(), {"c": {"needs_gpu": True}}, [[1, 1, 1], [1, 1, 1], [0, 1, 0]]),
     (FitsStore(), {"b": {"cpu_millicores_per_rps": 500}}, [[1, 1, 1], [0, 1, 1], [1, 1, 1]]),
 ]
@@ -85,8 +87,8 @@ def test_gpu_explanation_names_store() -> None:
 SCORE_CASES = [
     # a: 10 rps -> 100 + 100 m = 0.2 cores: edge 0.2*0.1, east 0.2*0.04, west 0.2*0.05
     (ComputeCost(), 0, [0.02, 0.008, 0.01]),
-    # entry a: 10 rps = 0.036 M req/h x rtt (2, 10, 60) ms x $1
-    (ShopperLatency(), 0, [0.072, 0.36, 2.16]),
+    # entry a: 10 rps = 0.036 M req/h x rtt (2, 2 + 10, 2 + 60) ms x $1 (cloud: in-store + WAN)
+    (ShopperLatency(), 0, [0.072, 0.432, 2.232]),
     (ShopperLatency(), 1, [0.0, 0.0, 0.0]),
     # b: 20 rps = 0.072 M req/h x 1% down x $100 in cloud only
     (WanOutage(), 1, [0.0, 0.072, 0.072]),

@@ -23,7 +23,8 @@ def test_all_cloud_pays_the_wan_and_an_outage_fails_its_shoppers() -> None:
     outage = WanOutage(datetime(2026, 10, 5, 2), 3600)
     runs = {r.variant: r for r in placed_runs(sc, topology, app, "store-003", outage)}
     cloud, edge = runs["all-cloud"], runs["edgewise"]
-    assert cloud.config.entry_rtt_ms == topology.store("store-003").wan.rtt_ms["us-east"]
+    store = topology.store("store-003")
+    assert cloud.config.entry_rtt_ms == store.shopper_rtt_ms + store.wan.rtt_ms["us-east"]
     assert edge.config.entry_rtt_ms == topology.store("store-003").shopper_rtt_ms
     assert cloud.unreachable is not None and cloud.unreachable[2 * 60 : 3 * 60].all()
     assert not cloud.unreachable[: 2 * 60].any() and not cloud.unreachable[3 * 60 :].any()
