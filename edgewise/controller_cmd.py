@@ -82,6 +82,7 @@ def build_controller(args: argparse.Namespace) -> Any:
     from controller.scrape import DirectReader
     from controller.telemetry import Telemetry
 
+    keys = _trusted_keys(args.trusted_model_key)  # before the cluster: a bad key is bad input
     api = _client(args.kubeconfig)
     cluster = KubeCluster(api)
     telemetry = Telemetry(_decision_log(args.decision_log))
@@ -91,7 +92,7 @@ def build_controller(args: argparse.Namespace) -> Any:
         return readers.setdefault(url, PrometheusReader(url))
 
     reconciler = Reconciler(cluster, prom, lambda url: DirectReader(url, utc_now), telemetry,
-                            utc_now, trusted_model_keys=_trusted_keys(args.trusted_model_key))
+                            utc_now, trusted_model_keys=keys)
     identity = (args.identity or os.environ.get("POD_NAME")
                 or f"{socket.gethostname()}-{os.getpid()}")
     elector = LeaderElector(LeaderConfig(identity, args.lease_duration, args.renew_deadline,
