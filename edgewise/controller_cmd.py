@@ -62,6 +62,16 @@ def _decision_log(path: str | None) -> Any:
     return write
 
 
+def _trusted_keys(paths: list[str] | None) -> tuple[Any, ...]:
+    from scaler.errors import KeyFileError
+    from scaler.learned.signature import load_public_key
+
+    try:
+        return tuple(load_public_key(Path(p)) for p in paths or ())
+    except KeyFileError as e:
+        raise ValueError(f"--trusted-model-key: {e}") from None
+
+
 def build_controller(args: argparse.Namespace) -> Any:
     from controller.informer import Informer
     from controller.kube import KubeCluster, KubeLeases
@@ -72,6 +82,7 @@ def build_controller(args: argparse.Namespace) -> Any:
     from controller.scrape import DirectReader
     from controller.telemetry import Telemetry
 
+    keys = _trusted_keys(args.trusted_model_key)  # before the cluster: a bad key is bad input
     api = _client(args.kubeconfig)
     cluster = KubeCluster(api)
     telemetry = Telemetry(_decision_log(args.decision_log))
@@ -81,7 +92,7 @@ def build_controller(args: argparse.Namespace) -> Any:
         return readers.setdefault(url, PrometheusReader(url))
 
     reconciler = Reconciler(cluster, prom, lambda url: DirectReader(url, utc_now), telemetry,
-                            utc_now)
+                            utc_now, trusted_model_keys=keys)
     identity = (args.identity or os.environ.get("POD_NAME")
                 or f"{socket.gethostname()}-{os.getpid()}")
     elector = LeaderElector(LeaderConfig(identity, args.lease_duration, args.renew_deadline,
@@ -165,6 +176,11 @@ def _controller_parser(sub: Any) -> None:
     p.add_argument("--tick", type=float, default=0.5, help="scheduler resolution in seconds")
     p.add_argument("--decision-log", help="append every decision as a JSON line to this file")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--trusted-model-key", metavar="PUB", action="append",
+                   help="PEM Ed25519 public key (repeat for several): every rl model must be "
+                   "signed by one of them, else the scaler falls back to the reactive rule "
+                   "(Fallback reason ModelLoadFailed); a spec's model.trustedPublicKey can only "
+                   "narrow this set")
     p.set_defaults(func=cmd_controller)
 
 
