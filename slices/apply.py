@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from errno import EBADF
 from pathlib import Path
 
-from slices import drift
+from slices import drift, qos
 from slices.errors import ApplyError
+from slices.model import QosProfile
 
 log = logging.getLogger(__name__)
 WG_SOCKET_DIR = Path("/var/run/wireguard")
@@ -141,6 +142,14 @@ class Host:
                 self.ensure_mark_rule(mark)
             case drift.DropMarkRule(mark):
                 self.delete_mark_rule(mark)
+
+    def qos_rate_mbit(self, ifname: str) -> float | None:
+        return qos.observed_rate_mbit(self.run(["tc", "class", "show", "dev", ifname],
+                                               check=False))
+
+    def set_qos(self, ifname: str, profile: QosProfile | None) -> None:
+        for argv in qos.apply_argv(ifname, profile):
+            self.run(argv, check=profile is not None)
 
     def ensure_mark_rule(self, mark: int) -> None:
         rules = self.run(["ip", "rule", "show", "fwmark", hex(mark)], check=False)

@@ -53,3 +53,11 @@ class ApplyError(TemporaryError):
 
 class RotationError(PermanentError):
     """A key rotation cannot proceed from the current phase."""
+
+
+class ForbiddenError(PermanentError):
+    """The hub refused the request (HTTP 403): this site's credentials do not allow it."""
+
+
+class HubUnavailableError(TemporaryError):
+    """The hub apiserver did not answer: keep the last applied config and retry later."""
