@@ -161,11 +161,13 @@ class HubLab(Lab):
         self.agents[site_id] = proc
         return proc
 
+    def cli_argv(self, site_id: str) -> list[str]:
+        return [sys.executable, "-m", "edgewise.cli", "slice", "--hub-config",
+                str(self.site_kubeconfig(site_id))]
+
     def cli(self, site_id: str, *args: str, check: bool = True) -> str:
         """One `edgewise slice` command run in the site's namespace with its credentials."""
-        argv = [sys.executable, "-m", "edgewise.cli", "slice", "--hub-config",
-                str(self.site_kubeconfig(site_id)), *args]
-        return self.exec(site_id, *argv, check=check).strip()
+        return self.exec(site_id, *self.cli_argv(site_id), *args, check=check).strip()
 
     def close(self) -> None:
         from slices.resolver import Resolver

@@ -11,6 +11,7 @@ console script. Exit codes: 0 done, 1 the operation failed, 2 bad input.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -170,6 +171,8 @@ def _reconcile(args: argparse.Namespace) -> int:
         for change in agent.reconcile().changes:
             print(change)
         return 0
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # tunnels stay up: agents restart
     agent.run(stop, args.loop)
