@@ -97,10 +97,18 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubLab]:
         pids = [r.pid for h in made.hosts.values() for r in h.records()]
         namespaces = list(made.namespaces)
         made.close()
-        assert all(not Path(f"/proc/{p}").exists() for p in pids), "wireguard-go left running"
+        # the agents started these daemons and are gone: init reaps them, a zombie is stopped
+        assert all(not _alive(p) for p in pids), "wireguard-go left running"
         assert all(not p.alive() for p in (*made.agents.values(), *made.procs.values()))
         listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
         assert not any(ns in listed for ns in namespaces), "namespace left behind"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def ping(lab: HubLab, site: str, address: str, count: int = 1) -> bool:
