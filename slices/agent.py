@@ -26,7 +26,7 @@ from pathlib import Path
 from slices import crossing, dns, drift, firewall, keys, qos, topology
 from slices.apply import Host
 from slices.backoff import Backoff
-from slices.errors import TemporaryError
+from slices.errors import SliceError, TemporaryError
 from slices.model import RotationPhase, SiteInterface, SitePlan, Slice, reply_mark
 from slices.resolver import Resolver
 from slices.store import SliceRegistry
@@ -188,11 +188,12 @@ class Agent:
         while not stop.is_set():
             try:
                 report = self.reconcile()
-            except TemporaryError as exc:
+            except SliceError as exc:  # temporary (hub down) or not: the agent stays up
                 self.failed_passes += 1
                 delay = max(interval_seconds, self.backoff.delay_seconds(self.failed_passes))
-                log.warning("%s: %s; keeping the last applied config, retry %d in %.1f s",
-                            self.site.site_id, exc, self.failed_passes, delay)
+                level = logging.WARNING if isinstance(exc, TemporaryError) else logging.ERROR
+                log.log(level, "%s: %s; keeping the last applied config, retry %d in %.1f s",
+                        self.site.site_id, exc, self.failed_passes, delay)
                 stop.wait(delay)
                 continue
             if self.failed_passes:

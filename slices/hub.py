@@ -196,9 +196,11 @@ class HubRegistry:
         found = []
         for name in names:
             try:
-                found.append(self.get_slice(name))
+                slc = self.get_slice(name)
             except NotFoundError:
                 continue  # the slice was deleted: the agent tears its interface down
+            if slc.member(site_id) is not None:  # else leaving, or its slice being deleted
+                found.append(slc)
         return tuple(found)
 
     # -- the address pool --------------------------------------------------------------------
@@ -314,10 +316,13 @@ class HubRegistry:
         observed = {site: {"generation": g, "phase": p.value} for site, (g, p) in seen.items()}
         if (self._status.get((slice_name, observer)) or {}).get("observed") == observed:
             return  # the hub already holds it: no write
-        with _hub(f"status of SliceMember {hm.site_namespace(observer)}/{slice_name}"):
-            self.custom.patch_namespaced_custom_object_status(
-                hm.GROUP, hm.VERSION, hm.site_namespace(observer), "slicemembers", slice_name,
-                {"status": {"observed": observed}}, _request_timeout=TIMEOUT)
+        try:
+            with _hub(f"status of SliceMember {hm.site_namespace(observer)}/{slice_name}"):
+                self.custom.patch_namespaced_custom_object_status(
+                    hm.GROUP, hm.VERSION, hm.site_namespace(observer), "slicemembers",
+                    slice_name, {"status": {"observed": observed}}, _request_timeout=TIMEOUT)
+        except NotFoundError:
+            return  # left or deleted since this pass read it: nothing to report on
         self._status[(slice_name, observer)] = {"observed": observed}
 
     def observations_of(self, slice_name: str, member: str) -> Observations:
