@@ -18,6 +18,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
@@ -181,7 +182,7 @@ class HubRegistry:
         members: list[Member] = []
         for item in self._list("SliceMember", name):
             site = hm.site_of_namespace(item["metadata"]["namespace"])
-            member = _member(site, item["spec"]) if site else None
+            member = hm.member_of(site, item["spec"]) if site else None
             # a member counts only with the address the pool gave its site (no squatting)
             if member is not None and pool.get(member.site_id) == str(member.overlay_ip):
                 members.append(member)
@@ -257,7 +258,7 @@ class HubRegistry:
         self._create(namespace, "SliceMember", {
             "apiVersion": f"{hm.GROUP}/{hm.VERSION}", "kind": "SliceMember",
             "metadata": {"name": slice_name, "labels": {hm.SLICE_LABEL: slice_name}},
-            "spec": _spec(slice_name, member)})
+            "spec": hm.member_spec(slice_name, member)})
         return member
 
     def leave(self, slice_name: str, site_id: str) -> None:
@@ -269,13 +270,13 @@ class HubRegistry:
 
     def get_member(self, slice_name: str, site_id: str) -> Member:
         obj = self._get(hm.site_namespace(site_id), "SliceMember", slice_name)
-        return _member(site_id, obj["spec"])
+        return hm.member_of(site_id, obj["spec"])
 
     def _update_member(self, slice_name: str, site_id: str,
                        change: Callable[[Member], Member]) -> Member:
         obj = self._get(hm.site_namespace(site_id), "SliceMember", slice_name)
-        member = change(_member(site_id, obj["spec"]))
-        obj["spec"] = _spec(slice_name, member)
+        member = change(hm.member_of(site_id, obj["spec"]))
+        obj["spec"] = hm.member_spec(slice_name, member)
         self._replace(hm.site_namespace(site_id), "SliceMember", obj)
         return member
 
@@ -286,7 +287,7 @@ class HubRegistry:
             if m.phase is not RotationPhase.NONE:
                 raise RotationError(f"site {site_id!r} in slice {slice_name!r} is already "
                                     f"rotating (phase {m.phase.value}): finish it first")
-            return _with(m, next_public_key=next_public_key, phase=RotationPhase.PREPARED)
+            return replace(m, next_public_key=next_public_key, phase=RotationPhase.PREPARED)
         return self._update_member(slice_name, site_id, begin)
 
     def _step(self, slice_name: str, site_id: str, expected: RotationPhase,
@@ -300,14 +301,14 @@ class HubRegistry:
 
     def switch(self, slice_name: str, site_id: str) -> None:
         self._step(slice_name, site_id, RotationPhase.PREPARED,
-                   lambda m: _with(m, phase=RotationPhase.SWITCHED))
+                   lambda m: replace(m, phase=RotationPhase.SWITCHED))
 
     def cut_over(self, slice_name: str, site_id: str) -> None:
         self._step(slice_name, site_id, RotationPhase.SWITCHED,
-                   lambda m: _with(m, phase=RotationPhase.CUTOVER))
+                   lambda m: replace(m, phase=RotationPhase.CUTOVER))
 
     def finish_rotation(self, slice_name: str, site_id: str) -> None:
-        self._step(slice_name, site_id, RotationPhase.CUTOVER, lambda m: _with(
+        self._step(slice_name, site_id, RotationPhase.CUTOVER, lambda m: replace(
             m, public_key=m.next_public_key or m.public_key, next_public_key=None,
             generation=m.generation + 1, phase=RotationPhase.NONE))
 
@@ -360,31 +361,6 @@ class HubRegistry:
         return tuple(sorted(found, key=lambda e: (e.service, e.site_id)))
 
 
-def _spec(slice_name: str, m: Member) -> Obj:
-    spec: Obj = {"slice": slice_name, "endpoint": {"host": str(m.endpoint.host),
-                                                   "port": m.endpoint.port},
-                 "overlayIP": str(m.overlay_ip), "publicKey": m.public_key,
-                 "generation": m.generation, "phase": m.phase.value}
-    if m.next_public_key:
-        spec["nextPublicKey"] = m.next_public_key
-    return spec
-
-
-def _member(site_id: str, spec: Obj) -> Member:
-    endpoint = spec["endpoint"]
-    return Member(site_id, Endpoint(IPv4Address(endpoint["host"]), int(endpoint["port"])),
-                  IPv4Address(spec["overlayIP"]), spec["publicKey"],
-                  int(spec.get("generation", 0)), spec.get("nextPublicKey"),
-                  RotationPhase(spec.get("phase", "none")))
-
-
-def _with(m: Member, **changes: Any) -> Member:
-    fields = {"site_id": m.site_id, "endpoint": m.endpoint, "overlay_ip": m.overlay_ip,
-              "public_key": m.public_key, "generation": m.generation,
-              "next_public_key": m.next_public_key, "phase": m.phase, **changes}
-    return Member(**fields)
-
-
 class HubAdmin:
     """An administrator's calls: install the hub, onboard sites, admit them to slices."""
 
@@ -409,10 +385,10 @@ class HubAdmin:
             self.ext.create_custom_resource_definition(obj, _request_timeout=TIMEOUT)
         elif kind in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
             api = self.core if kind == "Namespace" else self.rbac
-            getattr(api, f"create_{_snake(kind)}")(obj, _request_timeout=TIMEOUT)
+            getattr(api, f"create_{hm.snake(kind)}")(obj, _request_timeout=TIMEOUT)
         else:
             api = self.rbac if kind.startswith("Role") else self.core
-            getattr(api, f"create_namespaced_{_snake(kind)}")(ns, obj, _request_timeout=TIMEOUT)
+            getattr(api, f"create_namespaced_{hm.snake(kind)}")(ns, obj, _request_timeout=TIMEOUT)
 
     def install(self, timeout_seconds: float = 30.0) -> None:
         self.apply(hm.hub_base())
@@ -440,7 +416,7 @@ class HubAdmin:
         with _hub(f"token for site {site_id}"):
             answer = self.core.create_namespaced_service_account_token(
                 hm.AGENT_ACCOUNT, hm.site_namespace(site_id), request, _request_timeout=TIMEOUT)
-        return _kubeconfig(server, site_id, str(answer.status.token))
+        return hm.kubeconfig(server, site_id, str(answer.status.token))
 
     def admit(self, slice_name: str, site_id: str) -> None:
         self.apply([hm.admission(slice_name, site_id)])
@@ -454,20 +430,3 @@ class HubAdmin:
             self.rbac.delete_namespaced_role(f"edgewise-slice-{slice_name}-ipam",
                                              hm.HUB_NAMESPACE)
             self.core.delete_namespaced_config_map(hm.ipam_name(slice_name), hm.HUB_NAMESPACE)
-
-
-def _snake(kind: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in kind).lstrip("_")
-
-
-def _kubeconfig(server: str, site_id: str, token: str) -> str:
-    """The site's kubeconfig. The lab's apiserver has a self-signed serving certificate, so
-    this skips verification; a real hub puts its CA here instead."""
-    import yaml
-
-    return yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": site_id,
-        "clusters": [{"name": "hub", "cluster": {"server": server,
-                                                 "insecure-skip-tls-verify": True}}],
-        "users": [{"name": site_id, "user": {"token": token}}],
-        "contexts": [{"name": site_id, "context": {"cluster": "hub", "user": site_id}}]})

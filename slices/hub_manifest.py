@@ -16,7 +16,12 @@ gets 403 writing site B's member: B's namespace grants A nothing.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
 from typing import Any
+
+import yaml
+
+from slices.model import Endpoint, Member, RotationPhase
 
 GROUP = "slices.edgewise.io"
 VERSION = "v1alpha1"
@@ -172,3 +177,39 @@ def admission(slice_name: str, site_id: str) -> Manifest:
                        "Role", f"edgewise-slice-{slice_name}-ipam", site_id)
     binding["metadata"]["labels"][SLICE_LABEL] = slice_name
     return binding
+
+
+def member_spec(slice_name: str, m: Member) -> Manifest:
+    """A `SliceMember` spec: public data only (the model has no private key to put in)."""
+    spec: Manifest = {"slice": slice_name,
+                      "endpoint": {"host": str(m.endpoint.host), "port": m.endpoint.port},
+                      "overlayIP": str(m.overlay_ip), "publicKey": m.public_key,
+                      "generation": m.generation, "phase": m.phase.value}
+    if m.next_public_key:
+        spec["nextPublicKey"] = m.next_public_key
+    return spec
+
+
+def member_of(site_id: str, spec: Manifest) -> Member:
+    """The member a spec describes; `site_id` comes from the object's namespace, not the spec."""
+    endpoint = spec["endpoint"]
+    return Member(site_id, Endpoint(IPv4Address(endpoint["host"]), int(endpoint["port"])),
+                  IPv4Address(spec["overlayIP"]), spec["publicKey"],
+                  int(spec.get("generation", 0)), spec.get("nextPublicKey"),
+                  RotationPhase(spec.get("phase", "none")))
+
+
+def snake(kind: str) -> str:
+    """`ClusterRoleBinding` -> `cluster_role_binding`, as the client's method names spell it."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in kind).lstrip("_")
+
+
+def kubeconfig(server: str, site_id: str, token: str) -> str:
+    """The site's kubeconfig. The lab's apiserver has a self-signed serving certificate, so
+    this skips verification; a real hub puts its CA here instead."""
+    return yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": site_id,
+        "clusters": [{"name": "hub", "cluster": {"server": server,
+                                                 "insecure-skip-tls-verify": True}}],
+        "users": [{"name": site_id, "user": {"token": token}}],
+        "contexts": [{"name": site_id, "context": {"cluster": "hub", "user": site_id}}]})

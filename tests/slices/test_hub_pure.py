@@ -142,3 +142,32 @@ def test_sqlite_registry_keeps_qos_and_exports(tmp_path: Path) -> None:
     assert again.exports_for("a") == (ServiceExport("a", "s1", "inventory", 8080),)
     again.leave("a", "s1")
     assert again.exports_for("a") == ()
+
+
+def test_member_spec_round_trip_and_names() -> None:
+    from slices.model import RotationPhase
+
+    member = Member("s1", Endpoint(IPv4Address("192.0.2.11"), 51821), IPv4Address("10.10.0.3"),
+                    pub(1), 2, pub(2), RotationPhase.SWITCHED)
+    spec = hm.member_spec("a", member)
+    assert hm.member_of("s1", spec) == member
+    assert set(spec) == {"slice", "endpoint", "overlayIP", "publicKey", "generation",
+                         "nextPublicKey", "phase"}
+    assert hm.snake("ClusterRoleBinding") == "cluster_role_binding"
+    assert hm.snake("ConfigMap") == "config_map"
+    assert yaml.safe_load(hm.kubeconfig("https://192.0.2.1:6443", "s1", "t"))["users"] == [
+        {"name": "s1", "user": {"token": "t"}}]
+
+
+def test_only_the_hub_adapter_imports_kubernetes() -> None:
+    import ast
+
+    package = Path(__file__).resolve().parents[2] / "slices"
+    importers = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "kubernetes" or n.startswith("kubernetes.") for n in names):
+                importers.add(path.name)
+    assert importers == {"hub.py"}
