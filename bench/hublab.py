@@ -165,6 +165,12 @@ class HubLab(Lab):
         return [sys.executable, "-m", "edgewise.cli", "slice", "--hub-config",
                 str(self.site_kubeconfig(site_id))]
 
+    def admin_cli(self, *args: str) -> str:
+        """One `edgewise slice` command with the administrator's kubeconfig, in the hub's
+        namespace (the only place the apiserver can be reached from)."""
+        return sh("ip", "netns", "exec", self.bridge_ns, sys.executable, "-m", "edgewise.cli",
+                  "slice", "--hub-config", str(self.admin_kubeconfig), *args).strip()
+
     def cli(self, site_id: str, *args: str, check: bool = True) -> str:
         """One `edgewise slice` command run in the site's namespace with its credentials."""
         return self.exec(site_id, *self.cli_argv(site_id), *args, check=check).strip()

@@ -67,6 +67,7 @@ class Agent:
         self.clock = clock
         self.crossings_repaired = 0  # peers re-added since this agent started
         self._crossing: dict[str, crossing.Decision] = {}  # by interface name
+        self._handshakes: dict[str, dict[str, int]] = {}  # by slice: peer site -> epoch
 
     def reconcile(self) -> ReconcileReport:
         """One pass; a file lock serialises passes of threads and processes on this site."""
@@ -124,6 +125,11 @@ class Agent:
     def _apply_interface(self, iface: SiteInterface) -> list[str]:
         key = keys.load(self.site.state_dir, iface.slice_name, iface.generation)
         observed = self.host.observe(iface.ifname)
+        if iface.primary:
+            sites = {p.public_key: p.site_id for p in iface.peers}
+            self._handshakes[iface.slice_name] = {
+                sites[k]: p.latest_handshake_epoch for k, p in observed.peers.items()
+                if k in sites and p.latest_handshake_epoch > 0}
         actions = drift.diff(iface, observed, key.path)
         for action in actions:
             self.host.execute(action)
@@ -161,6 +167,8 @@ class Agent:
                                         if m.site_id == self.site.site_id),
                                        (0, RotationPhase.NONE))
         self.registry.record_observations(slc.name, self.site.site_id, seen)
+        self.registry.record_handshakes(slc.name, self.site.site_id,
+                                        self._handshakes.get(slc.name, {}))
 
     def _tear_down_unplanned(self, plans: list[SitePlan]) -> list[str]:
         wanted = {i.ifname for p in plans for i in p.interfaces}

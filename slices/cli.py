@@ -23,7 +23,13 @@ from pathlib import Path
 from slices import health, ipam, keys, render, topology
 from slices.agent import Agent, Site
 from slices.backoff import Backoff
-from slices.errors import PermanentError, SliceError, TemporaryError, ValidationError
+from slices.errors import (
+    ForbiddenError,
+    PermanentError,
+    SliceError,
+    TemporaryError,
+    ValidationError,
+)
 from slices.model import (
     BASE_LISTEN_PORT,
     Endpoint,
@@ -92,7 +98,9 @@ def _join(args: argparse.Namespace) -> int:
                 member = registry.join(args.name, site.site_id, endpoint.host, key.public_key,
                                        chosen_port)
                 break
-            except TemporaryError as exc:
+            # 403 too: an apiserver that has just started refuses everything until its RBAC
+            # cache has synced (seen in the e2e); a real refusal still fails after --wait
+            except (TemporaryError, ForbiddenError) as exc:
                 failures += 1
                 delay = Backoff().delay_seconds(failures)
                 if time.monotonic() + delay > deadline:
@@ -189,6 +197,49 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hub_admin(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    if not args.hub:
+        raise ValidationError("this command needs --hub-config ADMIN.kubeconfig (the hub)")
+    from slices.hub import HubAdmin, api_client
+
+    return HubAdmin(api_client(str(args.hub)))
+
+
+def _hub_install(args: argparse.Namespace) -> int:
+    _hub_admin(args).install()
+    print("hub ready: CRDs Established, namespace and read-only ClusterRole in place")
+    return 0
+
+
+def _hub_add_site(args: argparse.Namespace) -> int:
+    config = _hub_admin(args).onboard_site(validate_name("site id", args.site), args.server)
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(config)
+    print(f"site {args.site} onboarded; its kubeconfig (token inside, mode 600) is {args.out}")
+    return 0
+
+
+def _admit(args: argparse.Namespace) -> int:
+    _hub_admin(args).admit(validate_name("slice name", args.name),
+                           validate_name("site id", args.site))
+    print(f"site {args.site} may now join slice {args.name}")
+    return 0
+
+
+def _hub_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Administrator commands for the hub (with an administrator's --hub-config)."""
+    install = sub.add_parser("hub-install", help="install the slice CRDs and RBAC on the hub")
+    install.set_defaults(func=_guard(_hub_install))
+    add = sub.add_parser("hub-add-site", help="onboard a site: namespace, account, RBAC, token")
+    add.add_argument("site", help="site id")
+    add.add_argument("--server", required=True, help="hub apiserver URL the site dials")
+    add.add_argument("--out", type=Path, required=True, help="write the site's kubeconfig here")
+    add.set_defaults(func=_guard(_hub_add_site))
+    admit = _add(sub, "admit", _admit, "let a site join a slice (its address pool)", site=None)
+    admit.add_argument("--site", required=True, help="site id")
+
+
 def _site_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--site", required=required, help="this site's id")
     parser.add_argument("--state-dir", help="private key and pid files (default "
@@ -241,6 +292,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     agent.add_argument("--loop", type=float, metavar="SECONDS", help="repeat every SECONDS")
     agent.add_argument("--dns", action="store_true",
                        help="run this site's DNS forwarder for <service>.<slice>.slice.local")
+    _hub_commands(sub)
     export = _add(sub, "export", _export, "offer a service of this site to its slice by name")
     export.add_argument("--service", required=True, help="service name")
     export.add_argument("--port", type=int, required=True, help="service port")

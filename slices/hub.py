@@ -315,16 +315,37 @@ class HubRegistry:
     # -- observations: each site's own member status -----------------------------------------
     def record_observations(self, slice_name: str, observer: str, seen: Observations) -> None:
         observed = {site: {"generation": g, "phase": p.value} for site, (g, p) in seen.items()}
-        if (self._status.get((slice_name, observer)) or {}).get("observed") == observed:
+        known_observed = (self._status.get((slice_name, observer)) or {}).get("observed") or {}
+        if known_observed == observed:
             return  # the hub already holds it: no write
         try:
             with _hub(f"status of SliceMember {hm.site_namespace(observer)}/{slice_name}"):
                 self.custom.patch_namespaced_custom_object_status(
                     hm.GROUP, hm.VERSION, hm.site_namespace(observer), "slicemembers",
-                    slice_name, {"status": {"observed": observed}}, _request_timeout=TIMEOUT)
+                    slice_name, {"status": {"observed": _merge(known_observed, observed)}},
+                    _request_timeout=TIMEOUT)
         except NotFoundError:
             return  # left or deleted since this pass read it: nothing to report on
-        self._status[(slice_name, observer)] = {"observed": observed}
+        self._status.setdefault((slice_name, observer), {})["observed"] = observed
+
+    def record_handshakes(self, slice_name: str, observer: str,
+                          handshakes: dict[str, int]) -> None:
+        known = (self._status.get((slice_name, observer)) or {}).get("handshakes") or {}
+        if known == handshakes:
+            return
+        try:
+            with _hub(f"status of SliceMember {hm.site_namespace(observer)}/{slice_name}"):
+                self.custom.patch_namespaced_custom_object_status(
+                    hm.GROUP, hm.VERSION, hm.site_namespace(observer), "slicemembers",
+                    slice_name, {"status": {"handshakes": _merge(known, handshakes)}},
+                    _request_timeout=TIMEOUT)
+        except NotFoundError:
+            return
+        self._status.setdefault((slice_name, observer), {})["handshakes"] = handshakes
+
+    def handshakes_seen_by(self, slice_name: str, observer: str) -> dict[str, int]:
+        obj = self._get(hm.site_namespace(observer), "SliceMember", slice_name)
+        return {k: int(v) for k, v in ((obj.get("status") or {}).get("handshakes") or {}).items()}
 
     def observations_of(self, slice_name: str, member: str) -> Observations:
         found: Observations = {}
@@ -359,6 +380,11 @@ class HubRegistry:
             if site and spec.get("slice") == slice_name:
                 found.append(ServiceExport(slice_name, site, spec["service"], int(spec["port"])))
         return tuple(sorted(found, key=lambda e: (e.service, e.site_id)))
+
+
+def _merge(known: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch turning map `known` into `wanted` (null deletes a key)."""
+    return {**{k: None for k in known if k not in wanted}, **wanted}
 
 
 class HubAdmin:

@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS observations (
   slice TEXT NOT NULL REFERENCES slices(name) ON DELETE CASCADE,
   observer TEXT NOT NULL, member TEXT NOT NULL, generation INTEGER NOT NULL,
   phase TEXT NOT NULL, PRIMARY KEY (slice, observer, member));
+CREATE TABLE IF NOT EXISTS handshakes (
+  slice TEXT NOT NULL REFERENCES slices(name) ON DELETE CASCADE,
+  observer TEXT NOT NULL, peer TEXT NOT NULL, epoch INTEGER NOT NULL,
+  PRIMARY KEY (slice, observer, peer));
 CREATE TABLE IF NOT EXISTS exports (
   slice TEXT NOT NULL REFERENCES slices(name) ON DELETE CASCADE,
   site_id TEXT NOT NULL, service TEXT NOT NULL, port INTEGER NOT NULL,
@@ -169,6 +173,8 @@ class Registry:
                        (slice_name, site_id, site_id))
             db.execute("DELETE FROM exports WHERE slice = ? AND site_id = ?",
                        (slice_name, site_id))
+            db.execute("DELETE FROM handshakes WHERE slice = ? AND (observer = ? OR peer = ?)",
+                       (slice_name, site_id, site_id))
 
     # -- rotation --------------------------------------------------------------------------
     def begin_rotation(self, slice_name: str, site_id: str, next_public_key: str) -> Member:
@@ -234,6 +240,19 @@ class Registry:
             rows = db.execute("SELECT observer, generation, phase FROM observations "
                               "WHERE slice = ? AND member = ?", (slice_name, member)).fetchall()
         return {o: (g, RotationPhase(p)) for o, g, p in rows}
+
+    def record_handshakes(self, slice_name: str, observer: str,
+                          handshakes: dict[str, int]) -> None:
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM slices WHERE name = ?", (slice_name,)).fetchone():
+                db.executemany("INSERT OR REPLACE INTO handshakes VALUES (?, ?, ?, ?)",
+                               [(slice_name, observer, p, e) for p, e in handshakes.items()])
+
+    def handshakes_seen_by(self, slice_name: str, observer: str) -> dict[str, int]:
+        with self._read() as db:
+            rows = db.execute("SELECT peer, epoch FROM handshakes WHERE slice = ? AND "
+                              "observer = ?", (slice_name, observer)).fetchall()
+        return {p: int(e) for p, e in rows}
 
     # -- service exports ---------------------------------------------------------------------
     def export_service(self, export: ServiceExport) -> None:

@@ -50,6 +50,12 @@ class SliceRegistry(Protocol):
 
     def observations_of(self, slice_name: str, member: str) -> Observations: ...
 
+    def record_handshakes(self, slice_name: str, observer: str,
+                          handshakes: dict[str, int]) -> None:
+        """The latest handshake (epoch seconds) `observer` saw with each peer site."""
+
+    def handshakes_seen_by(self, slice_name: str, observer: str) -> dict[str, int]: ...
+
     # -- service discovery -------------------------------------------------------------------
     def export_service(self, export: ServiceExport) -> None: ...
 

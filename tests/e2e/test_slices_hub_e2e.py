@@ -27,7 +27,7 @@ import pytest
 from bench.hublab import API_PORT, HUB_ADDRESS, HubLab, NetnsThread
 from bench.k8slab import K8S_BIN
 from slices.errors import ForbiddenError
-from slices.model import QosProfile, TopologyKind
+from slices.model import TopologyKind
 
 pytestmark = [
     pytest.mark.e2e,
@@ -71,20 +71,24 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubLab]:
         for site in SITES:
             made.add_site(site)
         made.start_hub()
+        # the administrator's commands, once each by the CLI, the rest through the API
+        made.admin_cli("hub-install")
+        made.admin_cli("create", A, "--cidr", "10.10.0.0/24", "--qos-mbit", str(CAP_MBIT))
+        made.admin_cli("hub-add-site", "s1", "--server", made.server, "--out",
+                       str(made.site_kubeconfig("s1")))
+        made.admin_cli("admit", A, "--site", "s1")
 
         def setup() -> None:
-            HubAdmin(api_client(str(made.admin_kubeconfig))).install()
             reg = hub_registry(made)
-            reg.create_slice(A, IPv4Network("10.10.0.0/24"), TopologyKind.FULL_MESH,
-                             qos=QosProfile(CAP_MBIT))
             reg.create_slice(B, IPv4Network("10.20.0.0/24"), TopologyKind.HUB_AND_SPOKE, "s1")
-            admin = HubAdmin(reg.api)
+            admin = HubAdmin(api_client(str(made.admin_kubeconfig)))
             for slice_name, sites in (*MEMBERS.items(), (A, ("s4",))):
                 for site in sites:
                     admin.admit(slice_name, site)
         made.admin.call(setup)
         for site in SITES:
-            made.onboard(site)
+            if site != "s1":
+                made.onboard(site)
             made.start_agent(site)
         joins = [threading.Thread(target=join, args=(made, s, site))
                  for s, sites in MEMBERS.items() for site in sites]
@@ -158,6 +162,17 @@ def test_reach_inside_each_slice_none_across(lab: HubLab) -> None:
     for src in ("s2", "s3"):
         for address in ("10.20.0.1", "10.20.0.2"):
             assert not ping(lab, src, address), f"{src} reached {address}"
+
+
+def test_members_report_their_handshakes_to_the_hub(lab: HubLab) -> None:
+    def seen() -> dict[str, int]:
+        return dict(lab.admin.call(lambda: hub_registry(lab).handshakes_seen_by(A, "s1")))
+    deadline = time.monotonic() + 10
+    while set(seen()) != {"s2", "s3"} and time.monotonic() < deadline:
+        time.sleep(0.3)
+    handshakes = seen()
+    assert set(handshakes) == {"s2", "s3"}
+    assert all(abs(time.time() - epoch) < 600 for epoch in handshakes.values())
 
 
 def test_site_a_cannot_write_site_b_member(lab: HubLab) -> None:

@@ -140,8 +140,11 @@ def test_sqlite_registry_keeps_qos_and_exports(tmp_path: Path) -> None:
     again = Registry(tmp_path / "r.db")
     assert again.get_slice("a").qos == QosProfile(40)
     assert again.exports_for("a") == (ServiceExport("a", "s1", "inventory", 8080),)
+    again.record_handshakes("a", "s1", {"s2": 1700000000})
+    assert again.handshakes_seen_by("a", "s1") == {"s2": 1700000000}
     again.leave("a", "s1")
     assert again.exports_for("a") == ()
+    assert again.handshakes_seen_by("a", "s1") == {}
 
 
 def test_member_spec_round_trip_and_names() -> None:
