@@ -88,6 +88,10 @@ class HubBench:
 
     def _wait_for_handshakes(self, name: str) -> None:
         slc = self.lab.admin.call(lambda: self.admin.get_slice(name))
+        addresses = {m.overlay_ip for m in slc.members}
+        if len(slc.members) != len(self.sites) or len(addresses) != len(self.sites):
+            raise RuntimeError(f"{name}: {len(slc.members)} members with {len(addresses)} "
+                               f"distinct addresses after {len(self.sites)} concurrent joins")
         pending = {s: topology.plan_site(slc, s).interfaces[0] for s in self.sites}
         deadline = time.monotonic() + 60
         while pending and time.monotonic() < deadline:
