@@ -78,7 +78,7 @@ def _guard(handler: Handler) -> Handler:
 def _create(args: argparse.Namespace) -> int:
     validate_name("slice name", args.name)
     kind = TopologyKind(args.topology)
-    profile = QosProfile(args.qos_mbit) if args.qos_mbit else None
+    profile = QosProfile(args.qos_mbit) if args.qos_mbit is not None else None
     _registry(args).create_slice(args.name, ipam.parse_cidr(args.cidr), kind, args.hub_site,
                                  profile)
     print(f"slice {args.name} created ({args.cidr}, {kind.value})")
