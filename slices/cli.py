@@ -154,7 +154,14 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_actions() -> None:
+    """Long-running commands log what they change (names and public keys, never key material)."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def _rotate(args: argparse.Namespace) -> int:
+    _log_actions()
     agent = Agent(_registry(args), _site(args))
     report = Rotation(agent, args.name, timeout_seconds=args.timeout).run()
     print(f"{report.site_id} in {report.slice_name}: key generation {report.old_generation} -> "
@@ -179,8 +186,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         for change in agent.reconcile().changes:
             print(change)
         return 0
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_actions()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # tunnels stay up: agents restart
     agent.run(stop, args.loop)

@@ -174,3 +174,27 @@ def test_only_the_hub_adapter_imports_kubernetes() -> None:
             if any(n == "kubernetes" or n.startswith("kubernetes.") for n in names):
                 importers.add(path.name)
     assert importers == {"hub.py"}
+
+
+def test_rotation_retries_an_unreachable_registry_until_its_timeout(tmp_path: Path) -> None:
+    from slices.errors import RotationError
+    from slices.rotation import Rotation
+
+    now = [0.0]
+    agent = Agent(Registry(tmp_path / "r.db"), Site("s1", tmp_path / "s1"))
+    rotation = Rotation(agent, "a", timeout_seconds=10.0, clock=lambda: now[0],
+                        sleep=lambda s: now.__setitem__(0, now[0] + s))
+    answers = iter([HubUnavailableError("down"), HubUnavailableError("down"), 42])
+
+    def flaky() -> int:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    assert rotation._call(flaky) == 42
+    assert now[0] == 1.5  # 0.5 + 1.0 of back-off
+
+    def down() -> int:
+        raise HubUnavailableError("down")
+    with pytest.raises(RotationError, match="unreachable for 10 s"):
+        rotation._call(down)
