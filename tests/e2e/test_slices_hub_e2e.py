@@ -352,7 +352,8 @@ def test_hub_down_30s_traffic_flows_and_a_join_and_rotation_complete_after(
                 proc.kill()
                 proc.wait(5)
         counts = [ping_counts(p) for p in pings]
-    print(f"pings during the outage (sent, received): {counts}; {outputs[1].splitlines()[-1]}")
+    report = next((line for line in outputs[1].splitlines() if "key generation" in line), "")
+    print(f"pings during the outage (sent, received): {counts}; {report}")
     assert all(sent >= 300 and got == sent for sent, got in counts), counts
     for site in ("s1", "s4"):
         log = (lab.root / f"agent-{site}.log").read_text()
