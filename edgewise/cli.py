@@ -182,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from edgewise.controller_cli import add_parser as add_controller
     from edgewise.planning_cli import add_parser as add_planning
+    from edgewise.slo_cmd import add_parser as add_slo
     from placement.cli import add_parser as add_place
     from slices.cli import add_parser as add_slice
     from training.cli import add_parser as add_training
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_controller(sub)
     add_place(sub)
     add_slice(sub)
+    add_slo(sub)
     return parser
 
 
