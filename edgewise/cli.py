@@ -182,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from edgewise.controller_cli import add_parser as add_controller
     from edgewise.planning_cli import add_parser as add_planning
+    from edgewise.serve_cmd import add_parser as add_serve
     from edgewise.slo_cmd import add_parser as add_slo
     from placement.cli import add_parser as add_place
     from slices.cli import add_parser as add_slice
@@ -193,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_place(sub)
     add_slice(sub)
     add_slo(sub)
+    add_serve(sub)
     return parser
 
 
