@@ -82,7 +82,7 @@ def _install_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
             time.perf_counter() - t0)
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = "same-origin"  # no-referrer makes Origin "null"
         return response
 
     @app.get("/metrics", include_in_schema=False)

@@ -20,6 +20,7 @@ LOCAL_PREFIX = "ew_"
 
 
 class Role(IntEnum):
+    NONE = 0  # authenticated (by the cluster) but granted nothing: 403, not 401
     VIEWER = 1
     OPERATOR = 2
     ADMIN = 3
@@ -27,9 +28,12 @@ class Role(IntEnum):
     @classmethod
     def parse(cls, raw: str) -> Role:
         try:
-            return cls[raw.upper()]
+            role = cls[raw.upper()]
         except KeyError:
-            raise ValueError(f"unknown role {raw!r} (viewer, operator, admin)") from None
+            role = cls.NONE
+        if role is cls.NONE:
+            raise ValueError(f"unknown role {raw!r} (viewer, operator, admin)")
+        return role
 
     @property
     def label(self) -> str:

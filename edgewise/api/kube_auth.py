@@ -1,7 +1,8 @@
 """Kubernetes bearer tokens: TokenReview says who, SubjectAccessReview says what.
 
 A user who may `patch` predictivescalers.edgewise.io is an operator, one who may `list` them a
-viewer; nobody is an admin through the cluster (admin is local). Answers are cached for a few
+viewer, one who may do neither is authenticated with no role (403); nobody is an admin through
+the cluster (admin is local). Answers are cached for a few
 seconds so a dashboard page does not cost a review per request.
 """
 
@@ -50,7 +51,7 @@ class KubeReviewer:
         for verb, role in (("patch", Role.OPERATOR), ("list", Role.VIEWER)):
             if self._allowed(user, groups, status.user.uid, verb):
                 return Principal(user, role, "kubernetes")
-        return None
+        return Principal(user, Role.NONE, "kubernetes")
 
     def _allowed(self, user: str, groups: list[str], uid: Any, verb: str) -> bool:
         body = client.V1SubjectAccessReview(spec=client.V1SubjectAccessReviewSpec(

@@ -62,6 +62,8 @@ def unavailable_page(request: Request, e: SourceUnavailableError) -> Response:
 def _viewer(who: Principal | None) -> Principal:
     if who is None:
         raise ApiError(401, "log in", "authorization")
+    if who.role < Role.VIEWER:
+        raise ApiError(403, f"{who.name} may not read PredictiveScalers", "authorization")
     return who
 
 
