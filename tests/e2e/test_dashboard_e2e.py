@@ -164,8 +164,9 @@ def _service_account_token(kube: client.ApiClient, name: str) -> str:
     core = client.CoreV1Api(kube)
     core.create_namespaced_service_account(NS, client.V1ServiceAccount(
         metadata=client.V1ObjectMeta(name=name)))
-    req = core.create_namespaced_service_account_token(name, NS, client.AuthenticationV1TokenRequest(
-        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)))
+    body = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+    req = core.create_namespaced_service_account_token(name, NS, body)
     return str(req.status.token)
 
 
