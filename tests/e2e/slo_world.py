@@ -53,12 +53,13 @@ def slo_world(d: Path, extra_args: list[str] | None = None) -> Iterator[dict[str
     rules = d / "rules.yaml"
     assert edgewise(["slo", "rules", "--config", str(slos), "--out", str(rules)],
                     d / "rules.log").popen.wait(60) == 0  # type: ignore[union-attr]
-    prom = Prometheus(d / "prometheus", [], data_dir=d / "tsdb", rule_files=[rules]).start()
+    port = free_port()  # the server's: Prometheus scrapes its /metrics
+    prom = Prometheus(d / "prometheus", [f"127.0.0.1:{port}"], data_dir=d / "tsdb",
+                      rule_files=[rules]).start()
     procs: list[Proc | Prometheus] = [prom]
     try:
         db = d / "store.db"
         tokens = {r: token(db, r) for r in ("viewer", "operator", "admin")}
-        port = free_port()
         api = edgewise(["serve", "--port", str(port), "--db", str(db), "--slos", str(slos),
                         "--prometheus", prom.url, *(extra_args or [])], d / "serve.log")
         procs.append(api)
