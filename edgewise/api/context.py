@@ -24,6 +24,7 @@ class Context:
     auth: Authenticator
     readings: Readings
     audit_log: Path | None = None
+    overview_body: tuple[tuple[object, ...], str] | None = None  # the last one built, its key
 
     def audit(self, who: Principal, action: str, target: str, before: Any, after: Any
               ) -> dict[str, Any]:

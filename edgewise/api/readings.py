@@ -4,6 +4,7 @@ fleet's scalers, an app's series. Remembers when each source last answered, for 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,9 +43,14 @@ class Freshness:
 
 class Readings:
     def __init__(self, slos: tuple[Slo, ...], source: SloSource | None, fleet: Fleet | None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, cache_seconds: float = 2.0) -> None:
         self.slos, self.source, self.fleet, self.clock = slos, source, fleet, clock
         self.freshness = Freshness()
+        # Recording rules change once per evaluation interval (15 s or more in practice): one
+        # read of the sources serves every request of the next `cache_seconds`.
+        self.cache_seconds = cache_seconds
+        self._rows: tuple[float, list[AppRow]] | None = None
+        self._lock = threading.Lock()
 
     def _guard(self, name: str, fn: Callable[[], object]) -> object:
         try:
@@ -71,14 +77,24 @@ class Readings:
         assert isinstance(objs, list)
         return [scaler_view(o) for o in objs]
 
+    def snapshot(self) -> tuple[float, list[AppRow]]:
+        """(when read, rows): one thread reads the sources, the others wait for its answer."""
+        with self._lock:
+            now = self.clock()
+            if self._rows is not None and 0 <= now - self._rows[0] < self.cache_seconds:
+                return self._rows
+            self._rows = (now, app_rows(self.statuses(), self.scalers()))
+            return self._rows
+
     def rows(self) -> list[AppRow]:
-        return app_rows(self.statuses(), self.scalers())
+        return self.snapshot()[1]
+
+    def invalidate(self) -> None:
+        """After a write (a mode change), the next read goes to the sources."""
+        self._rows = None
 
     def apps(self) -> set[str]:
-        names = {s.app for s in self.slos}
-        if self.fleet is not None:
-            names |= {s.app for s in self.scalers()}
-        return names
+        return {s.app for s in self.slos} | {r.app for r in self.rows()}
 
     def app(self, name: str) -> AppRow:
         row = next((r for r in self.rows() if r.app == name), None)

@@ -8,7 +8,8 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel
 
 from edgewise.api.auth import Principal
 from edgewise.api.context import ADMIN, OPERATOR, VIEWER, Context, context
@@ -43,6 +44,11 @@ NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 Ctx = Annotated[Context, Depends(context)]
 
 
+def _json(model: BaseModel) -> Response:
+    """A body already built from the response model: skips FastAPI's second validation."""
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
 def _name(value: str, field: str) -> str:
     if not NAME.match(value):
         raise ApiError(422, f"expected a lowercase DNS label, got {value[:64]!r}", field)
@@ -64,20 +70,26 @@ def overview(ctx: Ctx, who: Principal = VIEWER,
              q: Annotated[str | None, Query(max_length=63, description="app name contains")
                           ] = None,
              mode: Mode | None = None, sort: SortKey = SortKey.APP,
-             descending: bool = False) -> Overview:
+             descending: bool = False) -> Response:
     if q is not None and not re.fullmatch(r"[a-z0-9-]*", q):
         raise ApiError(422, "filter may hold only lowercase letters, digits and '-'", "q")
-    rows = select_rows(ctx.readings.rows(), contains=q or None, mode=mode, sort=sort,
-                       descending=descending)
+    stamp, rows = ctx.readings.snapshot()
+    key = (stamp, q, mode, sort, descending)
+    cached = ctx.overview_body
+    if cached is not None and cached[0] == key:
+        return Response(cached[1], media_type="application/json")
+    picked = select_rows(rows, contains=q or None, mode=mode, sort=sort, descending=descending)
     src = ctx.readings.source
-    return Overview(source=src.name if src else "none",
+    body = Overview(source=src.name if src else "none",
                     stale_since=ctx.readings.freshness.stale_since(),
-                    apps=[app_out(r) for r in rows])
+                    apps=[app_out(r) for r in picked]).model_dump_json()
+    ctx.overview_body = (key, body)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/apps/{app}", response_model=AppOut, tags=["fleet"], operation_id="get_app")
-def get_app(app: str, ctx: Ctx, who: Principal = VIEWER) -> AppOut:
-    return app_out(ctx.readings.app(_name(app, "app")))
+def get_app(app: str, ctx: Ctx, who: Principal = VIEWER) -> Response:
+    return _json(app_out(ctx.readings.app(_name(app, "app"))))
 
 
 @router.get("/apps/{app}/series/{kind}", response_model=SeriesSet, tags=["fleet"],
@@ -109,6 +121,7 @@ def set_mode(namespace: str, name: str, body: ModeChange, ctx: Ctx,
     ns, nm = _name(namespace, "namespace"), _name(name, "name")
     before = fleet.scaler(ns, nm).get("spec", {}).get("mode", "Active")
     after = fleet.set_mode(ns, nm, body.mode)
+    ctx.readings.invalidate()
     ctx.audit(who, "set-mode", f"predictivescalers/{ns}/{nm}", {"mode": before},
               {"mode": after.get("spec", {}).get("mode")})
     return scaler_out(scaler_view(after))
