@@ -7,6 +7,7 @@ latency objective at the scenario's own latency SLO and an availability objectiv
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -43,7 +44,7 @@ def load_demo(store: Store, now_epoch: float, slos: tuple[Slo, ...],
         on_step(name)
         sc = load_scenario(name)
         policies = [p for p in POLICIES if p in BASELINES]
-        bench = run_bench(sc, policies, 0, jobs=1)
+        bench = run_bench(sc, policies, 0, jobs=os.cpu_count() or 1)
         store.put_run(f"{name}-seed0", name, results(bench))
         ep = next(e for e in bench.episodes if e.policy == SHOWN)
         thresholds = tuple(s.threshold_seconds for s in slos
