@@ -130,8 +130,11 @@ def app_page(request: Request, app: str, ctx: Ctx, who: Who) -> Response:
     }
     events = {f"{s.namespace}/{s.name}": (ctx.readings.fleet.events(s.namespace, s.name)
                                           if ctx.readings.fleet else []) for s in row.scalers}
+    calendar = [e for run in ctx.store.runs() if run["scenario"] == app
+                for e in run["results"].get("events", [])]
     return _render(request, "app.html", viewer, row=row,
-                   svg={k: Markup(v) for k, v in svg.items()}, events=events)
+                   svg={k: Markup(v) for k, v in svg.items()}, events=events,
+                   calendar=calendar)
 
 
 def _same_origin(request: Request) -> None:

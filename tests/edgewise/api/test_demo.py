@@ -43,3 +43,5 @@ def test_demo_store_gives_the_runs_attainment(tmp_path: Path) -> None:
         r = c.get(page, headers=h)
         assert r.status_code == 200, page
     assert "Frontier" in c.get("/runs", headers=h).text
+    page = c.get("/apps/flash-sale", headers=h).text
+    assert 'data-testid="calendar"' in page and "flash-sale" in page
