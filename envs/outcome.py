@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 
 from envs.queueing import ResponseTime, gamma_p95, response_time
+from envs.sli import within_share
 from envs.twin import Trajectory, TwinConfig
 from envs.workload import Event
 
@@ -29,9 +30,11 @@ class TickMetrics:
     error_ratio: np.ndarray
     violation: np.ndarray
     cost: np.ndarray
+    within_slo_share: np.ndarray  # share of requests answered within the latency SLO
 
 
-def _e2e_p95_ms(config: TwinConfig, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+def _e2e_p95_ms(config: TwinConfig, path_mean: np.ndarray, path_var: np.ndarray
+                ) -> np.ndarray:
     """p95 (ms) of the slowest call path from the entry service, per tick.
 
     Each path's latency is the sum of its services' responses (and network RTTs); a service
@@ -40,7 +43,6 @@ def _e2e_p95_ms(config: TwinConfig, mean: np.ndarray, var: np.ndarray) -> np.nda
     gamma with the path's moments; the slowest path sets the end-to-end p95, which is monotone in
     every service's moments.
     """
-    path_mean, path_var = path_moments(config, mean, var)
     worst = gamma_p95(path_mean, path_var).max(axis=1)
     result: np.ndarray = (worst + config.entry_rtt_ms / 1000.0) * 1000.0
     return result
@@ -106,11 +108,14 @@ def tick_metrics(
     and are NaN unless asked for.
     """
     mean, var, error, rt, drain = _service_moments(config, rates, traj, service_p95)
-    e2e = np.minimum(_e2e_p95_ms(config, mean, var), TIMEOUT_MS)
+    path_mean, path_var = path_moments(config, mean, var)
+    entry = config.entry_rtt_ms / 1000.0
+    e2e = np.minimum(_e2e_p95_ms(config, path_mean, path_var), TIMEOUT_MS)
     violation = (e2e > config.slo.p95_latency_ms) | (error > config.slo.max_error_ratio)
     cost = traj.desired @ config.replica_hour_price() * config.tick_seconds / 3600.0
     p95 = np.minimum((rt.p95 + drain) * 1000.0, TIMEOUT_MS)
-    return TickMetrics(mean * 1000.0, p95, e2e, error, violation, cost)
+    within = within_share(config.slo.p95_latency_ms / 1000.0 - entry, path_mean, path_var)
+    return TickMetrics(mean * 1000.0, p95, e2e, error, violation, cost, within)
 
 
 @dataclass(frozen=True)
@@ -170,15 +175,15 @@ def _chunked_metrics(config: TwinConfig, rates: np.ndarray, traj: Trajectory) ->
                          for f in fields(TickMetrics)))
 
 
-def _request_slis(config: TwinConfig, entry_rps: np.ndarray, traj: Trajectory
+def _request_slis(entry_rps: np.ndarray, m: TickMetrics, tick_seconds: int
                   ) -> dict[str, float]:
-    from envs.sli import request_counts
-
-    threshold = config.slo.p95_latency_ms / 1000.0
-    counts = request_counts(config, entry_rps, traj, (threshold,))
-    return {"requests": float(counts.requests.sum()),
-            "latency_attainment": counts.share_within(threshold),
-            "availability_attainment": counts.share_ok()}
+    """Request-weighted shares over the run (envs/sli.py gives the same per bucket)."""
+    total = float(entry_rps.sum())
+    if total <= 0:
+        return {"requests": 0.0, "latency_attainment": 1.0, "availability_attainment": 1.0}
+    return {"requests": total * tick_seconds,
+            "latency_attainment": float((m.within_slo_share * entry_rps).sum()) / total,
+            "availability_attainment": 1.0 - float((m.error_ratio * entry_rps).sum()) / total}
 
 
 def summarize(
@@ -197,6 +202,6 @@ def summarize(
         replica_hours=float(traj.desired.sum() * config.tick_seconds / 3600.0),
         cost=float(m.cost.sum()),
         scale_actions=int(changes.sum()),
-        **_request_slis(config, entry_rps, traj),
+        **_request_slis(np.asarray(entry_rps, dtype=float), m, config.tick_seconds),
     )
     return summary, m

@@ -52,14 +52,21 @@ def gamma_cdf(x: float, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(mean), out, 0.0)
 
 
+def within_share(x_seconds: float, path_mean: np.ndarray, path_var: np.ndarray) -> np.ndarray:
+    """Per tick: the share of requests whose slowest path takes at most `x_seconds`."""
+    if x_seconds <= 0:
+        return np.zeros(path_mean.shape[0])
+    out: np.ndarray = gamma_cdf(x_seconds, path_mean, path_var).min(axis=1)
+    return out
+
+
 def _chunk(config: TwinConfig, rates: np.ndarray, traj: Trajectory,
            buckets: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
     from envs.outcome import request_moments  # outcome imports this module's users
 
     path_mean, path_var, error = request_moments(config, rates, traj)
     entry = config.entry_rtt_ms / 1000.0
-    within = np.stack([gamma_cdf(b - entry, path_mean, path_var).min(axis=1) if b > entry
-                       else np.zeros(len(rates)) for b in buckets], axis=1)
+    within = np.stack([within_share(b - entry, path_mean, path_var) for b in buckets], axis=1)
     return within, error
 
 
