@@ -181,6 +181,7 @@ class Prometheus:
     port: int = field(default_factory=free_port)
     proc: Proc | None = None
     data_dir: Path | None = None  # an existing TSDB (e.g. backfilled); default workdir/data
+    rule_files: list[Path] = field(default_factory=list)  # recording and alerting rules
 
     @property
     def url(self) -> str:
@@ -191,6 +192,8 @@ class Prometheus:
         cfg = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
                "scrape_configs": [{"job_name": "replay", "scrape_interval": "1s",
                                    "static_configs": [{"targets": self.targets}]}]}
+        if self.rule_files:
+            cfg["rule_files"] = [str(p) for p in self.rule_files]
         (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(cfg))
         self.proc = Proc("prometheus", [
             "prometheus", f"--config.file={self.workdir / 'prometheus.yml'}",

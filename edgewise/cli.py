@@ -185,7 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     from edgewise.model_cmd import add_parser as add_model
     from edgewise.place_cmd import add_parser as add_place
     from edgewise.plan_cmd import add_parser as add_planning
+    from edgewise.serve_cmd import add_parser as add_serve
     from edgewise.slice_cmd import add_parser as add_slice
+    from edgewise.slo_cmd import add_parser as add_slo
     from edgewise.train_cmd import add_parser as add_training
 
     add_training(sub)
@@ -194,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_controller(sub)
     add_place(sub)
     add_slice(sub)
+    add_slo(sub)
+    add_serve(sub)
     return parser
 
 

@@ -12,7 +12,8 @@ from datetime import datetime
 
 import numpy as np
 
-from envs.queueing import gamma_p95, response_time
+from envs.queueing import ResponseTime, gamma_p95, response_time
+from envs.sli import within_share
 from envs.twin_config import Trajectory, TwinConfig
 from envs.workload import Event
 
@@ -29,9 +30,11 @@ class TickMetrics:
     error_ratio: np.ndarray
     violation: np.ndarray
     cost: np.ndarray
+    within_slo_share: np.ndarray  # share of requests answered within the latency SLO
 
 
-def _e2e_p95_ms(config: TwinConfig, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+def _e2e_p95_ms(config: TwinConfig, path_mean: np.ndarray, path_var: np.ndarray
+                ) -> np.ndarray:
     """p95 (ms) of the slowest call path from the entry service, per tick.
 
     Each path's latency is the sum of its services' responses (and network RTTs); a service
@@ -40,6 +43,14 @@ def _e2e_p95_ms(config: TwinConfig, mean: np.ndarray, var: np.ndarray) -> np.nda
     gamma with the path's moments; the slowest path sets the end-to-end p95, which is monotone in
     every service's moments.
     """
+    worst = gamma_p95(path_mean, path_var).max(axis=1)
+    result: np.ndarray = (worst + config.entry_rtt_ms / 1000.0) * 1000.0
+    return result
+
+
+def path_moments(config: TwinConfig, mean: np.ndarray, var: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance (s, s^2) of every call path's latency, per tick: (ticks, paths)."""
     pw = config.path_weights
     spread = pw.reach * (1.0 - pw.reach)
     path_mean = mean @ pw.reach + (pw.reach * pw.edge_rtt).sum(axis=0)
@@ -49,9 +60,7 @@ def _e2e_p95_ms(config: TwinConfig, mean: np.ndarray, var: np.ndarray) -> np.nda
         + 2.0 * mean @ (spread * pw.edge_rtt)
         + (spread * pw.edge_rtt**2).sum(axis=0)
     )
-    worst = gamma_p95(path_mean, path_var).max(axis=1)
-    result: np.ndarray = (worst + config.entry_rtt_ms / 1000.0) * 1000.0
-    return result
+    return path_mean, path_var
 
 
 def _survival(drop_ratio: np.ndarray, visits: np.ndarray) -> np.ndarray:
@@ -62,6 +71,34 @@ def _survival(drop_ratio: np.ndarray, visits: np.ndarray) -> np.ndarray:
     return result
 
 
+def _service_moments(config: TwinConfig, rates: np.ndarray, traj: Trajectory, p95: bool
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, ResponseTime, np.ndarray]:
+    """Per tick and service: response mean and variance (s, capped at the timeout), the
+    request error ratio per tick, the M/M/c response and the backlog drain time."""
+    g = config.graph
+    concurrency = g.array("concurrency")
+    mu = 1000.0 / g.array("service_time_ms")
+    cap = traj.ready * config.capacity_rps
+    rt = response_time(traj.ready * concurrency, rates, mu, p95=p95)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drain = np.where(traj.backlog_avg > 0, traj.backlog_avg / cap, 0.0)
+        drop_ratio = np.where(rates > 0, traj.dropped / (rates * config.tick_seconds), 0.0)
+    mean = np.minimum(rt.mean + drain, TIMEOUT_MS / 1000.0)
+    var = np.minimum(rt.var, (TIMEOUT_MS / 1000.0) ** 2)
+    if traj.unreachable is not None:
+        drop_ratio = np.where(traj.unreachable, 1.0, drop_ratio)
+    error = 1.0 - np.prod(_survival(np.clip(drop_ratio, 0.0, 1.0), config.visit_ratios), axis=1)
+    return mean, var, error, rt, drain
+
+
+def request_moments(config: TwinConfig, rates: np.ndarray, traj: Trajectory
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per tick: path latency mean and variance (ticks, paths) and the request error ratio."""
+    mean, var, error, _, _ = _service_moments(config, rates, traj, False)
+    path_mean, path_var = path_moments(config, mean, var)
+    return path_mean, path_var, error
+
+
 def tick_metrics(
     config: TwinConfig, rates: np.ndarray, traj: Trajectory, *, service_p95: bool = True
 ) -> TickMetrics:
@@ -70,24 +107,15 @@ def tick_metrics(
     The SLO needs only the moments; per-service p95s (`service_p95_ms`) cost a few Newton passes
     and are NaN unless asked for.
     """
-    g = config.graph
-    concurrency = g.array("concurrency")
-    mu = 1000.0 / g.array("service_time_ms")
-    cap = traj.ready * config.capacity_rps
-    rt = response_time(traj.ready * concurrency, rates, mu, p95=service_p95)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        drain = np.where(traj.backlog_avg > 0, traj.backlog_avg / cap, 0.0)
-        drop_ratio = np.where(rates > 0, traj.dropped / (rates * config.tick_seconds), 0.0)
-    mean = np.minimum(rt.mean + drain, TIMEOUT_MS / 1000.0)
-    var = np.minimum(rt.var, (TIMEOUT_MS / 1000.0) ** 2)
-    e2e = np.minimum(_e2e_p95_ms(config, mean, var), TIMEOUT_MS)
-    if traj.unreachable is not None:
-        drop_ratio = np.where(traj.unreachable, 1.0, drop_ratio)
-    error = 1.0 - np.prod(_survival(np.clip(drop_ratio, 0.0, 1.0), config.visit_ratios), axis=1)
+    mean, var, error, rt, drain = _service_moments(config, rates, traj, service_p95)
+    path_mean, path_var = path_moments(config, mean, var)
+    entry = config.entry_rtt_ms / 1000.0
+    e2e = np.minimum(_e2e_p95_ms(config, path_mean, path_var), TIMEOUT_MS)
     violation = (e2e > config.slo.p95_latency_ms) | (error > config.slo.max_error_ratio)
     cost = traj.desired @ config.replica_hour_price() * config.tick_seconds / 3600.0
     p95 = np.minimum((rt.p95 + drain) * 1000.0, TIMEOUT_MS)
-    return TickMetrics(mean * 1000.0, p95, e2e, error, violation, cost)
+    within = within_share(config.slo.p95_latency_ms / 1000.0 - entry, path_mean, path_var)
+    return TickMetrics(mean * 1000.0, p95, e2e, error, violation, cost, within)
 
 
 @dataclass(frozen=True)
@@ -102,6 +130,11 @@ class Summary:
     replica_hours: float
     cost: float
     scale_actions: int
+    # Request-based SLIs (envs/sli.py): the share of requests answered within the SLO's latency
+    # and the share that did not fail, as Prometheus computes them from counters and buckets.
+    requests: float
+    latency_attainment: float
+    availability_attainment: float
 
 
 def event_mask(
@@ -142,6 +175,17 @@ def _chunked_metrics(config: TwinConfig, rates: np.ndarray, traj: Trajectory) ->
                          for f in fields(TickMetrics)))
 
 
+def _request_slis(entry_rps: np.ndarray, m: TickMetrics, tick_seconds: int
+                  ) -> dict[str, float]:
+    """Request-weighted shares over the run (envs/sli.py gives the same per bucket)."""
+    total = float(entry_rps.sum())
+    if total <= 0:
+        return {"requests": 0.0, "latency_attainment": 1.0, "availability_attainment": 1.0}
+    return {"requests": total * tick_seconds,
+            "latency_attainment": float((m.within_slo_share * entry_rps).sum()) / total,
+            "availability_attainment": 1.0 - float((m.error_ratio * entry_rps).sum()) / total}
+
+
 def summarize(
     config: TwinConfig, entry_rps: np.ndarray, traj: Trajectory, in_event: np.ndarray
 ) -> tuple[Summary, TickMetrics]:
@@ -158,5 +202,6 @@ def summarize(
         replica_hours=float(traj.desired.sum() * config.tick_seconds / 3600.0),
         cost=float(m.cost.sum()),
         scale_actions=int(changes.sum()),
+        **_request_slis(np.asarray(entry_rps, dtype=float), m, config.tick_seconds),
     )
     return summary, m

@@ -1,0 +1,67 @@
+"""What every request handler gets: the store, the authenticator, the readings, the audit log;
+and the FastAPI dependencies that resolve who is asking."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from edgewise.api.auth import Authenticator, Principal, Role
+from edgewise.api.errors import ApiError
+from edgewise.api.readings import Readings
+from edgewise.api.store import Store
+
+COOKIE = "edgewise_token"
+
+
+@dataclass
+class Context:
+    store: Store
+    auth: Authenticator
+    readings: Readings
+    audit_log: Path | None = None
+    overview_body: tuple[tuple[object, ...], str] | None = None  # the last one built, its key
+
+    def audit(self, who: Principal, action: str, target: str, before: Any, after: Any
+              ) -> dict[str, Any]:
+        entry = self.store.audit(f"{who.source}:{who.name}", action, target, before, after)
+        if self.audit_log is not None:
+            with self.audit_log.open("a") as f:
+                f.write(json.dumps(entry, sort_keys=True) + "\n")
+        return entry
+
+
+def context(request: Request) -> Context:
+    ctx = request.app.state.context
+    assert isinstance(ctx, Context)
+    return ctx
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.cookies.get(COOKIE)
+
+
+def principal(request: Request, ctx: Annotated[Context, Depends(context)]) -> Principal | None:
+    return ctx.auth.principal(bearer(request))
+
+
+def need(role: Role) -> Any:
+    def check(who: Annotated[Principal | None, Depends(principal)]) -> Principal:
+        if who is None:
+            raise ApiError(401, "a bearer token is required (Authorization: Bearer ...)",
+                           "authorization")
+        if who.role < role:
+            raise ApiError(403, f"{who.name} is a {who.role.label}; this needs {role.label}",
+                           "authorization")
+        return who
+    return Depends(check)
+
+
+VIEWER, OPERATOR, ADMIN = need(Role.VIEWER), need(Role.OPERATOR), need(Role.ADMIN)

@@ -1,0 +1,212 @@
+"""The dashboard in real headless Chromium (Debian's, driven by Playwright) against the real
+server reading a real Prometheus (a backfilled twin run) and the real apiserver; Kubernetes
+ServiceAccount tokens through TokenReview and SubjectAccessReview."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from kubernetes import client
+
+from bench.k8slab import ControlPlane
+from controller.spec import GROUP, PLURAL, VERSION
+from tests.e2e.slo_world import SCENARIO, slo_world
+from tests.e2e.world import GRAPH_REAL
+
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
+    shutil.which("prometheus") is None or shutil.which("chromium") is None,
+    reason="needs Debian prometheus and chromium")]
+NS = "sale"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _scaler_body(name: str) -> dict[str, Any]:
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "PredictiveScaler",
+            "metadata": {"name": name, "namespace": NS, "labels": {"edgewise.io/app": SCENARIO}},
+            "spec": {"targets": [{"name": "web", "service": "web", "minReplicas": 1,
+                                  "maxReplicas": 30}],
+                     "graph": {"inline": GRAPH_REAL}, "mode": "Active", "periodSeconds": 5,
+                     "policy": {"type": "baseline", "baseline": "hpa"},
+                     "metrics": {"prometheusUrl": "http://127.0.0.1:9", "queries": {
+                         "rate": "x", "cpu": "y", "latency": "z"}}}}
+
+
+@pytest.fixture(scope="module")
+def site(crd: client.ApiClient, control_plane: ControlPlane,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    core = client.CoreV1Api(crd)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NS)))
+    client.CustomObjectsApi(crd).create_namespaced_custom_object(
+        GROUP, VERSION, NS, PLURAL, _scaler_body("shop"))
+    d = tmp_path_factory.mktemp("dashboard-e2e")
+    audit = d / "audit.jsonl"
+    for w in slo_world(d, ["--kubeconfig", str(control_plane.kubeconfig), "--kube-auth",
+                           "--audit-log", str(audit)]):
+        yield {**w, "kube": crd, "audit": audit}
+
+
+def _api(site: dict[str, Any], path: str, token: str | None = None) -> Any:
+    r = requests.get(site["url"] + path, timeout=10,
+                     headers={"Authorization": f"Bearer {token or site['token']}"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def pct(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x * 100:.{digits}f}%"
+
+
+class Browser:
+    """One Chromium page that records console errors and every host it asked."""
+
+    def __init__(self, pw: Any, width: int, base: str) -> None:
+        self.browser = pw.chromium.launch(executable_path=CHROMIUM,
+                                          args=["--no-sandbox", "--disable-gpu"])
+        self.page = self.browser.new_page(viewport={"width": width, "height": 900})
+        self.base, self.errors, self.hosts = base, [], set()
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
+                     else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.hosts.add(urlsplit(r.url).netloc))
+
+    def login(self, token: str) -> None:
+        self.page.goto(self.base + "/login")
+        self.page.fill("input[name=token]", token)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_url(self.base + "/")
+
+    def close(self) -> None:
+        self.browser.close()
+
+
+@pytest.fixture
+def playwright() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        yield pw
+
+
+def _wait_rules(site: dict[str, Any]) -> dict[str, Any]:
+    from bench.k8slab import wait_for
+
+    wait_for(lambda: _api(site, "/api/v1/apps/" + SCENARIO)["attainment_ratio"] is not None,
+             60, "the recording rules")
+    return dict(_api(site, "/api/v1/apps/" + SCENARIO))
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_pages_show_the_api_numbers(site: dict[str, Any], playwright: Any, width: int,
+                                    tmp_path: Path) -> None:
+    app = _wait_rules(site)
+    b = Browser(playwright, width, site["url"])
+    try:
+        b.login(site["tokens"]["viewer"])
+        row = b.page.locator(f'tr[data-app="{SCENARIO}"]')
+        assert row.locator("[data-testid=attainment]").inner_text() == pct(app["attainment_ratio"])
+        assert row.locator("[data-testid=budget]").inner_text() == \
+            pct(app["error_budget_remaining_ratio"], 1)
+        b.page.screenshot(path=str(tmp_path / f"overview-{width}.png"), full_page=True)
+        b.page.click(f"a[href='/apps/{SCENARIO}']")
+        b.page.wait_for_url(f"{site['url']}/apps/{SCENARIO}")
+        for slo in app["slos"]:
+            card = b.page.locator(f'[data-slo="{slo["name"]}"]')
+            assert card.locator("[data-testid=attainment]").inner_text() == \
+                pct(slo["attainment_ratio"])
+        assert b.page.locator("tr[data-scaler='sale/shop'] [data-testid=mode]").inner_text() \
+            in ("Active", "Shadow", "Off")
+        assert b.page.locator("button[data-testid^=set-]").count() == 0  # a viewer
+        assert b.page.locator("svg.chart polyline").count() >= 3  # demand, replicas, p95
+        b.page.screenshot(path=str(tmp_path / f"app-{width}.png"), full_page=True)
+        assert (tmp_path / f"app-{width}.png").stat().st_size > 10_000
+        assert b.errors == []
+        assert b.hosts == {urlsplit(site["url"]).netloc}, b.hosts
+    finally:
+        b.close()
+
+
+def test_operator_sets_the_mode_and_the_apiserver_shows_it(site: dict[str, Any],
+                                                          playwright: Any,
+                                                          tmp_path: Path) -> None:
+    _wait_rules(site)
+    b = Browser(playwright, 1280, site["url"])
+    try:
+        b.login(site["tokens"]["operator"])
+        b.page.goto(f"{site['url']}/apps/{SCENARIO}")
+        with b.page.expect_navigation():
+            b.page.click("tr[data-scaler='sale/shop'] button[data-testid=set-Shadow]")
+        assert b.page.url == f"{site['url']}/apps/{SCENARIO}", b.page.content()[:2000]
+        assert b.page.locator("tr[data-scaler='sale/shop'] [data-testid=mode]").inner_text() \
+            == "Shadow"
+        b.page.screenshot(path=str(tmp_path / "operator.png"), full_page=True)
+        assert b.errors == []
+    finally:
+        b.close()
+    obj = client.CustomObjectsApi(site["kube"]).get_namespaced_custom_object(
+        GROUP, VERSION, NS, PLURAL, "shop")
+    assert obj["spec"]["mode"] == "Shadow"
+    entries = [json.loads(x) for x in site["audit"].read_text().splitlines()]
+    last = entries[-1]
+    assert last["action"] == "set-mode" and last["target"] == f"predictivescalers/{NS}/shop"
+    assert last["actor"].startswith("local:") and last["after"] == {"mode": "Shadow"}
+    assert last["before"]["mode"] in ("Active", "Off")
+    audit = _api(site, "/api/v1/audit", site["tokens"]["admin"])
+    assert audit[0]["id"] == last["id"]
+
+
+def _service_account_token(kube: client.ApiClient, name: str) -> str:
+    core = client.CoreV1Api(kube)
+    core.create_namespaced_service_account(NS, client.V1ServiceAccount(
+        metadata=client.V1ObjectMeta(name=name)))
+    body = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+    req = core.create_namespaced_service_account_token(name, NS, body)
+    return str(req.status.token)
+
+
+def test_kubernetes_tokens_are_reviewed_by_the_cluster(site: dict[str, Any]) -> None:
+    kube = site["kube"]
+    rbac = client.RbacAuthorizationV1Api(kube)
+    rbac.create_cluster_role({"metadata": {"name": "edgewise-operator"}, "rules": [{
+        "apiGroups": [GROUP], "resources": [PLURAL],
+        "verbs": ["get", "list", "watch", "patch"]}]})
+    rbac.create_cluster_role_binding({
+        "metadata": {"name": "edgewise-operator-ops"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "edgewise-operator"},
+        "subjects": [{"kind": "ServiceAccount", "name": "ops", "namespace": NS}]})
+    allowed = _service_account_token(kube, "ops")
+    denied = _service_account_token(kube, "nobody")
+    url = site["url"]
+
+    def call(method: str, path: str, token: str, **kw: Any) -> requests.Response:
+        return requests.request(method, url + path, timeout=15,
+                                headers={"Authorization": f"Bearer {token}"}, **kw)
+
+    who = call("GET", "/api/v1/whoami", allowed)
+    assert who.status_code == 200, who.text
+    assert who.json() == {"name": f"system:serviceaccount:{NS}:ops", "role": "operator",
+                          "source": "kubernetes"}
+    assert call("GET", "/api/v1/overview", allowed).status_code == 200
+    r = call("PUT", f"/api/v1/scalers/{NS}/shop/mode", allowed, json={"mode": "Off"})
+    assert r.status_code == 200, r.text
+    assert client.CustomObjectsApi(kube).get_namespaced_custom_object(
+        GROUP, VERSION, NS, PLURAL, "shop")["spec"]["mode"] == "Off"
+    last = json.loads(site["audit"].read_text().splitlines()[-1])
+    assert last["actor"] == f"kubernetes:system:serviceaccount:{NS}:ops"
+    for path in ("/api/v1/overview", "/api/v1/whoami"):
+        r = call("GET", path, denied)
+        assert r.status_code == 403, r.text
+        assert r.json()["error"]["field"] == "authorization"
+    assert call("PUT", f"/api/v1/scalers/{NS}/shop/mode", denied,
+                json={"mode": "Active"}).status_code == 403
+    assert call("GET", "/api/v1/overview", "not.a.real.jwt").status_code == 401
+    # A viewer's local token may read but not write.
+    assert call("PUT", f"/api/v1/scalers/{NS}/shop/mode", site["tokens"]["viewer"],
+                json={"mode": "Active"}).status_code == 403
