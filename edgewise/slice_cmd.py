@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from edgewise import flag_types
 from edgewise.exits import Exit
 from slices import health, ipam, keys, render, topology
 from slices.agent import Agent, Site
@@ -176,7 +177,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     status.add_argument("--probe", action="store_true", help="ping every peer")
     _add(sub, "render", _render, "print this site's WireGuard config (no private key)")
     rotate = _add(sub, "rotate", _rotate, "rotate this site's key, make-before-break")
-    rotate.add_argument("--timeout", type=float, default=60.0)
+    rotate.add_argument("--timeout", type=flag_types.number(above=0, maximum=86_400),
+                        default=60.0)
     _add(sub, "delete", _delete, "delete a slice (and tear down here with --site)", site=False)
     agent = _add(sub, "reconcile", _reconcile, "apply the registry to this site (the agent)")
-    agent.add_argument("--loop", type=float, metavar="SECONDS", help="repeat every SECONDS")
+    agent.add_argument("--loop", type=flag_types.number(above=0, maximum=86_400),
+                       metavar="SECONDS", help="repeat every SECONDS")

@@ -66,7 +66,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return _fail(f"unknown policy {unknown[0]!r} (known: {', '.join(factories)})")
     bench = run_bench(scenario, names, args.seed, factories=factories)
     res: dict[str, Any] = write_outputs(bench, Path(args.out))
-    print(json.dumps(res["policies"], indent=2))
+    print(json.dumps(res["policies"], indent=2, allow_nan=False))
     return Exit.OK
 
 
