@@ -248,11 +248,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # a usage error (2) or --help (0): a code, also when called in-process
         return e.code if isinstance(e.code, int) else EXIT_USAGE
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command `args.func(args)` under the one top-level handler."""
     try:
         code: int = args.func(args)
     except Exception as e:  # the one top-level handler: input problems exit 2, bugs exit 1
         problem = _input_problem(e, args)
-        if args.debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         if problem is not None:
             print(f"edgewise: error: {_one_line(problem)}", file=sys.stderr)

@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edgewise import flag_types
 from edgewise.exits import Exit, fail
+from edgewise.outputs import claim_dir
 from envs.errors import EnvError
 from scaler.errors import ModelError
 from training.errors import TrainingError
@@ -55,6 +57,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from envs.scenario import load_scenario
     from evaluation.compare import BASELINES, rl_factories, run_bench, write_outputs
 
+    claim_dir(Path(args.out), ("results.json", "timeline.csv", "report.html"), force=args.force,
+              inputs=[args.scenario])
     try:
         scenario = load_scenario(args.scenario)
         factories = {**BASELINES, **rl_factories(args.model, check_graph=scenario.graph)}
@@ -79,7 +83,8 @@ def add_parser(subparsers: Any) -> None:
     train.add_argument("--config", required=True, help="training config YAML")
     train.add_argument("--out", required=True, help="output directory")
     train.add_argument("--resume", action="store_true", help="continue from OUT checkpoints")
-    train.add_argument("--seed", type=int, default=None, help="override the config's seed")
+    train.add_argument("--seed", type=flag_types.seed, default=None,
+                       help="override the config's seed")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--install-default", action="store_true",
                        help="copy the export into the package as its default policy (how the "
@@ -93,6 +98,9 @@ def add_parser(subparsers: Any) -> None:
     ev.add_argument("--model", default="default", help="export directory, or `default`")
     ev.add_argument("--scenario", required=True, help="built-in scenario name or YAML file")
     ev.add_argument("--policies", default=None, help="comma-separated (default: all)")
-    ev.add_argument("--seed", type=int, default=0, help="demand noise seed (default 0)")
-    ev.add_argument("--out", required=True, help="output directory")
+    ev.add_argument("--seed", type=flag_types.seed, default=0,
+                    help="demand noise seed (default 0)")
+    ev.add_argument("--out", required=True, help="output directory: results.json, timeline.csv, "
+                    "report.html; existing ones refused unless --force")
+    ev.add_argument("--force", action="store_true", help="replace existing output files")
     ev.set_defaults(func=cmd_evaluate)
