@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, cast
 
 from edgewise import flag_types
-from edgewise.exits import Exit
+from edgewise.exits import Exit, one_line
 from edgewise.outputs import OutputError, claim_dir, claim_file
 from envs.errors import EnvError
 from envs.textfile import describe_decode_error, describe_os_error
@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line naming the problem (and exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def _policies(raw: str) -> list[str]:
@@ -224,10 +224,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(message: str) -> str:
-    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
-
-
 def _input_problem(e: BaseException, args: argparse.Namespace) -> str | None:
     """The one line for an error of the input kind, or None if `e` is a bug."""
     if isinstance(e, INPUT_ERRORS):
@@ -260,9 +256,9 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "debug", False):
             traceback.print_exc()
         if problem is not None:
-            print(f"edgewise: error: {_one_line(problem)}", file=sys.stderr)
+            print(f"edgewise: error: {one_line(problem)}", file=sys.stderr)
             return EXIT_USAGE
-        print(f"edgewise: internal error: {type(e).__name__}: {_one_line(str(e))[:300]} "
+        print(f"edgewise: internal error: {type(e).__name__}: {one_line(str(e))[:300]} "
               f"({BUG_REPORT})", file=sys.stderr)
         return EXIT_FAILURE
     return code

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgewise import flag_types
-from edgewise.exits import Exit
+from edgewise.exits import Exit, fail
 from edgewise.outputs import claim_dir
 from envs.number import MAX_TICKS
 
@@ -23,8 +23,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = Exit.OK, Exit.FAILURE, Exit.USAGE
 
 
 def _fail(message: str) -> int:
-    print(f"edgewise: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return fail("edgewise", message)
 
 
 def cmd_manifests(args: argparse.Namespace) -> int:

@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from edgewise import flag_types
-from edgewise.exits import Exit
+from edgewise.exits import Exit, fail
 from edgewise.outputs import claim_dir
 
 EXIT_OK, EXIT_USAGE = Exit.OK, Exit.USAGE
 
 
 def _fail(message: str) -> int:
-    print(f"edgewise: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return fail("edgewise", message)
 
 
 def _hours(raw: str) -> int:

@@ -51,13 +51,14 @@ def _timestamp(raw: str, where: str) -> float:
     return value
 
 
-def _rate(raw: str, where: str) -> float:
+def _rate(raw: str, name: str, line: int) -> float:
     try:
         rate = float(raw)
     except ValueError:
-        raise TraceError(f"{where}: unparseable rate {raw!r}") from None
+        raise TraceError(f"trace {name!r} line {line}: unparseable rate {raw!r}") from None
     if not math.isfinite(rate) or rate < 0:
-        raise TraceError(f"{where}: rate must be a finite number >= 0, got {raw!r}")
+        raise TraceError(
+            f"trace {name!r} line {line}: rate must be a finite number >= 0, got {raw!r}")
     return rate
 
 
@@ -167,7 +168,7 @@ def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             for row in reader:
-                if any(c.strip() for c in row):
+                if row and (row[0].strip() or any(c.strip() for c in row)):
                     yield reader.line_num, row
     except OSError as e:
         raise TraceError(f"trace {str(path)!r}: {describe_os_error(e)}") from e
@@ -193,14 +194,21 @@ def scan_csv(path: Path, bin_seconds: float = 60.0, bins: int | None = None) -> 
     stamps: list[float] = []
     lines: list[int] = []
     rates: list[float] = []
+    width = len(header)
     for line, row in rows:
-        where = f"trace {path.name!r} line {line}"
-        if len(row) != len(header):
-            raise TraceError(f"{where}: expected {len(header)} columns, got {len(row)}")
-        stamps.append(_timestamp(row[ti], where))
+        if len(row) != width:
+            raise TraceError(f"trace {path.name!r} line {line}: expected {width} columns, "
+                             f"got {len(row)}")
+        try:  # the common case first: Unix seconds in range (NaN fails the comparison)
+            stamp = float(row[ti])
+            if not 0 <= stamp <= MAX_TIMESTAMP:
+                raise ValueError
+        except ValueError:
+            stamp = _timestamp(row[ti], f"trace {path.name!r} line {line}")
+        stamps.append(stamp)
         lines.append(line)
         if ri is not None:
-            rates.append(_rate(row[ri], where))
+            rates.append(_rate(row[ri], path.name, line))
         if len(stamps) == _CHUNK_ROWS:
             scanner.add(stamps, lines, rates)
             stamps, lines, rates = [], [], []

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.cli import REPO, Result, run_cli
@@ -138,6 +138,7 @@ TOPOLOGY_PATHS = [("name",), ("regions",), ("regions", 0, "name"), ("regions", 0
 
 @EXAMPLES
 @given(edits=_edits(TOPOLOGY_PATHS))
+@example(edits=[(19, {"\r": None})])  # found by this test: a key with a line break in the error
 def test_random_topology_documents(edits: list[tuple[int, Any]]) -> None:
     topology = _mutated(FLEET, TOPOLOGY_PATHS, edits)
     with tempfile.TemporaryDirectory() as d:
