@@ -6,10 +6,12 @@ Prometheus by the reconciler); `history_ticks_needed` says how much each one nee
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from controller.conditions import Reason
 from controller.errors import ModelLoadError
@@ -77,11 +79,12 @@ def _naive(t: datetime) -> datetime:
     return (t - t.utcoffset()).replace(tzinfo=None)  # type: ignore[operator]
 
 
-def _inner(spec: ScalerSpec, ctx: PolicyContext) -> Policy:
+def _inner(spec: ScalerSpec, ctx: PolicyContext,
+           trusted_keys: Sequence[Ed25519PublicKey]) -> Policy:
     p = spec.policy
     if p.type == "rl":
         assert p.model is not None
-        return load_rl_policy(p.model.path, ctx)
+        return load_rl_policy(p.model, ctx, trusted_keys)
     tick = tick_seconds(spec)
     if p.baseline == "holt-winters":
         return holt_winters(tick)
@@ -122,9 +125,11 @@ def context(spec: ScalerSpec, graph: ServiceGraph, start: datetime,
 
 
 def assemble(spec: ScalerSpec, graph: ServiceGraph, start: datetime, *,
-             history_rps: np.ndarray | None = None, unready: Unready | None = None) -> Policies:
+             history_rps: np.ndarray | None = None, unready: Unready | None = None,
+             trusted_keys: Sequence[Ed25519PublicKey] = ()) -> Policies:
     """The policies; with `unready` (the history could not be loaded or is too short) only
-    the reactive fallback."""
+    the reactive fallback. `trusted_keys`: the controller's keys a model must be signed with
+    (controller/model.py)."""
     g = guardrails(spec, graph)
     ctx = context(spec, graph, start, np.zeros(0) if history_rps is None else history_rps)
     fallback = GuardedPolicy(reactive(spec), g, floor=None, name="reactive-hpa")
@@ -132,7 +137,7 @@ def assemble(spec: ScalerSpec, graph: ServiceGraph, start: datetime, *,
     if unready is not None:
         return Policies(None, fallback, None, unready)
     try:
-        inner = _inner(spec, ctx)
+        inner = _inner(spec, ctx, trusted_keys)
     except ModelLoadError as e:
         return Policies(None, fallback, None, Unready(Reason.MODEL_LOAD_FAILED, str(e)))
     floor = EventFloor(inner, planned_events(spec, graph), spec.policy.target_utilization)

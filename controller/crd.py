@@ -66,7 +66,13 @@ _POLICY = _obj({
     "type": _str("rl (a trained model) or baseline", enum=["rl", "baseline"], default="baseline"),
     "baseline": _str("Baseline policy when type is baseline",
                      enum=["hpa", "holt-winters", "seasonal-naive"], default="hpa"),
-    "model": _obj({"path": _str("Model file (zip with manifest.json)", minLength=1)}, ["path"]),
+    "model": _obj({
+        "path": _str("Export directory of `edgewise train` (manifest.json, actor.npz, "
+                     "obs_norm.npz), or `default`", minLength=1),
+        "trustedPublicKey": _str("PEM Ed25519 public key: load the model only if this key "
+                                 "signed its manifest (with --trusted-model-key on the "
+                                 "controller, it must also be one of those)", minLength=1),
+    }, ["path"]),
     "targetUtilization": _num("CPU utilisation the policy aims for", 0.05, maximum=1,
                               default=0.7),
 }, anyOf=[{"properties": {"type": {"enum": ["baseline"]}}}, {"required": ["model"]}])

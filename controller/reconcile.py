@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from controller.actuation import Action, HpaView, actuation_of, hpa_for, plan_action, workload_key
 from controller.assembly import Policies, Unready, assemble, history_ticks_needed, tick_seconds
@@ -119,6 +120,7 @@ class Reconciler:
     clock: Callable[[], datetime]
     history_retry_seconds: float = 3600.0
     unavailable_retry_seconds: float = 60.0
+    trusted_model_keys: tuple[Ed25519PublicKey, ...] = ()  # --trusted-model-key
     states: dict[str, ScalerState] = field(default_factory=dict)
 
     def forget(self, keep_uids: set[str]) -> None:
@@ -222,9 +224,9 @@ class Reconciler:
                   ) -> tuple[Policies, datetime | None]:
         """The policies, with the demand history loaded if the policy reads one; and when to
         try again if it could not be loaded or is too short."""
-        needed = history_ticks_needed(spec)
+        needed, keys = history_ticks_needed(spec), self.trusted_model_keys
         if needed is None:
-            return assemble(spec, graph, now), None
+            return assemble(spec, graph, now, trusted_keys=keys), None
         g = grid(now, tick_seconds(spec), spec.metrics.history_seconds)
         try:
             series = self.prometheus(spec.metrics.prometheus_url).demand_history(
@@ -233,15 +235,17 @@ class Reconciler:
             retry = timedelta(seconds=self.unavailable_retry_seconds)
             unready = Unready(Reason.HISTORY_UNAVAILABLE, f"demand history not loaded: {e}; "
                               f"next try in {retry.total_seconds():g} s")
-            return assemble(spec, graph, now, unready=unready), now + retry
+            policies = assemble(spec, graph, now, unready=unready, trusted_keys=keys)
+            return policies, now + retry
         h = history(g, series)
         short = shortfall(h, needed, spec.metrics.history_seconds)
         if short is not None:
             retry = timedelta(seconds=self.history_retry_seconds)
             unready = Unready(Reason.INSUFFICIENT_HISTORY,
                               f"{short}; next look in {retry.total_seconds() / 60:g} min")
-            return assemble(spec, graph, now, unready=unready), now + retry
-        return assemble(spec, graph, now, history_rps=h.rps), None
+            policies = assemble(spec, graph, now, unready=unready, trusted_keys=keys)
+            return policies, now + retry
+        return assemble(spec, graph, now, history_rps=h.rps, trusted_keys=keys), None
 
     def _graph(self, ref: ScalerRef, spec: ScalerSpec) -> ServiceGraph:
         source = spec.graph

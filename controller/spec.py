@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from scaler.errors import InvalidSpecError
+from scaler.errors import InvalidSpecError, KeyFileError
+from scaler.learned.signature import parse_public_key
 
 GROUP, VERSION, KIND, PLURAL = "edgewise.io", "v1alpha1", "PredictiveScaler", "predictivescalers"
 
@@ -89,6 +90,16 @@ class SloSpec(_Model):
 
 class ModelRef(_Model):
     path: str = Field(min_length=1)
+    trusted_public_key: str | None = Field(None, alias="trustedPublicKey", min_length=1)
+
+    @model_validator(mode="after")
+    def _key(self) -> ModelRef:
+        if self.trusted_public_key is not None:
+            try:
+                parse_public_key(self.trusted_public_key.encode(), "trustedPublicKey")
+            except KeyFileError as e:
+                raise ValueError(str(e)) from None
+        return self
 
 
 class PolicySpec(_Model):

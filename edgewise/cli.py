@@ -211,12 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=cmd_simulate)
 
     from edgewise.controller_cmd import add_parser as add_controller
+    from edgewise.model_cmd import add_parser as add_model
     from edgewise.place_cmd import add_parser as add_place
     from edgewise.plan_cmd import add_parser as add_planning
     from edgewise.slice_cmd import add_parser as add_slice
     from edgewise.train_cmd import add_parser as add_training
 
     add_training(sub)
+    add_model(sub)
     add_planning(sub)
     add_controller(sub)
     add_place(sub)

@@ -67,6 +67,16 @@ def _decision_log(path: str | None) -> Any:
     return write
 
 
+def _trusted_keys(paths: list[str] | None) -> tuple[Any, ...]:
+    from scaler.errors import KeyFileError
+    from scaler.learned.signature import load_public_key
+
+    try:
+        return tuple(load_public_key(Path(p)) for p in paths or ())
+    except KeyFileError as e:
+        raise ValueError(f"--trusted-model-key: {e}") from None
+
+
 def build_controller(args: argparse.Namespace) -> Any:
     from controller.informer import Informer
     from controller.kube import KubeCluster, KubeLeases
@@ -78,7 +88,8 @@ def build_controller(args: argparse.Namespace) -> Any:
     from controller.scrape import DirectReader
     from controller.telemetry import Telemetry
 
-    decisions = _decision_log(args.decision_log)
+    decisions = _decision_log(args.decision_log)  # first: an unwritable path is named as such
+    keys = _trusted_keys(args.trusted_model_key)  # before the cluster: a bad key is bad input
     try:
         api = _client(args.kubeconfig)
     except (FileNotFoundError, ValueError):
@@ -94,7 +105,7 @@ def build_controller(args: argparse.Namespace) -> Any:
         return readers.setdefault(url, PrometheusReader(url, policy))
 
     reconciler = Reconciler(cluster, prom, lambda url: DirectReader(url, utc_now, policy),
-                            telemetry, utc_now)
+                            telemetry, utc_now, trusted_model_keys=keys)
     identity = (args.identity or os.environ.get("POD_NAME")
                 or f"{socket.gethostname()}-{os.getpid()}")
     elector = LeaderElector(LeaderConfig(identity, args.lease_duration, args.renew_deadline,
@@ -184,6 +195,11 @@ def _controller_parser(sub: Any) -> None:
                    help="fetch spec.metrics.prometheusUrl / directUrl only from this host "
                    "(repeatable; shell-style wildcards, e.g. '*.monitoring.svc'); default: any "
                    "host (see docs/security.md, Controller fetches)")
+    p.add_argument("--trusted-model-key", metavar="PUB", action="append",
+                   help="PEM Ed25519 public key (repeat for several): every rl model must be "
+                   "signed by one of them, else the scaler falls back to the reactive rule "
+                   "(Fallback reason ModelLoadFailed); a spec's model.trustedPublicKey can only "
+                   "narrow this set")
     p.set_defaults(func=cmd_controller)
 
 

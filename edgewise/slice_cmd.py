@@ -18,7 +18,8 @@ from edgewise import flag_types
 from edgewise.exits import Exit
 from slices import health, ipam, keys, render, topology
 from slices.agent import Agent, Site
-from slices.errors import PermanentError, SliceError, ValidationError
+from slices.errors import AlreadyExistsError, PermanentError, SliceError
+from slices.host_routes import host_routes
 from slices.model import BASE_LISTEN_PORT, Endpoint, TopologyKind, validate_name
 from slices.registry import Registry
 from slices.rotation import Rotation
@@ -40,7 +41,7 @@ def _guard(handler: Handler) -> Handler:
             return handler(args)
         except PermanentError as exc:
             print(f"edgewise slice: {exc}", file=sys.stderr)
-            return Exit.USAGE if isinstance(exc, ValidationError) else Exit.FAILURE
+            return Exit.USAGE  # the input or the state must change: retrying cannot help
         except SliceError as exc:
             print(f"edgewise slice: {exc}", file=sys.stderr)
             return Exit.FAILURE
@@ -50,7 +51,9 @@ def _guard(handler: Handler) -> Handler:
 def _create(args: argparse.Namespace) -> int:
     validate_name("slice name", args.name)
     kind = TopologyKind(args.topology)
-    Registry(args.registry).create_slice(args.name, ipam.parse_cidr(args.cidr), kind, args.hub)
+    cidr = ipam.parse_cidr(args.cidr)
+    ipam.check_not_host_route(cidr, host_routes())
+    Registry(args.registry).create_slice(args.name, cidr, kind, args.hub)
     print(f"slice {args.name} created ({args.cidr}, {kind.value})")
     return 0
 
@@ -60,13 +63,15 @@ def _join(args: argparse.Namespace) -> int:
     endpoint = Endpoint.parse(args.endpoint, default_port=BASE_LISTEN_PORT)
     chosen_port = endpoint.port if ":" in args.endpoint else None  # else: next free on site
     registry = Registry(args.registry)
-    registry.get_slice(args.name)
+    if registry.get_slice(args.name).member(site.site_id) is not None:
+        raise AlreadyExistsError(f"site {site.site_id!r} already joined slice {args.name!r}: "
+                                 "its keys are kept; `slice leave` first to re-join")
     key = keys.generate(site.state_dir, args.name, 0)
     try:
         member = registry.join(args.name, site.site_id, endpoint.host, key.public_key,
                                chosen_port)
     except SliceError:
-        keys.remove_older(site.state_dir, args.name, None)
+        key.path.unlink()  # only the key this call made: never a live (rotated) one
         raise
     print(f"{site.site_id} joined {args.name} as {member.overlay_ip} "
           f"(public key {key.public_key})")

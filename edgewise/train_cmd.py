@@ -1,7 +1,8 @@
 """`edgewise train` and `edgewise evaluate`: `add_parser(subparsers)` registers both.
 
-Exit codes: 0 done, 2 bad input (config, scenario, or a model that fails its checks: one line on
-stderr). Both need the `ml` extra (torch, stable-baselines3); they import it only when run.
+Exit codes: 0 done, 2 bad input (config, scenario, a run directory, a key, or a model that fails
+its checks: one line on stderr). `train` needs the `ml` extra (torch, stable-baselines3);
+`evaluate` does not (the learned-policy runtime is numpy only).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from edgewise import flag_types
 from edgewise.exits import Exit, fail
 from edgewise.outputs import claim_dir
 from envs.errors import EnvError
-from scaler.errors import ModelError
+from scaler.errors import ModelError, ScalerError
 from training.errors import TrainingError
 
 ML_HINT = "needs the ml extra (torch, stable-baselines3): pip install 'edgewise[ml]'"
@@ -33,17 +34,20 @@ def _fail(message: str) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     if not ml_available():
         return _fail(f"train {ML_HINT}")
+    from scaler.learned.signature import load_private_key
     from training.config import load_config
     from training.train import train
 
     try:
+        key = load_private_key(Path(args.signing_key)) if args.signing_key else None
         cfg = load_config(args.config)
         if args.seed is not None:
             cfg = cfg.model_copy(update={"seed": args.seed})
-        model = train(cfg, Path(args.out), resume=args.resume, progress=not args.quiet)
-    except (TrainingError, EnvError) as e:
+        model = train(cfg, Path(args.out), resume=args.resume, force=args.force,
+                      progress=not args.quiet, signing_key=key)
+    except (TrainingError, EnvError, ScalerError) as e:
         return _fail(str(e))
-    print(f"model exported to {model}")
+    print(f"model exported to {model}" + (" (signed)" if key else ""))
     if args.install_default:
         from training.default_policy import install_default
 
@@ -52,17 +56,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    if not ml_available():
-        return _fail(f"evaluate {ML_HINT}")
     from envs.scenario import load_scenario
     from evaluation.compare import BASELINES, rl_factories, run_bench, write_outputs
+    from scaler.learned.signature import load_public_key
 
     claim_dir(Path(args.out), ("results.json", "timeline.csv", "report.html"), force=args.force,
               inputs=[args.scenario])
     try:
+        keys = tuple(load_public_key(Path(p)) for p in args.trusted_key or ())
         scenario = load_scenario(args.scenario)
-        factories = {**BASELINES, **rl_factories(args.model, check_graph=scenario.graph)}
-    except (TrainingError, ModelError, EnvError) as e:
+        factories = {**BASELINES, **rl_factories(args.model, check_graph=scenario.graph,
+                                                 trusted_keys=keys)}
+    except (TrainingError, ModelError, EnvError, ScalerError) as e:
         return _fail(str(e))
     names = args.policies.split(",") if args.policies else list(factories)
     unknown = [n for n in names if n not in factories]
@@ -79,10 +84,18 @@ def add_parser(subparsers: Any) -> None:
         "train", help="train a PPO scaling policy in the twin",
         description="Train PPO on edgewise/Autoscale-v2 from a YAML config (see "
         "training/config.py); write eval.csv (the training curve), checkpoints/, logs/ (CSV, "
-        "TensorBoard if installed) and the exported policy in OUT/model.")
+        "TensorBoard if installed) and the exported policy in OUT/model. OUT must be new or "
+        "empty (it gets an edgewise-run.json marker); an existing run is refused unless --resume "
+        "(continue it: only a run this tool created, owned by you) or --force (start clean: "
+        "deletes its checkpoints/, best/, logs/, model/, eval.csv, nothing else).")
     train.add_argument("--config", required=True, help="training config YAML")
-    train.add_argument("--out", required=True, help="output directory")
+    train.add_argument("--out", required=True, help="run directory")
     train.add_argument("--resume", action="store_true", help="continue from OUT checkpoints")
+    train.add_argument("--force", action="store_true",
+                       help="start a new run in an existing run directory (deletes its files)")
+    train.add_argument("--signing-key", metavar="PEM",
+                       help="sign the export with this Ed25519 private key (edgewise model "
+                       "keygen); the controller and evaluate --trusted-key verify it")
     train.add_argument("--seed", type=flag_types.seed, default=None,
                        help="override the config's seed")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -94,8 +107,12 @@ def add_parser(subparsers: Any) -> None:
         "evaluate", help="compare an RL policy with the baselines on one scenario",
         description="Run rl (with the controller's default guardrails), rl-raw (no guardrails) and "
         "the baselines on one seeded scenario; write results.json, timeline.csv and report.html "
-        "like `edgewise bench`. Exit 2 if the model fails its checks.")
+        "like `edgewise bench`. Exit 2 if the model fails its checks. Loads only the export's "
+        "plain arrays (actor.npz, obs_norm.npz): never model.zip or a pickle.")
     ev.add_argument("--model", default="default", help="export directory, or `default`")
+    ev.add_argument("--trusted-key", metavar="PUB", action="append",
+                    help="require a signature by this PEM public key (repeat for several); "
+                    "an unsigned or mis-signed model is refused")
     ev.add_argument("--scenario", required=True, help="built-in scenario name or YAML file")
     ev.add_argument("--policies", default=None, help="comma-separated (default: all)")
     ev.add_argument("--seed", type=flag_types.seed, default=0,

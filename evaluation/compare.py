@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import multiprocessing as mp
 from collections.abc import Callable, Sequence
@@ -11,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +26,9 @@ from scaler.hpa.policy import HpaPolicy
 from scaler.keda import KedaPolicy
 from scaler.policy import Policy
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 PolicyFactory = Callable[[Scenario, np.ndarray], Policy]
 
 BASELINES: dict[str, PolicyFactory] = {
@@ -40,13 +42,14 @@ BASELINES: dict[str, PolicyFactory] = {
 
 
 
-def rl_factories(model: str | Path = "default", *,
-                 check_graph: ServiceGraph | None = None) -> dict[str, PolicyFactory]:
+def rl_factories(model: str | Path = "default", *, check_graph: ServiceGraph | None = None,
+                 trusted_keys: Sequence[Ed25519PublicKey] = ()) -> dict[str, PolicyFactory]:
     """`rl` (the controller's default guardrails, HPA floor) and `rl-raw` (no guardrails) for an
-    exported model; loads it now (a bad model raises training.errors.ModelError here)."""
-    from scaler.learned.runtime import RLPolicy  # adapter: torch only when asked for
+    exported model; loads it now (a bad model raises scaler.errors.ModelError here; with
+    `trusted_keys`, so does an unsigned or mis-signed one)."""
+    from scaler.learned.runtime import RLPolicy
 
-    loaded = RLPolicy.load(model)
+    loaded = RLPolicy.load(model, trusted_keys=trusted_keys)
     if check_graph is not None:
         loaded.check_graph(check_graph)
 
@@ -67,8 +70,7 @@ def _lazy_rl(name: str) -> PolicyFactory:
     return factory
 
 
-if all(importlib.util.find_spec(m) is not None for m in ("torch", "stable_baselines3")):
-    BASELINES.update({"rl": _lazy_rl("rl"), "rl-raw": _lazy_rl("rl-raw")})
+BASELINES.update({"rl": _lazy_rl("rl"), "rl-raw": _lazy_rl("rl-raw")})  # numpy only
 
 
 @dataclass(frozen=True)

@@ -48,3 +48,15 @@ class ManifestMismatchError(ModelError):
 
 class SchemaMismatchError(ModelError):
     """The model's observation schema differs from what this code encodes for the graph."""
+
+
+class UnsignedModelError(ModelError):
+    """A trusted key is configured and the export carries no (readable) signature."""
+
+
+class SignatureMismatchError(ModelError):
+    """The export's signature does not verify with any trusted key (tampered, or another key)."""
+
+
+class KeyFileError(ScalerError, PermanentError):
+    """A signing or trusted key that cannot be read or is not an Ed25519 key."""

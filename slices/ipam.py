@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 
 from slices.errors import AddressExhaustedError, AlreadyExistsError, ValidationError
+from slices.model import validate_cidr
 
 
 def parse_cidr(text: str) -> IPv4Network:
@@ -13,9 +14,16 @@ def parse_cidr(text: str) -> IPv4Network:
         network = IPv4Network(text, strict=True)
     except ValueError as exc:
         raise ValidationError(f"CIDR {text!r} is not an IPv4 network like 10.10.0.0/24") from exc
-    if network.prefixlen > 30:
-        raise ValidationError(f"CIDR {text} is too small: use /30 or larger")
-    return network
+    return validate_cidr(network)
+
+
+def check_not_host_route(cidr: IPv4Network, routes: Iterable[tuple[str, IPv4Network]]) -> None:
+    """Refuse an overlay that overlaps one of the host's own routes (`(interface, network)`,
+    the default route excluded): its `ip route replace` would take that traffic over."""
+    for ifname, route in routes:
+        if route.prefixlen and cidr.overlaps(route):
+            raise ValidationError(f"CIDR {cidr} overlaps the host's route {route} on {ifname}: "
+                                  "pick a range the host does not route")
 
 
 def check_no_overlap(cidr: IPv4Network, existing: dict[str, IPv4Network]) -> None:

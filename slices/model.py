@@ -49,6 +49,9 @@ def validate_name(kind: str, value: str) -> str:
 
 
 def validate_public_key(value: str) -> str:
+    if not isinstance(value, str) or not value.isascii() or not value.isprintable():
+        raise ValidationError("public key must be 32 bytes of base64 (as `wg pubkey` prints); "
+                              f"got {str(value)[:8]!r}...")
     try:
         raw = base64.b64decode(value, validate=True)
     except ValueError as exc:
@@ -56,6 +59,26 @@ def validate_public_key(value: str) -> str:
     if len(raw) != 32:
         raise ValidationError("public key must be 32 bytes of base64 (as `wg pubkey` prints)")
     return value
+
+
+MIN_PREFIX_LEN = 8  # broader overlays would shadow large parts of the host's routing table
+
+
+def validate_cidr(cidr: IPv4Network) -> IPv4Network:
+    """A slice overlay: a routed private-sized network, never a default or near-default route."""
+    if not isinstance(cidr, IPv4Network):
+        raise ValidationError(f"CIDR {cidr!r} is not an IPv4 network like 10.10.0.0/24")
+    if cidr.prefixlen == 0:
+        raise ValidationError(f"CIDR {cidr} is the default route: a slice must not replace the "
+                              "host's default route; use a private range like 10.10.0.0/24")
+    if cidr.prefixlen < MIN_PREFIX_LEN:
+        raise ValidationError(f"CIDR {cidr} is too broad (/{cidr.prefixlen}): use /"
+                              f"{MIN_PREFIX_LEN} or narrower")
+    if cidr.prefixlen > 30:
+        raise ValidationError(f"CIDR {cidr} is too small: use /30 or larger")
+    if cidr.is_loopback or cidr.is_multicast or cidr.is_link_local:
+        raise ValidationError(f"CIDR {cidr} is a loopback, link-local or multicast range")
+    return cidr
 
 
 @dataclass(frozen=True)
@@ -66,8 +89,13 @@ class Endpoint:
     port: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.port <= 65535 - ROTATION_PORT_OFFSET:
-            raise ValidationError(f"endpoint port {self.port} out of range")
+        if not isinstance(self.host, IPv4Address):
+            raise ValidationError(f"endpoint host {self.host!r} is not an IPv4 address")
+        if self.host.is_unspecified or self.host.is_multicast:
+            raise ValidationError(f"endpoint host {self.host} cannot be a peer's address")
+        if not isinstance(self.port, int) or not 1 <= self.port <= 65535 - ROTATION_PORT_OFFSET:
+            raise ValidationError(f"endpoint port {self.port!r} out of range "
+                                  f"(1-{65535 - ROTATION_PORT_OFFSET})")
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
@@ -97,6 +125,22 @@ class Member:
     next_public_key: str | None = None
     phase: RotationPhase = RotationPhase.NONE
 
+    def __post_init__(self) -> None:
+        """Every field is checked here, so a member read from any registry (a file or a hub
+        another party can write) can never smuggle text into a rendered config."""
+        validate_name("site id", self.site_id)
+        validate_public_key(self.public_key)
+        if self.next_public_key is not None:
+            validate_public_key(self.next_public_key)
+        if not isinstance(self.overlay_ip, IPv4Address):
+            raise ValidationError(f"site {self.site_id}: overlay address {self.overlay_ip!r} "
+                                  "is not an IPv4 address")
+        if not isinstance(self.generation, int) or self.generation < 0:
+            raise ValidationError(f"site {self.site_id}: key generation {self.generation!r} "
+                                  "must be a whole number >= 0")
+        if not isinstance(self.phase, RotationPhase):
+            raise ValidationError(f"site {self.site_id}: rotation phase {self.phase!r} unknown")
+
     def port_for(self, generation: int) -> int:
         """Generations alternate between two ports so old and new interfaces coexist."""
         return self.endpoint.port + ROTATION_PORT_OFFSET * (generation % 2)
@@ -115,6 +159,13 @@ class Slice:
 
     def __post_init__(self) -> None:
         validate_name("slice name", self.name)
+        if self.hub is not None:
+            validate_name("hub site id", self.hub)
+        validate_cidr(self.cidr)
+        for m in self.members:
+            if m.overlay_ip not in self.cidr:
+                raise ValidationError(f"slice {self.name}: member {m.site_id} has overlay "
+                                      f"address {m.overlay_ip}, outside the slice's {self.cidr}")
         if self.topology is TopologyKind.HUB_AND_SPOKE and not self.hub:
             raise ValidationError(f"slice {self.name}: hub-and-spoke needs --hub SITE")
         if self.topology is TopologyKind.FULL_MESH and self.hub:

@@ -14,7 +14,13 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 from slices import ipam
-from slices.errors import AlreadyExistsError, NotFoundError, RegistryBusyError, RotationError
+from slices.errors import (
+    AlreadyExistsError,
+    NotFoundError,
+    RegistryBusyError,
+    RotationError,
+    ValidationError,
+)
 from slices.model import (
     BASE_LISTEN_PORT,
     Endpoint,
@@ -123,9 +129,14 @@ class Registry:
                          (name,)).fetchone()
         if row is None:
             raise NotFoundError(f"slice {name!r} does not exist: create it first")
-        members = tuple(_member(r) for r in db.execute(
-            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE slice = ? ORDER BY rowid", (name,)))
-        return Slice(name, IPv4Network(row[0]), TopologyKind(row[1]), row[2], members)
+        rows = db.execute(
+            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE slice = ? ORDER BY rowid", (name,))
+        try:
+            members = tuple(_member(r) for r in rows)
+            return Slice(name, IPv4Network(row[0]), TopologyKind(row[1]), row[2], members)
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise ValidationError(f"registry {self.path}: slice {name!r} holds invalid data "
+                                  f"({exc}); fix or re-create it") from exc
 
     # -- members ---------------------------------------------------------------------------
     def join(self, slice_name: str, site_id: str, host: IPv4Address, public_key: str,
@@ -202,7 +213,11 @@ class Registry:
                          (slice_name, site_id)).fetchone()
         if row is None:
             raise NotFoundError(f"site {site_id!r} is not in slice {slice_name!r}")
-        return _member(row)
+        try:
+            return _member(row)
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise ValidationError(f"registry {self.path}: slice {slice_name!r} member "
+                                  f"{site_id!r} holds invalid data ({exc})") from exc
 
     # -- observations: what each agent last applied about each member ----------------------
     def record_observations(self, slice_name: str, observer: str,

@@ -31,8 +31,11 @@ def test_static_check_passes(command: list[str]) -> None:
 
 
 @pytest.mark.parametrize("module", ["controller.reconcile", "controller.loop", "controller.kube",
-                                    "edgewise.controller_cmd", "scaler.learned.manifest"])
+                                    "edgewise.controller_cmd", "scaler.learned.manifest",
+                                    "scaler.learned.runtime", "controller.model",
+                                    "controller.assembly"])
 def test_controller_modules_do_not_import_gymnasium_or_torch(module: str) -> None:
+    """Nor does the learned-policy runtime: it loads an export without torch or SB3."""
     code = (f"import sys, json; import {module}; "
             "print(json.dumps(sorted(m for m in ('gymnasium', 'torch', 'stable_baselines3') "
             "if m in sys.modules)))")

@@ -11,3 +11,11 @@ class TrainingError(PermanentError):
 
 class ConfigError(TrainingError):
     """A training config file is missing or malformed."""
+
+
+class ExportError(TrainingError):
+    """A model that cannot be exported or converted (unsupported actor, wrong format)."""
+
+
+class RunDirectoryError(TrainingError):
+    """An --out that is not this tool's run directory, or one a new run would mix with."""

@@ -4,7 +4,9 @@
 enough that one process per core buys little on a shared 2-core box) under VecNormalize, runs
 PPO with a progress bar, a periodic evaluation (`eval.csv`, the training curve), checkpoints
 (`checkpoints/`), SB3's CSV log (and TensorBoard when installed) in `logs/`, then exports
-`model/` (see scaler/learned/manifest.py). `resume=True` continues from the latest checkpoint.
+`model/` (training/export.py; signed when given a key). The run directory is checked first
+(training/run_directory.py): a new run needs a fresh `out` (or `force=True`, which starts clean);
+`resume=True` continues from the latest checkpoint of a run this tool created.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 from tqdm import tqdm
@@ -35,9 +37,11 @@ from envs.action import ENV_ID, ENV_VERSION
 from envs.autoscale_v2 import AutoscaleV2Env
 from envs.features import observation_schema
 from envs.scenario import Scenario, load_scenario
-from scaler.learned.manifest import Manifest, write_manifest
+from scaler.learned.manifest import Manifest
 from training.config import TrainConfig
 from training.errors import ConfigError
+from training.export import export
+from training.run_directory import prepare
 
 EVAL_SCENARIO, EVAL_OFFSET, EVAL_TICKS = "black-friday", 4 * 1440 - 60, 720
 
@@ -195,11 +199,12 @@ def _build(cfg: TrainConfig, scenarios: list[Scenario], out: Path, resume: bool)
                seed=cfg.seed, device="cpu", verbose=0)
 
 
-def train(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool = True) -> Path:
-    """Train, export to `out/model`, and return that directory."""
+def train(cfg: TrainConfig, out: Path, *, resume: bool = False, force: bool = False,
+          progress: bool = True, signing_key: Ed25519PrivateKey | None = None) -> Path:
+    """Train, export to `out/model` (signed with `signing_key`), and return that directory."""
+    prepare(out, resume=resume, force=force)
     torch.set_num_threads(1)
     set_random_seed(cfg.seed)
-    out.mkdir(parents=True, exist_ok=True)
     scenarios = cfg.training_scenarios()
     model = _build(cfg, scenarios, out, resume)
     formats = ["csv"] + (["tensorboard"] if importlib.util.find_spec("tensorboard") else [])
@@ -215,7 +220,8 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, progress: bool =
                  model.get_env())
     best.num_timesteps = model.num_timesteps
     chosen = {**cb.best[1], "selected": "best evaluation reward so far"}
-    return export(best, out / "model", cfg, scenarios, minutes, chosen)
+    manifest = build_manifest(best, out, cfg, scenarios, minutes, chosen)
+    return export(best, out / "model", manifest, signing_key)
 
 
 def _load(zip_path: Path, norm_path: Path, env: Any) -> PPO:
@@ -224,21 +230,12 @@ def _load(zip_path: Path, norm_path: Path, env: Any) -> PPO:
     return PPO.load(zip_path, env=norm, device="cpu")
 
 
-def export(model: BaseAlgorithm, directory: Path, cfg: TrainConfig, scenarios: list[Scenario],
-           minutes: float, evaluation: dict[str, Any]) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    model.save(directory / "model.zip")
-    norm = model.get_vec_normalize_env()
-    assert norm is not None
-    norm.save(str(directory / "vecnormalize.pkl"))
-    rms = norm.obs_rms
-    assert isinstance(rms, RunningMeanStd)
-    np.savez(directory / "obs_norm.npz", mean=rms.mean, var=rms.var,
-             clip_obs=np.array(norm.clip_obs))
+def build_manifest(model: BaseAlgorithm, out: Path, cfg: TrainConfig, scenarios: list[Scenario],
+                   minutes: float, evaluation: dict[str, Any]) -> Manifest:
     graph = scenarios[0].graph
     n = len(graph.services)
-    curve = _read_curve(directory.parent / "eval.csv")
-    manifest = Manifest(
+    curve = _read_curve(out / "eval.csv")
+    return Manifest(
         env_id=ENV_ID, env_version=ENV_VERSION, observation_schema=observation_schema(graph),
         action_space={"low": -1.0, "high": 1.0, "shape": [n],
                       "meaning": "log2 multiplier on the base sizing, per service"},
@@ -253,8 +250,6 @@ def export(model: BaseAlgorithm, directory: Path, cfg: TrainConfig, scenarios: l
         evaluation={"window": f"{EVAL_SCENARIO} offset {EVAL_OFFSET} ticks {EVAL_TICKS}",
                     **evaluation},
     )
-    write_manifest(manifest, directory)
-    return directory
 
 
 def _read_curve(path: Path) -> list[dict[str, float]]:

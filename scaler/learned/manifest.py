@@ -1,15 +1,20 @@
 """`manifest.json` of an exported policy: what it was trained on and for, and how to check it.
 
-An export is a directory holding `model.zip` (stable-baselines3 `model.save`), `vecnormalize.pkl`
-(the VecNormalize statistics, for resuming in SB3), `obs_norm.npz` (the same observation
-statistics as plain arrays, what the loader uses: no pickle at load time) and `manifest.json`:
+An export is a directory holding what the runtime loads, `actor.npz` (the deterministic actor's
+weights, scaler/learned/actor.py) and `obs_norm.npz` (the observation statistics), both plain
+arrays read with `allow_pickle=False`; what only stable-baselines3 reads, `model.zip`
+(`model.save`) and `vecnormalize.pkl` (VecNormalize), kept to continue training from the export
+in SB3 (both unpickle when loaded); `manifest.json`; and, when signed, `manifest.sig`
+(scaler/learned/signature.py):
 
 - `format`: this manifest layout's version; `env_id`, `env_version`: the env the model acts in;
 - `observation_schema`: [{name, unit}] in order; `action_space`: low, high, shape and meaning;
+- `actor`: the architecture (layer sizes and activations) of `actor.npz`;
 - `training`: scenarios, seeds, timesteps, minutes, the config; `code_version`;
 - `evaluation`: figures at export; `files`: sha256 of every file above.
 
-Pure: no torch here; `check_manifest` is what every loader calls first.
+Pure: no torch here; `check_manifest` is what every loader calls first. The runtime never opens
+`model.zip` or `vecnormalize.pkl` (they unpickle); it only checks their checksums when present.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from typing import Any
 from envs.action import ENV_ID, ENV_VERSION
 from scaler.errors import ManifestMismatchError, ModelCorruptError, SchemaMismatchError
 
-FORMAT = 1
-FILES = ("model.zip", "vecnormalize.pkl", "obs_norm.npz")
+FORMAT = 2  # 2: actor.npz and the manifest's `actor`; 1 had only SB3's zip for the weights
+RUNTIME_FILES = ("actor.npz", "obs_norm.npz")  # what the runtime reads: plain arrays
+TRAINING_FILES = ("model.zip", "vecnormalize.pkl")  # SB3's, read only by training (pickle)
+FILES = RUNTIME_FILES + TRAINING_FILES
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class Manifest:
     services: list[str]
     training: dict[str, Any]
     code_version: str
+    actor: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     format: int = FORMAT
@@ -69,6 +77,11 @@ def check_manifest(directory: Path, schema: list[dict[str, str]] | None = None) 
     """The manifest, after checking format, env id and version, file checksums and (if given)
     the observation schema; raises a `ModelError` subclass naming the fix otherwise."""
     m = read_manifest(directory)
+    if m.format == 1 and m.env_id == ENV_ID and m.env_version == ENV_VERSION:
+        raise ManifestMismatchError(
+            f"model {str(directory)!r} predates the pickle-free weight file (manifest format 1, "
+            "weights only in model.zip): convert it with `edgewise model convert --model DIR` "
+            "if you trust where it came from (that loads model.zip), or retrain")
     if m.format != FORMAT or m.env_id != ENV_ID or m.env_version != ENV_VERSION:
         raise ManifestMismatchError(
             f"model {str(directory)!r} is for {m.env_id} version {m.env_version} (manifest format "
@@ -77,6 +90,8 @@ def check_manifest(directory: Path, schema: list[dict[str, str]] | None = None) 
     for name in FILES:
         f = directory / name
         if not f.is_file():
+            if name in TRAINING_FILES:
+                continue  # training-only: a runtime copy of an export may leave it out
             raise ModelCorruptError(f"model {str(directory)!r}: {name} is missing; re-export")
         if m.files.get(name) != sha256(f):
             raise ModelCorruptError(f"model {str(directory)!r}: {name} does not match its "

@@ -106,7 +106,6 @@ def test_fallback_clears_when_prometheus_returns() -> None:
 
 
 def test_corrupt_model_falls_back(tmp_path: Any) -> None:
-    pytest.importorskip("stable_baselines3")  # without the ml extra the reason is "not installed"
     model = tmp_path / "m"
     model.mkdir()
     (model / "model.zip").write_bytes(b"garbage")  # an export without its manifest
@@ -115,6 +114,21 @@ def test_corrupt_model_falls_back(tmp_path: Any) -> None:
     c = cond(cluster, "Fallback")
     assert c["reason"] == "ModelLoadFailed" and "no manifest.json" in c["message"]
     assert len(sink.decisions) == 2
+
+
+def test_unsigned_model_with_a_trusted_key_falls_back_and_says_why(tmp_path: Any) -> None:
+    from dataclasses import replace
+
+    from scaler.learned.signature import load_public_key, write_keypair
+
+    write_keypair(tmp_path / "k.key", tmp_path / "k.pub")
+    r, cluster, _, sink, clock = world(3, 20.0, 0.6)
+    r = replace(r, trusted_model_keys=(load_public_key(tmp_path / "k.pub"),))
+    run(r, clock, obj(policy={"type": "rl", "model": {"path": "default"}}), 2)
+    c = cond(cluster, "Fallback")
+    assert c["status"] == "True" and c["reason"] == "ModelLoadFailed"
+    assert "is not signed" in c["message"] and "default-policy" in c["message"]
+    assert len(sink.decisions) == 2  # the reactive rule decided
 
 
 def test_hpa_target_gets_its_floor_raised_not_its_scale() -> None:

@@ -57,6 +57,8 @@ def test_manifests_to_a_directory(tmp_path: Path) -> None:
     (["controller", "--kubeconfig", "/nonexistent/kubeconfig"], "--kubeconfig"),
     (["replay", "--scenario", "no-such-scenario"], "no-such-scenario"),
     (["replay", "--scenario", "flash-sale", "--speed", "0"], "--speed"),
+    (["controller", "--trusted-model-key", "/nonexistent/key.pub"], "--trusted-model-key"),
+    (["controller", "--trusted-model-key", "README.md"], "not a PEM public key"),
 ])
 def test_bad_input_exits_2_with_one_line(argv: list[str], needle: str) -> None:
     p = subprocess.run([sys.executable, "-m", "edgewise.cli", *argv], cwd=REPO,

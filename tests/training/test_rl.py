@@ -13,6 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("stable_baselines3")
 
+from stable_baselines3 import PPO  # noqa: E402
+
 from edgewise import train_cmd as cli  # noqa: E402
 from envs.scenario import load_scenario  # noqa: E402
 from evaluation.compare import BASELINES  # noqa: E402
@@ -21,9 +23,11 @@ from scaler.errors import (  # noqa: E402
     ModelCorruptError,
     SchemaMismatchError,
 )
-from scaler.learned.runtime import RLPolicy  # noqa: E402
+from scaler.learned.runtime import RLPolicy, default_model_dir  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
-from training.errors import ConfigError  # noqa: E402
+from training.errors import ConfigError, RunDirectoryError  # noqa: E402
+from training.export import actor_of  # noqa: E402
+from training.run_directory import RUN_MARKER  # noqa: E402
 from training.train import train  # noqa: E402
 
 TINY = {"seed": 7, "total_timesteps": 512, "n_envs": 2, "scenarios": ["flash-sale"],
@@ -45,29 +49,42 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train(TrainConfig(**TINY), tmp_path_factory.mktemp("run"), progress=False)
 
 
+def _sb3(directory: Path) -> PPO:
+    return PPO.load(directory / "model.zip", device="cpu")
+
+
 def _weights(directory: Path) -> list[np.ndarray]:
-    policy = RLPolicy.load(directory).model.policy
-    return [p.detach().numpy().copy() for p in policy.parameters()]
+    return [p.detach().numpy().copy() for p in _sb3(directory).policy.parameters()]
 
 
 @pytest.mark.parametrize("directory", ["tiny", "default"])
-def test_numpy_actor_matches_torch(model: Path, directory: str) -> None:
-    policy = RLPolicy.load(model if directory == "tiny" else "default")
+def test_pickle_free_actor_matches_sb3_predict(model: Path, directory: str) -> None:
+    """The runtime's actor (actor.npz, no torch) acts as SB3's `predict` on the same export's
+    model.zip: the very weights (bit-identical), the same output to float32 precision. For the
+    default policy this checks the one-off conversion of the shipped model.zip."""
+    path = model if directory == "tiny" else default_model_dir()
+    policy, sb3 = RLPolicy.load(path), _sb3(path)
+    from_torch = actor_of(sb3, str(path))
+    for (w, b, a), (w2, b2, a2) in zip(policy.actor.layers, from_torch.layers, strict=True):
+        np.testing.assert_array_equal(w, w2)
+        np.testing.assert_array_equal(b, b2)
+        assert a == a2 and w.dtype == np.float32
     rng = np.random.default_rng(0)
-    for features in rng.normal(0.0, 2.0, (50, len(policy.manifest.observation_schema))):
-        want, _ = policy.model.predict(policy.normalize(features), deterministic=True)
-        np.testing.assert_allclose(policy.act(features), want, atol=1e-5)
+    for features in rng.normal(0.0, 2.0, (200, len(policy.manifest.observation_schema))):
+        want, _ = sb3.predict(policy.normalize(features), deterministic=True)
+        np.testing.assert_allclose(policy.act(features), want, rtol=0, atol=2e-6)
 
 
 def test_export_has_files_and_manifest(model: Path) -> None:
     names = {p.name for p in model.iterdir()}
-    assert {"model.zip", "vecnormalize.pkl", "obs_norm.npz", "manifest.json"} <= names
+    assert {"model.zip", "vecnormalize.pkl", "obs_norm.npz", "actor.npz", "manifest.json"} <= names
     m = json.loads((model / "manifest.json").read_text())
     assert m["env_id"] == "edgewise/Autoscale-v2" and m["env_version"] == 2
     assert m["observation_schema"][0] == {"name": "frontend.load_over_ready_capacity",
                                           "unit": m["observation_schema"][0]["unit"]}
     assert m["training"]["seed"] == 7 and m["training"]["scenarios"] == ["flash-sale"]
     assert "violation_minutes" in m["evaluation"] and m["code_version"].startswith("edgewise")
+    assert m["format"] == 2 and [x["outputs"] for x in m["actor"]["layers"]] == [16, 16, 12]
     assert (model.parent / "eval.csv").exists() and list((model.parent / "logs").iterdir())
 
 
@@ -82,6 +99,41 @@ def test_resume_continues_from_checkpoint(model: Path, tmp_path: Path) -> None:
     cfg = TrainConfig(**{**TINY, "total_timesteps": 768})
     out = train(cfg, tmp_path / "run", resume=True, progress=False)
     assert json.loads((out / "manifest.json").read_text())["training"]["timesteps"] >= 768
+
+
+def test_train_into_an_existing_run_is_refused_unless_force(model: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]
+                                                            ) -> None:
+    run = Path(shutil.copytree(model.parent, tmp_path / "run"))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps(TINY))
+    before = sorted((run / "checkpoints").iterdir())
+    code = _evaluate(["train", "--config", str(cfg), "--out", str(run), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "holds a run already" in err
+    assert sorted((run / "checkpoints").iterdir()) == before
+    (run / "checkpoints" / "ppo_999999999.zip").write_bytes(b"stale")
+    out = train(TrainConfig(**TINY), run, force=True, progress=False)
+    assert not (run / "checkpoints" / "ppo_999999999.zip").exists()
+    for a, b in zip(_weights(model), _weights(out), strict=True):  # a clean run, same seed
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_refuses_a_directory_without_the_marker(model: Path, tmp_path: Path) -> None:
+    run = Path(shutil.copytree(model.parent, tmp_path / "run"))
+    (run / RUN_MARKER).unlink()
+    with pytest.raises(RunDirectoryError, match="not created by edgewise train"):
+        train(TrainConfig(**{**TINY, "total_timesteps": 768}), run, resume=True, progress=False)
+
+
+def test_signed_export(tmp_path: Path) -> None:
+    from scaler.learned.signature import load_private_key, load_public_key, write_keypair
+
+    write_keypair(tmp_path / "k.key", tmp_path / "k.pub")
+    out = train(TrainConfig(**{**TINY, "total_timesteps": 256}), tmp_path / "run",
+                progress=False, signing_key=load_private_key(tmp_path / "k.key"))
+    policy = RLPolicy.load(out, trusted_keys=(load_public_key(tmp_path / "k.pub"),))
+    assert policy.signed_by is not None
 
 
 def test_resume_refuses_checkpoints_of_another_env_version(model: Path, tmp_path: Path) -> None:
