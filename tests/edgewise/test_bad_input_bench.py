@@ -237,3 +237,15 @@ def test_a_bug_exits_1_saying_where_to_report_it(capsys: pytest.CaptureFixture[s
     assert "internal error: ZeroDivisionError: a genuine bug" in err and "issue tracker" in err
     assert run(argparse.Namespace(func=_boom, debug=True)) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_existing_results_before_loading_anything(tmp_path: Path) -> None:
+    from edgewise.train_cmd import ml_available
+
+    if not ml_available():
+        pytest.skip("evaluate needs the ml extra")
+    (tmp_path / "report.html").write_text("mine")
+    r = run_cli("evaluate", "--model", tmp_path / "no-model", "--scenario", "black-friday",
+                "--out", tmp_path)
+    assert_bad_input(r, "report.html exists (use --force")
+    assert (tmp_path / "report.html").read_text() == "mine"
