@@ -1,6 +1,6 @@
 """Slice benchmarks: bring-up time, overlay vs raw-veth throughput, 500-site render + IPAM.
 
-    sudo python -m bench.slice_bringup [--sizes 2 4 8 16] [--repeat N] [--json FILE]
+    sudo python -m bench.slice_bringup [--sizes 2 4 8 16] [--repeat N] [--hub] [--json FILE]
 
 Bring-up is measured from `create` to every peer of every site reporting a handshake, with
 one agent per site running its loop in parallel (as `slice reconcile --loop 1` on separate
@@ -11,6 +11,12 @@ brings each size up N times in fresh labs and prints the median, the maximum and
 alternating, `--runs` times each; figures are medians. The headline ratio keeps the veth's
 default offloads (TSO/GSO: 64 KB segments). When `ethtool` is installed a secondary figure
 repeats the veth with tso/gso/gro off, labelled as such.
+
+`--hub` adds the same bring-up through the hub registry (kube-apiserver in the lab's bridge
+namespace, one token per site; `bench.hub_bringup`): `hub_bringup_seconds` (16 sites, median of
+`--hub-repeat` runs, default 5) and `hub_join_p99_ms`, against the 16-site bring-up without the
+hub measured in the same run when 16 is among `--sizes`. Every run records which WireGuard
+implementation carried the slices (`wireguard_backend`).
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
+from bench import hub_bringup
 from bench.netlab import Lab
-from slices import ipam, keys, render, topology
+from slices import apply, ipam, keys, render, topology
 from slices.model import Endpoint, Member, Slice, TopologyKind
 
 TARGET_BRINGUP_16_SECONDS = 5.0
@@ -148,17 +155,37 @@ def render_500() -> float:
     return time.perf_counter() - started
 
 
+def _hub(repeat: int, baseline: list[float] | None) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as root:
+        runs, joins = hub_bringup.measure(Path(root), 16, repeat)
+    median = statistics.median(runs)
+    join_p99 = hub_bringup.p99(joins)
+    print(f"hub bring-up at 16 sites: median {median:.2f} s of {len(runs)} (max {max(runs):.2f}"
+          f" s; target <= {TARGET_BRINGUP_16_SECONDS}), join p99 {join_p99:.0f} ms "
+          f"over {len(joins)} joins", flush=True)
+    if baseline:
+        print(f"  without the hub, same run: median {statistics.median(baseline):.2f} s; "
+              f"ratio hub/none {median / statistics.median(baseline):.2f}", flush=True)
+    return {"hub_bringup_seconds": median, "hub_bringup_runs_seconds": runs,
+            "hub_join_p99_ms": join_p99, "hub_join_ms": joins}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2, 4, 8, 16])
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--runs", type=int, default=3, help="iperf3 runs per path (median)")
     parser.add_argument("--repeat", type=int, default=1, help="bring-ups per size (fresh labs)")
+    parser.add_argument("--hub", action="store_true", help="also bring 16 sites up by the hub")
+    parser.add_argument("--hub-repeat", type=int, default=5, help="hub bring-ups (median)")
     args = parser.parse_args(argv)
     version = subprocess.run(["wireguard-go", "--version"], capture_output=True, text=True,
                              check=False).stdout.split("\n", 1)[0].strip()
     print(f"{version or 'wireguard-go: no version printed'}", flush=True)
-    result: dict[str, object] = {"wireguard_go_version": version}
+    backend = apply.wireguard_backend()
+    print(f"wireguard backend: {backend.value}", flush=True)
+    result: dict[str, object] = {"wireguard_go_version": version,
+                                 "wireguard_backend": backend.value}
     bringup: dict[str, list[float]] = {}
     repaired: dict[str, list[int]] = {}
     for count in args.sizes:
@@ -191,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     if "16" in bringup:
         print(f"bring-up at 16 sites: {statistics.median(bringup['16']):.2f} s (target <= "
               f"{TARGET_BRINGUP_16_SECONDS})")
+    if args.hub:
+        result.update(_hub(args.hub_repeat, bringup.get("16")))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -6,6 +6,11 @@ first changes nothing; a peer removed by hand is put back; an interface of a sli
 left, or of a deleted slice, is torn down with its firewall table and key files. A pass also
 re-adds a peer whose first handshake crossed the other side's (`crossing`), and asks for an
 early next pass when one could be due before the regular period.
+
+A pass also caps the slice interface at the slice's QoS rate (`qos`) and, with a `Resolver`,
+points the site's DNS forwarder at the services exported in its slices (`dns`). When the
+registry (the hub) cannot be reached, `run` leaves every interface as it last applied it (the
+tunnels keep carrying traffic: WireGuard needs no registry) and retries with back-off.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from slices import crossing, drift, firewall, keys, topology
+from slices import crossing, dns, drift, firewall, keys, qos, topology
 from slices.apply import Host
+from slices.backoff import Backoff
+from slices.errors import SliceError, TemporaryError
 from slices.model import RotationPhase, SiteInterface, SitePlan, Slice, reply_mark
-from slices.registry import Registry
+from slices.resolver import Resolver
+from slices.store import SliceRegistry
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +55,19 @@ class ReconcileReport:
 
 
 class Agent:
-    def __init__(self, registry: Registry, site: Site, host: Host | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, registry: SliceRegistry, site: Site, host: Host | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 resolver: Resolver | None = None, backoff: Backoff | None = None) -> None:
         self.registry = registry
+        self.resolver = resolver
+        self.backoff = backoff if backoff is not None else Backoff()
+        self.failed_passes = 0  # consecutive passes the registry did not answer
         self.site = site
         self.host = host if host is not None else Host(site.state_dir, site.netns)
         self.clock = clock
         self.crossings_repaired = 0  # peers re-added since this agent started
         self._crossing: dict[str, crossing.Decision] = {}  # by interface name
+        self._handshakes: dict[str, dict[str, int]] = {}  # by slice: peer site -> epoch
 
     def reconcile(self) -> ReconcileReport:
         """One pass; a file lock serialises passes of threads and processes on this site."""
@@ -69,8 +82,13 @@ class Agent:
         plans = [topology.plan_site(s, self.site.site_id) for s in slices]
         for slc, plan in zip(slices, plans, strict=True):
             changes += self._apply_plan(plan)
+            changes += self._apply_qos(slc, plan)
             self._record(slc)
         changes += self._tear_down_unplanned(plans)
+        if self.resolver is not None:
+            exports = {s.name: self.registry.exports_for(s.name) for s in slices}
+            if self.resolver.ensure(dns.records(slices, exports)):
+                changes.append("restart dns forwarder")
         planned = {i.ifname for p in plans for i in p.interfaces}
         self._crossing = {n: d for n, d in self._crossing.items() if n in planned}
         due = [d.recheck_at_seconds for d in self._crossing.values()
@@ -95,9 +113,23 @@ class Agent:
             changes.append("enable ip forwarding")
         return changes
 
+    def _apply_qos(self, slc: Slice, plan: SitePlan) -> list[str]:
+        changes: list[str] = []
+        for iface in plan.interfaces:
+            if qos.needs_change(slc.qos, self.host.qos_rate_mbit(iface.ifname)):
+                self.host.set_qos(iface.ifname, slc.qos)
+                changes.append(f"set qos {iface.ifname} "
+                               f"{slc.qos.rate_mbit if slc.qos else 'none'} Mbit/s")
+        return changes
+
     def _apply_interface(self, iface: SiteInterface) -> list[str]:
         key = keys.load(self.site.state_dir, iface.slice_name, iface.generation)
         observed = self.host.observe(iface.ifname)
+        if iface.primary:
+            sites = {p.public_key: p.site_id for p in iface.peers}
+            self._handshakes[iface.slice_name] = {
+                sites[k]: p.latest_handshake_epoch for k, p in observed.peers.items()
+                if k in sites and p.latest_handshake_epoch > 0}
         actions = drift.diff(iface, observed, key.path)
         for action in actions:
             self.host.execute(action)
@@ -135,6 +167,8 @@ class Agent:
                                         if m.site_id == self.site.site_id),
                                        (0, RotationPhase.NONE))
         self.registry.record_observations(slc.name, self.site.site_id, seen)
+        self.registry.record_handshakes(slc.name, self.site.site_id,
+                                        self._handshakes.get(slc.name, {}))
 
     def _tear_down_unplanned(self, plans: list[SitePlan]) -> list[str]:
         wanted = {i.ifname for p in plans for i in p.interfaces}
@@ -157,8 +191,22 @@ class Agent:
 
     def run(self, stop: threading.Event, interval_seconds: float = 1.0) -> None:
         """Reconcile until `stop` is set (the long-running agent of `slice agent`); a pass
-        that asks for an early re-check gets it, sooner than `interval_seconds`."""
+        that asks for an early re-check gets it, sooner than `interval_seconds`. A pass the
+        registry could not serve changes nothing here and is retried with back-off."""
         while not stop.is_set():
-            report = self.reconcile()
+            try:
+                report = self.reconcile()
+            except SliceError as exc:  # temporary (hub down) or not: the agent stays up
+                self.failed_passes += 1
+                delay = max(interval_seconds, self.backoff.delay_seconds(self.failed_passes))
+                level = logging.WARNING if isinstance(exc, TemporaryError) else logging.ERROR
+                log.log(level, "%s: %s; keeping the last applied config, retry %d in %.1f s",
+                        self.site.site_id, exc, self.failed_passes, delay)
+                stop.wait(delay)
+                continue
+            if self.failed_passes:
+                log.info("%s: registry reachable again after %d failed passes",
+                         self.site.site_id, self.failed_passes)
+                self.failed_passes = 0
             recheck = report.recheck_in_seconds
             stop.wait(interval_seconds if recheck is None else min(recheck, interval_seconds))

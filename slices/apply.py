@@ -1,4 +1,7 @@
-"""Apply: the only module that runs `wireguard-go`, `wg`, `ip`, `nft`, `sysctl` and `ping`.
+"""Apply: the only module that runs `wireguard-go`, `wg`, `ip`, `nft`, `tc`, `sysctl`, `ping`.
+
+WireGuard itself: the kernel module when `ip link add ... type wireguard` works in the site's
+namespace, wireguard-go otherwise; the choice is logged once per namespace (`wireguard_backend`).
 
 It also sizes the daemon's data path (UDP socket buffers, tun txqueuelen): docs/slices.md has
 the measurements behind that.
@@ -20,11 +23,14 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from errno import EBADF
+from functools import cache
 from pathlib import Path
 
-from slices import drift
+from slices import drift, qos
 from slices.errors import ApplyError
+from slices.model import QosProfile
 
 log = logging.getLogger(__name__)
 WG_SOCKET_DIR = Path("/var/run/wireguard")
@@ -38,6 +44,26 @@ WG_TXQUEUELEN = 1000
 _SO_SNDBUFFORCE, _SO_RCVBUFFORCE = 32, 33
 _SYS_PIDFD_GETFD = 438  # the same number on every Linux architecture
 _ENV = {**os.environ, "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
+
+
+class Backend(Enum):
+    KERNEL = "kernel"
+    USERSPACE = "wireguard-go"
+
+
+@cache
+def wireguard_backend(netns: str | None = None) -> Backend:
+    """The kernel module if a probe link of type wireguard can be made here, else wireguard-go."""
+    probe = f"ewprobe{os.getpid() % 100000}"
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    made = subprocess.run([*prefix, "ip", "link", "add", probe, "type", "wireguard"],
+                          capture_output=True, check=False).returncode == 0
+    if made:
+        subprocess.run([*prefix, "ip", "link", "del", probe], capture_output=True, check=False)
+    backend = Backend.KERNEL if made else Backend.USERSPACE
+    log.info("%s: WireGuard backend %s (%s)", netns or "host", backend.value,
+             "kernel module loaded" if made else "no kernel module: userspace wireguard-go")
+    return backend
 
 
 @dataclass
@@ -81,7 +107,7 @@ class Host:
     def observe(self, ifname: str) -> drift.ObservedInterface:
         up, addresses = drift.parse_addresses(
             self.run(["ip", "-j", "addr", "show", "dev", ifname], check=False))
-        if not (WG_SOCKET_DIR / f"{ifname}.sock").exists() or self.pid_of(ifname) is None:
+        if not self.running(ifname):
             return drift.ObservedInterface(ifname)
         dump = self.run(["wg", "show", ifname, "dump"], check=False)
         if not dump.strip():
@@ -142,6 +168,14 @@ class Host:
             case drift.DropMarkRule(mark):
                 self.delete_mark_rule(mark)
 
+    def qos_rate_mbit(self, ifname: str) -> float | None:
+        return qos.observed_rate_mbit(self.run(["tc", "class", "show", "dev", ifname],
+                                               check=False))
+
+    def set_qos(self, ifname: str, profile: QosProfile | None) -> None:
+        for argv in qos.apply_argv(ifname, profile):
+            self.run(argv, check=profile is not None)
+
     def ensure_mark_rule(self, mark: int) -> None:
         rules = self.run(["ip", "rule", "show", "fwmark", hex(mark)], check=False)
         if not rules.strip():
@@ -173,15 +207,37 @@ class Host:
     def _pid_file(self, ifname: str) -> Path:
         return self.state_dir / "run" / f"{ifname}.json"
 
+    def running(self, ifname: str) -> bool:
+        """A kernel link we made, or a live wireguard-go of ours with its UAPI socket."""
+        if self._backend_of(ifname) is Backend.KERNEL:
+            return bool(self.run(["ip", "-o", "link", "show", "dev", ifname], check=False))
+        return (WG_SOCKET_DIR / f"{ifname}.sock").exists() and self.pid_of(ifname) is not None
+
+    def _backend_of(self, ifname: str) -> Backend:
+        try:
+            return Backend(json.loads(self._pid_file(ifname).read_text()).get(
+                "backend", Backend.USERSPACE.value))
+        except (OSError, ValueError):
+            return Backend.USERSPACE
+
+    def _record_daemon(self, slice_name: str, ifname: str, pid: int, backend: Backend) -> None:
+        path = self._pid_file(ifname)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(json.dumps({"slice": slice_name, "ifname": ifname, "pid": pid,
+                                    "backend": backend.value}))
+
     def start_daemon(self, slice_name: str, ifname: str) -> int:
+        """Bring up `ifname`: a kernel WireGuard link (pid 0) or a wireguard-go (its pid)."""
         self.stop_daemon(ifname)
+        if wireguard_backend(self.netns) is Backend.KERNEL:
+            self.run(["ip", "link", "add", ifname, "type", "wireguard"])
+            self._record_daemon(slice_name, ifname, 0, Backend.KERNEL)
+            return 0
         proc = subprocess.Popen(self._argv(["wireguard-go", "-f", ifname]), env=_ENV,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         self.daemons.children[proc.pid] = proc
-        path = self._pid_file(ifname)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.write_text(json.dumps({"slice": slice_name, "ifname": ifname, "pid": proc.pid}))
+        self._record_daemon(slice_name, ifname, proc.pid, Backend.USERSPACE)
         deadline = time.monotonic() + 5.0
         while not (WG_SOCKET_DIR / f"{ifname}.sock").exists():
             if proc.poll() is not None or time.monotonic() > deadline:

@@ -42,6 +42,13 @@ class KeyMaterialError(PermanentError):
     """A site's key file is missing, unreadable or has unsafe permissions."""
 
 
+class ConflictError(TemporaryError):
+    """A write lost an optimistic-concurrency race (HTTP 409 Conflict): re-read and retry."""
+
+    def __init__(self, message: str, delay_seconds: float = 0.0) -> None:
+        super().__init__(message, delay_seconds)
+
+
 class RegistryBusyError(TemporaryError):
     """The registry database stayed locked by another writer past the timeout."""
 
@@ -52,3 +59,11 @@ class ApplyError(TemporaryError):
 
 class RotationError(PermanentError):
     """A key rotation cannot proceed from the current phase."""
+
+
+class ForbiddenError(PermanentError):
+    """The hub refused the request (HTTP 403): this site's credentials do not allow it."""
+
+
+class HubUnavailableError(TemporaryError):
+    """The hub apiserver did not answer: keep the last applied config and retry later."""

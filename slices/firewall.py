@@ -56,11 +56,14 @@ def render_ruleset(plan: SitePlan) -> str:
 
 
 def _duplicate_table(plan: SitePlan) -> str:
-    """During cutover, copy what leaves by the new interface to the old one as well.
+    """From the switch to the end, send everything for the slice by both interfaces.
 
     A peer accepts this site's packets from exactly one of its two keys (AllowedIPs are
     exclusive) and it switches keys at a moment this site cannot see; sending both copies means
-    one of them is always accepted and the other dropped by cryptokey routing.
+    one of them is always accepted and the other dropped by cryptokey routing. That includes
+    replies leaving by the old interface (reply mark): a peer that sent a request by the old
+    key and cut over before the answer came back accepts only the copy by the new one (a lost
+    ping per cutover under load until this was added; netfilter never duplicates a copy).
     """
     if len(plan.interfaces) < 2:
         return ""
@@ -72,6 +75,8 @@ def _duplicate_table(plan: SitePlan) -> str:
             "    type filter hook postrouting priority filter; policy accept;\n"
             f'    oifname "{primary.ifname}" ip daddr {plan.cidr} '
             f'dup to ip daddr device "{standby.ifname}"\n'
+            f'    oifname "{standby.ifname}" ip daddr {plan.cidr} '
+            f'dup to ip daddr device "{primary.ifname}"\n'
             "  }\n}\n")
 
 

@@ -150,12 +150,41 @@ class Member:
 
 
 @dataclass(frozen=True)
+class QosProfile:
+    """A slice's bandwidth profile: each site's egress into the slice is capped at this rate
+    (tc HTB on the site's slice interface), so one slice cannot starve another on a link."""
+
+    rate_mbit: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.rate_mbit <= 100_000:
+            raise ValidationError(f"QoS rate {self.rate_mbit} Mbit/s out of range 1-100000")
+
+
+@dataclass(frozen=True)
+class ServiceExport:
+    """A service one site offers to the rest of its slice, found as
+    `<service>.<slice>.slice.local` (the MCS ServiceExport idea, per slice)."""
+
+    slice_name: str
+    site_id: str
+    service: str
+    port: int
+
+    def __post_init__(self) -> None:
+        validate_name("service name", self.service)
+        if not 1 <= self.port <= 65535:
+            raise ValidationError(f"service {self.service}: port {self.port} out of range")
+
+
+@dataclass(frozen=True)
 class Slice:
     name: str
     cidr: IPv4Network
     topology: TopologyKind
     hub: str | None = None
     members: tuple[Member, ...] = field(default=())
+    qos: QosProfile | None = None
 
     def __post_init__(self) -> None:
         validate_name("slice name", self.name)

@@ -1,4 +1,7 @@
-"""The slice registry: slices, members and public keys in one embedded SQLite file.
+"""The embedded slice registry: slices, members and public keys in one SQLite file.
+
+The single-host default adapter of `slices.store.SliceRegistry` (sites that are network
+namespaces of one machine); sites on separate machines use the hub (`slices.hub`).
 
 WAL mode plus `BEGIN IMMEDIATE` transactions make concurrent writers (agents on several sites
 sharing the file, CLI calls) safe: each write is one short serialised transaction, readers never
@@ -25,7 +28,9 @@ from slices.model import (
     BASE_LISTEN_PORT,
     Endpoint,
     Member,
+    QosProfile,
     RotationPhase,
+    ServiceExport,
     Slice,
     TopologyKind,
     validate_name,
@@ -34,7 +39,8 @@ from slices.model import (
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS slices (
-  name TEXT PRIMARY KEY, cidr TEXT NOT NULL, topology TEXT NOT NULL, hub TEXT);
+  name TEXT PRIMARY KEY, cidr TEXT NOT NULL, topology TEXT NOT NULL, hub TEXT,
+  qos_rate_mbit INTEGER);
 CREATE TABLE IF NOT EXISTS members (
   slice TEXT NOT NULL REFERENCES slices(name) ON DELETE CASCADE,
   site_id TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL,
@@ -45,6 +51,14 @@ CREATE TABLE IF NOT EXISTS observations (
   slice TEXT NOT NULL REFERENCES slices(name) ON DELETE CASCADE,
   observer TEXT NOT NULL, member TEXT NOT NULL, generation INTEGER NOT NULL,
   phase TEXT NOT NULL, PRIMARY KEY (slice, observer, member));
+CREATE TABLE IF NOT EXISTS handshakes (
+  slice TEXT NOT NULL REFERENCES slices(name) ON DELETE CASCADE,
+  observer TEXT NOT NULL, peer TEXT NOT NULL, epoch INTEGER NOT NULL,
+  PRIMARY KEY (slice, observer, peer));
+CREATE TABLE IF NOT EXISTS exports (
+  slice TEXT NOT NULL REFERENCES slices(name) ON DELETE CASCADE,
+  site_id TEXT NOT NULL, service TEXT NOT NULL, port INTEGER NOT NULL,
+  PRIMARY KEY (slice, service));
 """
 _MEMBER_COLUMNS = "site_id, host, port, overlay_ip, public_key, generation, next_public_key, phase"
 
@@ -58,6 +72,9 @@ class Registry:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(slices)")}
+            if "qos_rate_mbit" not in columns:  # a registry made before QoS profiles
+                db.execute("ALTER TABLE slices ADD COLUMN qos_rate_mbit INTEGER")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=self.timeout_seconds, isolation_level=None)
@@ -93,16 +110,16 @@ class Registry:
 
     # -- slices --------------------------------------------------------------------------
     def create_slice(self, name: str, cidr: IPv4Network, topology: TopologyKind,
-                     hub: str | None = None) -> Slice:
-        slc = Slice(name, cidr, topology, hub)
+                     hub: str | None = None, qos: QosProfile | None = None) -> Slice:
+        slc = Slice(name, cidr, topology, hub, qos=qos)
         with self._write() as db:
             rows = db.execute("SELECT name, cidr FROM slices").fetchall()
             existing = {n: IPv4Network(c) for n, c in rows}
             if name in existing:
                 raise AlreadyExistsError(f"slice {name!r} already exists: delete it or pick a name")
             ipam.check_no_overlap(cidr, existing)
-            db.execute("INSERT INTO slices VALUES (?, ?, ?, ?)",
-                       (name, str(cidr), topology.value, hub))
+            db.execute("INSERT INTO slices VALUES (?, ?, ?, ?, ?)",
+                       (name, str(cidr), topology.value, hub, qos.rate_mbit if qos else None))
         return slc
 
     def delete_slice(self, name: str) -> None:
@@ -125,7 +142,7 @@ class Registry:
             return tuple(self._load(db, n) for n in names)
 
     def _load(self, db: sqlite3.Connection, name: str) -> Slice:
-        row = db.execute("SELECT cidr, topology, hub FROM slices WHERE name = ?",
+        row = db.execute("SELECT cidr, topology, hub, qos_rate_mbit FROM slices WHERE name = ?",
                          (name,)).fetchone()
         if row is None:
             raise NotFoundError(f"slice {name!r} does not exist: create it first")
@@ -133,7 +150,8 @@ class Registry:
             f"SELECT {_MEMBER_COLUMNS} FROM members WHERE slice = ? ORDER BY rowid", (name,))
         try:
             members = tuple(_member(r) for r in rows)
-            return Slice(name, IPv4Network(row[0]), TopologyKind(row[1]), row[2], members)
+            qos = QosProfile(row[3]) if row[3] is not None else None
+            return Slice(name, IPv4Network(row[0]), TopologyKind(row[1]), row[2], members, qos)
         except (ValidationError, ValueError, TypeError) as exc:
             raise ValidationError(f"registry {self.path}: slice {name!r} holds invalid data "
                                   f"({exc}); fix or re-create it") from exc
@@ -163,6 +181,10 @@ class Registry:
             if cur.rowcount == 0:
                 raise NotFoundError(f"site {site_id!r} is not in slice {slice_name!r}")
             db.execute("DELETE FROM observations WHERE slice = ? AND (observer = ? OR member = ?)",
+                       (slice_name, site_id, site_id))
+            db.execute("DELETE FROM exports WHERE slice = ? AND site_id = ?",
+                       (slice_name, site_id))
+            db.execute("DELETE FROM handshakes WHERE slice = ? AND (observer = ? OR peer = ?)",
                        (slice_name, site_id, site_id))
 
     # -- rotation --------------------------------------------------------------------------
@@ -233,6 +255,32 @@ class Registry:
             rows = db.execute("SELECT observer, generation, phase FROM observations "
                               "WHERE slice = ? AND member = ?", (slice_name, member)).fetchall()
         return {o: (g, RotationPhase(p)) for o, g, p in rows}
+
+    def record_handshakes(self, slice_name: str, observer: str,
+                          handshakes: dict[str, int]) -> None:
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM slices WHERE name = ?", (slice_name,)).fetchone():
+                db.executemany("INSERT OR REPLACE INTO handshakes VALUES (?, ?, ?, ?)",
+                               [(slice_name, observer, p, e) for p, e in handshakes.items()])
+
+    def handshakes_seen_by(self, slice_name: str, observer: str) -> dict[str, int]:
+        with self._read() as db:
+            rows = db.execute("SELECT peer, epoch FROM handshakes WHERE slice = ? AND "
+                              "observer = ?", (slice_name, observer)).fetchall()
+        return {p: int(e) for p, e in rows}
+
+    # -- service exports ---------------------------------------------------------------------
+    def export_service(self, export: ServiceExport) -> None:
+        with self._write() as db:
+            self._member_in(db, export.slice_name, export.site_id)
+            db.execute("INSERT OR REPLACE INTO exports VALUES (?, ?, ?, ?)",
+                       (export.slice_name, export.site_id, export.service, export.port))
+
+    def exports_for(self, slice_name: str) -> tuple[ServiceExport, ...]:
+        with self._read() as db:
+            rows = db.execute("SELECT site_id, service, port FROM exports WHERE slice = ? "
+                              "ORDER BY service", (slice_name,)).fetchall()
+        return tuple(ServiceExport(slice_name, s, n, p) for s, n, p in rows)
 
 
 def _member(row: tuple[str, str, int, str, str, int, str | None, str]) -> Member:

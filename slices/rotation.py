@@ -9,7 +9,9 @@
    Replies to traffic still arriving on the old interface leave by it (per-packet reply mark),
    so no direction drops a packet.
 4. finish: the registry makes the new key current; the old interface, peer entries and key file go.
-Every step waits until all peers' agents have reported applying it.
+Every step waits until all peers' agents have reported applying it. A registry (hub) that does
+not answer is retried with back-off within the timeout, so a rotation issued or running while
+the hub is down completes when it returns.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from slices import keys, topology
 from slices.agent import Agent
-from slices.errors import RotationError
+from slices.backoff import Backoff
+from slices.errors import ForbiddenError, RotationError, TemporaryError
 from slices.model import RotationPhase
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,25 +54,41 @@ class Rotation:
 
     def run(self) -> RotationReport:
         started = self.clock()
-        member = self.registry.get_member(self.slice_name, self.site_id)
+        call, name, site = self._call, self.slice_name, self.site_id
+        member = call(lambda: self.registry.get_member(name, site))
         if member.phase is not RotationPhase.NONE:
-            raise RotationError(f"{self.site_id} in {self.slice_name} is mid-rotation "
-                                f"({member.phase.value})")
-        new_key = keys.generate(self.agent.site.state_dir, self.slice_name, member.generation + 1)
-        self.registry.begin_rotation(self.slice_name, self.site_id, new_key.public_key)
-        self.agent.reconcile()
+            raise RotationError(f"{site} in {name} is mid-rotation ({member.phase.value})")
+        new_key = keys.generate(self.agent.site.state_dir, name, member.generation + 1)
+        call(lambda: self.registry.begin_rotation(name, site, new_key.public_key))
+        call(self.agent.reconcile)
         self._wait("peers to add the new key", lambda: self._peers_at(RotationPhase.PREPARED))
         self._wait("handshakes on the new interface", self._new_interface_ready)
-        self.registry.switch(self.slice_name, self.site_id)
-        self.agent.reconcile()  # route to the new interface, copies to the old one
-        self.registry.cut_over(self.slice_name, self.site_id)
+        call(lambda: self.registry.switch(name, site))
+        call(self.agent.reconcile)  # route to the new interface, copies to the old one
+        call(lambda: self.registry.cut_over(name, site))
         self._wait("peers to move AllowedIPs", lambda: self._peers_at(RotationPhase.CUTOVER))
-        self.agent.reconcile()
-        self.registry.finish_rotation(self.slice_name, self.site_id)
-        self.agent.reconcile()
-        return RotationReport(self.slice_name, self.site_id, member.generation,
-                              member.generation + 1, new_key.public_key,
-                              self.clock() - started)
+        call(self.agent.reconcile)
+        call(lambda: self.registry.finish_rotation(name, site))
+        call(self.agent.reconcile)
+        return RotationReport(name, site, member.generation, member.generation + 1,
+                              new_key.public_key, self.clock() - started)
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """`fn()`, retried with back-off while the registry is unreachable (up to the timeout)."""
+        deadline = self.clock() + self.timeout_seconds
+        failures = 0
+        while True:
+            try:
+                return fn()
+            # 403 too: a hub apiserver that has just restarted refuses requests until its RBAC
+            # cache has synced; a real refusal still fails at the deadline
+            except (TemporaryError, ForbiddenError) as exc:
+                failures += 1
+                if self.clock() > deadline:
+                    raise RotationError(f"rotation of {self.site_id} in {self.slice_name}: "
+                                        f"registry unreachable for {self.timeout_seconds:.0f} "
+                                        f"s ({exc})") from exc
+                self.sleep(Backoff().delay_seconds(failures))
 
     def _peers_at(self, phase: RotationPhase) -> bool:
         slc = self.registry.get_slice(self.slice_name)
@@ -88,7 +110,7 @@ class Rotation:
 
     def _wait(self, what: str, ready: Callable[[], bool]) -> None:
         deadline = self.clock() + self.timeout_seconds
-        while not ready():
+        while not self._call(ready):
             if self.clock() > deadline:
                 raise RotationError(f"rotation of {self.site_id} in {self.slice_name}: timed out "
                                     f"waiting for {what}; are the peers' agents running?")

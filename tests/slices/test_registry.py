@@ -99,6 +99,9 @@ def run_cli(argv: list[str]) -> int:
     ["create", "Bad_Name", "--cidr", "10.0.0.0/24"],
     ["create", "a", "--cidr", "10.0.0.0/24", "--topology", "hub-and-spoke"],
     ["join", "a", "--site", "s1", "--endpoint", "not-an-ip"],
+    ["create", "a", "--cidr", "10.0.0.0/24", "--qos-mbit", "0"],
+    ["admit", "a", "--site", "s1"],  # an administrator's command needs --hub-config
+    ["export", "a", "--site", "s1", "--service", "Bad_Name", "--port", "80"],
 ])
 def test_cli_bad_input_exits_2(tmp_path: Path, argv: list[str],
                                capsys: pytest.CaptureFixture[str]) -> None:
