@@ -1,8 +1,11 @@
-"""Prometheus adapter: PromQL templates -> samples, with prometheus-api-client.
+"""Prometheus adapter: PromQL templates -> samples, over Prometheus' HTTP API.
 
 Templates use `$namespace`, `$service` and `$workload` (string.Template, since PromQL needs the
 braces). Connection failures and API errors become `PrometheusUnavailableError`; a query that
 matches nothing gives no sample for that series, which the core reports as SeriesMissing.
+The URL is the tenant's (`spec.metrics.prometheusUrl`): it is checked against the controller's
+`UrlPolicy` and read with `controller.metrics_fetch.bounded_get` (bounded, no redirects, no body
+in any error).
 
 `demand_history` runs the rate query of the graph's entry service as range queries over the
 windows `controller.history.windows` cuts (at most 11,000 points each);
@@ -11,17 +14,19 @@ windows `controller.history.windows` cuts (at most 11,000 points each);
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from string import Template
+from typing import Any
 
 import requests
-from prometheus_api_client import PrometheusConnect
-from prometheus_api_client.exceptions import PrometheusApiClientException
+from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from controller.errors import PrometheusUnavailableError
 from controller.history import Grid, Series, windows
+from controller.metrics_fetch import MetricsFetchError, UrlPolicy, bounded_get
 from controller.observe import MetricKind, Sample, Samples
 from controller.spec import ScalerSpec
 from envs.graph import ServiceGraph
@@ -36,22 +41,42 @@ def render(template: str, namespace: str, service: str, workload: str) -> str:
 
 
 class PrometheusReader:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.prom = PrometheusConnect(url=url, disable_ssl=True,
-                                      retry=Retry(total=1, backoff_factor=0))
+    def __init__(self, url: str, policy: UrlPolicy | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.policy = policy or UrlPolicy()
+        self.session = requests.Session()
+        adapter = HTTPAdapter(max_retries=Retry(total=1, backoff_factor=0, redirect=0))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
 
-    def _unavailable(self, e: Exception) -> PrometheusUnavailableError:
-        return PrometheusUnavailableError(
-            f"Prometheus at {self.url}: {type(e).__name__}: {str(e)[:200]}")
+    def _api(self, path: str, params: dict[str, str], timeout_seconds: float) -> list[Any]:
+        """`data.result` of a Prometheus API answer; errors name the URL, never the body."""
+        try:
+            self.policy.check(self.url, "spec.metrics.prometheusUrl")
+            body = bounded_get(self.session, f"{self.url}{path}", params=params,
+                               timeout_seconds=timeout_seconds)
+            doc = json.loads(body)
+        except MetricsFetchError as e:
+            raise PrometheusUnavailableError(f"Prometheus at {e}", e.delay_seconds) from e
+        except ValueError as e:
+            raise PrometheusUnavailableError(
+                f"Prometheus at {self.url}: the answer is not JSON") from e
+        data = doc.get("data") if isinstance(doc, dict) else None
+        if not isinstance(doc, dict) or doc.get("status") != "success" or not isinstance(
+                data, dict) or not isinstance(data.get("result"), list):
+            raise PrometheusUnavailableError(
+                f"Prometheus at {self.url}: not a successful Prometheus API answer")
+        result: list[Any] = data["result"]
+        return result
 
     def query(self, promql: str) -> Sample | None:
+        result = self._api("/api/v1/query", {"query": promql, "timeout": "3s"},
+                           QUERY_TIMEOUT_SECONDS)
         try:
-            result = self.prom.custom_query(promql, params={"timeout": "3s"},
-                                            timeout=QUERY_TIMEOUT_SECONDS)
-        except (requests.RequestException, PrometheusApiClientException) as e:
-            raise self._unavailable(e) from e
-        values = [(float(r["value"][0]), float(r["value"][1])) for r in result or []]
+            values = [(float(r["value"][0]), float(r["value"][1])) for r in result]
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise PrometheusUnavailableError(
+                f"Prometheus at {self.url}: a vector sample is malformed") from e
         if not values:
             return None
         total = sum(v for _, v in values)
@@ -70,15 +95,15 @@ class PrometheusReader:
     def query_range(self, promql: str, start_epoch: int, end_epoch: int, step_seconds: int
                     ) -> list[Series]:
         """Every series the query matches over [start, end], as (Unix seconds, value) pairs."""
+        result = self._api("/api/v1/query_range", {
+            "query": promql, "start": str(start_epoch), "end": str(end_epoch),
+            "step": str(step_seconds), "timeout": f"{int(RANGE_TIMEOUT_SECONDS)}s"},
+            RANGE_TIMEOUT_SECONDS)
         try:
-            result = self.prom.custom_query_range(
-                promql, datetime.fromtimestamp(start_epoch, UTC),
-                datetime.fromtimestamp(end_epoch, UTC), str(step_seconds),
-                params={"timeout": f"{int(RANGE_TIMEOUT_SECONDS)}s"},
-                timeout=RANGE_TIMEOUT_SECONDS)
-        except (requests.RequestException, PrometheusApiClientException) as e:
-            raise self._unavailable(e) from e
-        return [[(float(t), float(v)) for t, v in r.get("values", [])] for r in result or []]
+            return [[(float(t), float(v)) for t, v in r.get("values", [])] for r in result]
+        except (AttributeError, TypeError, ValueError) as e:
+            raise PrometheusUnavailableError(
+                f"Prometheus at {self.url}: a range series is malformed") from e
 
     def demand_history(self, namespace: str, spec: ScalerSpec, graph: ServiceGraph, grid: Grid
                        ) -> list[Series]:

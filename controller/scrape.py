@@ -8,14 +8,14 @@ per-service gauges `edgewise_service_cpu_utilization_ratio` and
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from datetime import datetime
 
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from controller import metric_names as names
+from controller.metrics_fetch import UrlPolicy, bounded_get
 from controller.observe import MetricKind, Sample, Samples
 from controller.spec import ScalerSpec
 from envs.graph import ServiceGraph
@@ -39,13 +39,19 @@ def parse_exposition(text: str, now: datetime) -> Samples:
 
 
 class DirectReader:
-    def __init__(self, url: str, clock: Callable[[], datetime]) -> None:
+    """Scrapes `spec.metrics.directUrl` (a tenant's URL: checked by `policy`, read bounded)."""
+
+    def __init__(self, url: str, clock: Callable[[], datetime],
+                 policy: UrlPolicy | None = None) -> None:
         self.url, self.clock = url, clock
+        self.policy = policy or UrlPolicy()
+        self.session = requests.Session()
 
     def read(self, namespace: str, spec: ScalerSpec, graph: ServiceGraph) -> Samples:
+        self.policy.check(self.url, "spec.metrics.directUrl")
+        body = bounded_get(self.session, self.url, timeout_seconds=3.0)
         try:
-            with urllib.request.urlopen(self.url, timeout=3.0) as r:  # noqa: S310 (configured URL)
-                text = r.read().decode()
-        except (urllib.error.URLError, OSError) as e:
-            raise MetricsUnavailableError(f"direct metrics at {self.url}: {e}") from e
-        return parse_exposition(text, self.clock())
+            return parse_exposition(body.decode("utf-8"), self.clock())
+        except (UnicodeDecodeError, ValueError) as e:
+            raise MetricsUnavailableError(
+                f"direct metrics at {self.url}: not the Prometheus text format") from e

@@ -1,7 +1,11 @@
 """The `edgewise` command: one console script, a subcommand per job.
 
 Exit codes: 0 success, 2 bad input (a flag, a file, a scenario: one line on stderr naming it),
-1 an unexpected failure.
+1 an unexpected failure (a bug: one line saying where to report it; `--debug` adds the traceback).
+
+`main` is the one top-level handler: every error of the input kind (a domain error, an OSError on
+an input or output, a file that is not text, a registry that is not a database) becomes exit 2 and
+one line naming the path or field.
 """
 
 from __future__ import annotations
@@ -9,13 +13,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, cast
 
-from edgewise.exits import Exit
+from edgewise import flag_types
+from edgewise.exits import Exit, one_line
+from edgewise.outputs import OutputError, claim_dir, claim_file
 from envs.errors import EnvError
+from envs.textfile import describe_decode_error, describe_os_error
+from faults import PermanentError
 from placement.errors import PlacementError
 
 if TYPE_CHECKING:
@@ -23,13 +33,17 @@ if TYPE_CHECKING:
     from evaluation.compare import Arm
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = Exit.OK, Exit.FAILURE, Exit.USAGE
+BUG_REPORT = ("this is a bug in edgewise: please report it on the Edgewise issue tracker with the "
+              "command line and the output of `edgewise --debug ...`")
+INPUT_ERRORS = (EnvError, PlacementError, PermanentError, OutputError)
+RESULT_FILES = ("results.json", "timeline.csv", "report.html")
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line naming the problem (and exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def _policies(raw: str) -> list[str]:
@@ -84,9 +98,14 @@ def _arms(args: argparse.Namespace) -> tuple[Scenario, list[str | Arm]]:
                       for p in args.policies for r in runs]
 
 
+def _scenario_inputs(args: argparse.Namespace) -> list[str | None]:
+    return [args.scenario, getattr(args, "topology", None), getattr(args, "app", None)]
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from evaluation.compare import run_bench, write_outputs
 
+    claim_dir(Path(args.out), RESULT_FILES, force=args.force, inputs=_scenario_inputs(args))
     scenario, arms = _arms(args)
     with _progress(scenario.ticks * len(arms), f"bench {scenario.name}") as bar:
         bench = run_bench(scenario, arms, args.seed, jobs=args.jobs, on_ticks=bar.update)
@@ -114,13 +133,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from envs.scenario import load_scenario
     from evaluation.compare import run_bench, write_timeline
 
+    out = Path(args.out)
+    claim_file(out, force=args.force, inputs=[args.scenario])
     scenario = load_scenario(args.scenario)
     with _progress(scenario.ticks, f"simulate {args.policy}") as bar:
         bench = run_bench(scenario, [args.policy], args.seed, on_ticks=bar.update)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_timeline(bench, out)
-    print(json.dumps({args.policy: bench.episodes[0].summary.__dict__}, indent=2))
+    print(json.dumps({args.policy: bench.episodes[0].summary.__dict__}, indent=2,
+                     allow_nan=False))
     return EXIT_OK
 
 
@@ -133,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
             "or a scenario YAML file."
         ),
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="on an internal error, print the traceback")
     sub = cast(
         "argparse._SubParsersAction[argparse.ArgumentParser]",
         parser.add_subparsers(dest="command", required=True, parser_class=_Parser),
@@ -152,14 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated policies (default: every baseline, and rl and rl-raw with the "
         "shipped default model when torch is installed)",
     )
-    bench.add_argument("--seed", type=int, default=0, help="demand noise seed (default 0)")
+    bench.add_argument("--seed", type=flag_types.seed, default=0,
+                       help="demand noise seed (default 0)")
     bench.add_argument(
         "--jobs",
-        type=int,
-        default=os.cpu_count() or 1,
+        type=flag_types.jobs,
+        default=min(os.cpu_count() or 1, flag_types.MAX_JOBS),
         help="policies run in parallel worker processes (default: CPU count)",
     )
-    bench.add_argument("--out", required=True, help="output directory")
+    bench.add_argument("--out", required=True,
+                       help="output directory: results.json, timeline.csv, report.html; "
+                       "existing ones are refused unless --force, other files are left alone")
+    bench.add_argument("--force", action="store_true", help="replace existing output files")
     placed = bench.add_argument_group(
         "placements", "compare where services run, for the shoppers of one store: each policy "
         "runs with all services in cloud (@all-cloud), at the edge where they fit (@edge-fit) and "
@@ -177,8 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--policy", default="hpa", type=lambda s: _policies(s)[0], help="policy name (default hpa)"
     )
-    sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--out", required=True, help="timeline CSV path")
+    sim.add_argument("--seed", type=flag_types.seed, default=0)
+    sim.add_argument("--out", required=True, help="timeline CSV path (an existing file is "
+                     "refused unless --force; never the scenario itself)")
+    sim.add_argument("--force", action="store_true", help="replace an existing --out file")
     sim.set_defaults(func=cmd_simulate)
 
     from edgewise.controller_cmd import add_parser as add_controller
@@ -201,13 +230,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _input_problem(e: BaseException, args: argparse.Namespace) -> str | None:
+    """The one line for an error of the input kind, or None if `e` is a bug."""
+    if isinstance(e, INPUT_ERRORS):
+        return str(e)
+    if isinstance(e, OSError):
+        where = " -> ".join(repr(str(f)) for f in (e.filename, e.filename2) if f is not None)
+        return f"{where}: {describe_os_error(e)}" if where else describe_os_error(e)
+    if isinstance(e, UnicodeDecodeError):
+        return f"an input is {describe_decode_error(e)}"
+    if isinstance(e, sqlite3.DatabaseError):
+        registry = getattr(args, "registry", None)
+        return f"registry {str(registry)!r}: {e}" if registry else f"database: {e}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # a usage error (2) or --help (0): a code, also when called in-process
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command `args.func(args)` under the one top-level handler."""
     try:
         code: int = args.func(args)
-    except (EnvError, PlacementError) as e:
-        print(f"edgewise: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+    except Exception as e:  # the one top-level handler: input problems exit 2, bugs exit 1
+        problem = _input_problem(e, args)
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        if problem is not None:
+            print(f"edgewise: error: {one_line(problem)}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"edgewise: internal error: {type(e).__name__}: {one_line(str(e))[:300]} "
+              f"({BUG_REPORT})", file=sys.stderr)
+        return EXIT_FAILURE
     return code
 
 

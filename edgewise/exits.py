@@ -17,7 +17,13 @@ class Exit(IntEnum):
     USAGE = 2
 
 
+def one_line(message: str) -> str:
+    """`message` as one line: its lines (split at any line break, `\r` included) joined by
+    `; `, so a value holding a line break cannot split an error over several lines."""
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
 def fail(prog: str, message: str, code: Exit = Exit.USAGE) -> int:
     """Print `prog: error: message` on one stderr line; return `code`."""
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    print(f"{prog}: error: {one_line(message)}", file=sys.stderr)
     return int(code)

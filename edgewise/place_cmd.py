@@ -1,7 +1,7 @@
 """`edgewise place`: plan where each store's services run, write the plan and its manifests.
 
-Registered on the main CLI by `add_parser(subparsers)`. Exit codes: 0 done, 2 bad input or
-infeasible (one line on stderr naming the problem), 1 could not write the output.
+Registered on the main CLI by `add_parser(subparsers)`. Exit codes: 0 done, 2 bad input,
+infeasible or an output it may not write (one line on stderr naming the problem), 1 a bug.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgewise.exits import Exit, fail
+from edgewise import flag_types
+from edgewise.exits import fail
+from edgewise.outputs import OwnedFiles, claim_dir
 from placement.errors import PlacementError
 from placement.explain import check_why, why_not
 from placement.failover import Failover, parse_degrade, replan
@@ -32,6 +34,11 @@ outputs in --out DIR:
   manifests/<cluster>.yaml       Deployments and Services per store / region cluster
   karmada/propagationpolicy.yaml one Karmada PropagationPolicy per service
   plan.html                      a self-contained map of stores and assignments
+  .edgewise-outputs              the files this run wrote (so the next run can tell stale ones)
+into an existing --out: files it would replace are refused unless --force; with --force, the
+manifests of an earlier `place` there for clusters no longer in the fleet are removed, and a
+manifests/*.yaml it has no record of is refused (remove it or use a fresh --out).
+site (store, region) names must be DNS-1123 labels: they become file and cluster names.
 examples:
   edgewise place --topology examples/fleet-small.yaml \
       --app examples/boutique-placement.yaml --out out/
@@ -40,6 +47,9 @@ examples:
   edgewise place ... --degrade store-002=50%   # store-002 lost half its nodes
   edgewise place ... --why search --site store-002
 """
+
+
+_FIXED = ("plan.json", "plan.html", "karmada/propagationpolicy.yaml")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -54,7 +64,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--topology", required=True, metavar="FILE", help="fleet topology YAML")
     p.add_argument("--app", required=True, metavar="FILE",
                    help="service graph YAML with placement annotations (or a built-in name)")
-    p.add_argument("--out", metavar="DIR", help="output directory (required unless --why)")
+    p.add_argument("--out", metavar="DIR", help="output directory (required unless --why); see "
+                   "below for what it replaces")
+    p.add_argument("--force", action="store_true",
+                   help="replace the outputs of an earlier run in --out (stale manifests removed)")
     p.add_argument("--solver", choices=["milp", "heuristic"], default="milp",
                    help="milp: exact (HiGHS); heuristic: fast, reports its gap to the LP bound")
     p.add_argument("--fail-wan", action="append", default=[], metavar="SITE",
@@ -69,7 +82,8 @@ def add_parser(subparsers: Any) -> None:
                         "and GPUs (nodes lost; repeatable)")
     p.add_argument("--why", metavar="SERVICE", help="explain why SERVICE is (not) on --site")
     p.add_argument("--site", metavar="SITE", help="a store or region name, with --why")
-    p.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
+    p.add_argument("--time-limit", type=flag_types.number(above=0, maximum=86_400),
+                   default=60.0, metavar="SECONDS",
                    help="MILP time limit (default 60)")
     p.set_defaults(func=run)
 
@@ -93,6 +107,8 @@ def _plan(args: argparse.Namespace) -> tuple[Plan, Failover | None]:
         raise PlacementError("--why needs --site SITE (a store or region name)")
     if not args.out and not args.why:
         raise PlacementError("--out DIR is required (unless --why)")
+    if args.out:  # fail before solving; the manifests are checked once their names are known
+        claim_dir(Path(args.out), _FIXED, force=args.force, inputs=(args.topology, args.app))
     topo = load_topology(args.topology)
     app = load_app(args.app)
     failures = _failures(topo, args)
@@ -107,17 +123,35 @@ def _plan(args: argparse.Namespace) -> tuple[Plan, Failover | None]:
     return plan, None
 
 
-def _write(out: Path, plan: Plan, doc: dict[str, Any]) -> None:
+def _files(plan: Plan, doc: dict[str, Any]) -> dict[str, str]:
+    """Every file of the run, by its path relative to --out."""
     topo = plan.problem.ctx.topology
-    (out / "manifests").mkdir(parents=True, exist_ok=True)
-    (out / "karmada").mkdir(parents=True, exist_ok=True)
-    (out / "plan.json").write_text(json.dumps(doc, indent=2) + "\n")
+    files = {"plan.json": json.dumps(doc, indent=2, allow_nan=False) + "\n"}
     for cluster, text in cluster_manifests(plan).items():
-        (out / "manifests" / f"{cluster}.yaml").write_text(text)
-    (out / "karmada" / "propagationpolicy.yaml").write_text(propagation_policies(plan))
+        files[f"manifests/{cluster}.yaml"] = text
+    files["karmada/propagationpolicy.yaml"] = propagation_policies(plan)
     locations = {s.name: (s.location.lat, s.location.lon) for s in topo.stores}
     locations |= {r.name: (r.location.lat, r.location.lon) for r in topo.regions}
-    (out / "plan.html").write_text(render_html(doc, locations))
+    files["plan.html"] = render_html(doc, locations)
+    return files
+
+
+def _write(out: Path, files: dict[str, str], force: bool,
+           inputs: tuple[str, ...]) -> list[str]:
+    """Write `files` into `out`, replacing an earlier run's (with `force`); returns the stale
+    files removed. Nothing is written outside `out`: names are checked to stay inside it."""
+    root = out.resolve()
+    for rel in files:
+        if not (root / rel).resolve().is_relative_to(root):
+            raise PlacementError(f"output {rel!r} would be written outside --out {str(out)!r}")
+    claim_dir(out, list(files), force=force, inputs=inputs)
+    owned = OwnedFiles(out, "place")
+    owned.check_unrecorded("manifests", "*.yaml", list(files))
+    (out / "manifests").mkdir(parents=True, exist_ok=True)
+    (out / "karmada").mkdir(parents=True, exist_ok=True)
+    for rel, text in files.items():
+        (out / rel).write_text(text)
+    return owned.replace(list(files))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -128,12 +162,11 @@ def run(args: argparse.Namespace) -> int:
             if not args.out:
                 return 0
         doc = plan_document(plan, failover)
+        stale = _write(Path(args.out), _files(plan, doc), args.force,
+                       (args.topology, args.app))
     except PlacementError as e:
         return fail("edgewise place", str(e))
-    try:
-        _write(Path(args.out), plan, doc)
-    except OSError as e:
-        return fail("edgewise place", f"cannot write {args.out!r}: {e.strerror}", Exit.FAILURE)
     print(summary_table(doc))
-    print(f"wrote {args.out}/plan.json, manifests/, karmada/, plan.html")
+    removed = f"; removed stale {', '.join(stale)}" if stale else ""
+    print(f"wrote {args.out}/plan.json, manifests/, karmada/, plan.html{removed}")
     return 0

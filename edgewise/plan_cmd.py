@@ -11,14 +11,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edgewise.exits import Exit
+from edgewise import flag_types
+from edgewise.exits import Exit, fail
+from edgewise.outputs import claim_dir
 
 EXIT_OK, EXIT_USAGE = Exit.OK, Exit.USAGE
 
 
 def _fail(message: str) -> int:
-    print(f"edgewise: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return fail("edgewise", message)
 
 
 def _hours(raw: str) -> int:
@@ -34,14 +35,30 @@ def _hours(raw: str) -> int:
     return int(seconds // 3600)
 
 
-def _floats(raw: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(x) for x in raw.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {raw!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError(f"expected at least one number, got {raw!r}")
-    return values
+MAX_WHAT_IFS = 100
+FORECAST_FILES = ("forecast.csv", "forecast.html")
+PLAN_FILES = ("plan.csv", "sweep.csv", "plan.json", "plan.html", "keda-scaledobjects.yaml",
+              "hpa-patches.yaml")
+
+
+def _floats(*, above: float | None = None, minimum: float | None = None,
+            maximum: float | None = None) -> Any:
+    """Comma-separated finite numbers within the bounds (at most MAX_WHAT_IFS of them)."""
+    one = flag_types.number(above=above, minimum=minimum, maximum=maximum)
+
+    def parse(raw: str) -> tuple[float, ...]:
+        parts = [x.strip() for x in raw.split(",") if x.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(f"expected at least one number, got {raw!r}")
+        if len(parts) > MAX_WHAT_IFS:
+            raise argparse.ArgumentTypeError(f"at most {MAX_WHAT_IFS} values, got {len(parts)}")
+        try:
+            return tuple(one(x) for x in parts)
+        except argparse.ArgumentTypeError as e:
+            raise argparse.ArgumentTypeError(f"{raw!r}: {e}") from None
+
+    parse.__name__ = "numbers"
+    return parse
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
@@ -58,6 +75,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     )
 
     path = Path(args.trace)
+    out = Path(args.out)
+    claim_dir(out, FORECAST_FILES, force=args.force, inputs=[path])
     try:
         series = trace_series(path)
         model = QuantileForecaster(seed=args.seed, horizon_hours=min(args.horizon, 48))
@@ -75,7 +94,6 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             print(f"edgewise: note: Holt-Winters skipped: {e}", file=sys.stderr)
     except (EnvError, ScalerError) as e:
         return _fail(str(e))
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_forecast_csv(main, baselines, out / "forecast.csv")
     write_forecast_html(series, main, baselines, out / "forecast.html", path.name)
@@ -97,10 +115,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                             seed=args.seed, event=args.event,
                             reactive=Reactive(args.reactive), uplifts=args.uplifts,
                             shifts_hours=args.shifts)
-    if args.headroom <= 0 or any(u <= 0 for u in args.uplifts):
-        return _fail("--headroom and --uplifts must be > 0")
-    if not 0.5 <= args.burst_quantile <= 1.0:
-        return _fail(f"--burst-quantile must be in [0.5, 1], got {args.burst_quantile}")
+    claim_dir(Path(args.out), PLAN_FILES, force=args.force, inputs=[args.scenario])
     try:
         scenario = load_scenario(args.scenario)
         plan = make_plan(scenario, settings)
@@ -131,8 +146,10 @@ def add_parser(subparsers: Any) -> None:
                     help="trace CSV (timestamp[,rate], see envs/trace.py)")
     fc.add_argument("--horizon", type=_hours, default=48, help="how far ahead, e.g. 48h, 2d "
                     "(at most 7d; default 48h)")
-    fc.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    fc.add_argument("--out", required=True, help="output directory")
+    fc.add_argument("--seed", type=flag_types.seed, default=0, help="training seed (default 0)")
+    fc.add_argument("--out", required=True, help="output directory: forecast.csv, "
+                    "forecast.html; existing ones refused unless --force, never the --trace")
+    fc.add_argument("--force", action="store_true", help="replace existing output files")
     fc.set_defaults(func=cmd_forecast)
 
     pl = subparsers.add_parser(
@@ -143,23 +160,33 @@ def add_parser(subparsers: Any) -> None:
         "sweep.csv, plan.json, plan.html, keda-scaledobjects.yaml and hpa-patches.yaml.")
     pl.add_argument("--scenario", required=True, help="built-in scenario name or YAML file")
     pl.add_argument("--event", help="announced event to plan for (default: the first in the run)")
-    pl.add_argument("--headroom", type=float, default=1.1,
+    pl.add_argument("--headroom", type=flag_types.number(above=0, maximum=100), default=1.1,
                     help="planned demand = headroom x P90 x burst (default 1.1)")
-    pl.add_argument("--burst-quantile", type=float, default=0.9,
+    pl.add_argument("--burst-quantile", type=flag_types.number(minimum=0.5, maximum=1.0),
+                    default=0.9,
                     help="quantile over past days of each hour's largest tick over the smooth "
                          "demand, sizing what an hourly forecast hides (default 0.9)")
-    pl.add_argument("--uplifts", type=_floats, default=tuple(float(k) for k in range(1, 11)),
+    pl.add_argument("--uplifts", type=_floats(above=0, maximum=1_000),
+                    default=tuple(float(k) for k in range(1, 11)),
                     help="what-if event multipliers, x the daily peak (default 1,2,...,10)")
-    pl.add_argument("--shifts", type=_floats, default=(-2.0, 0.0, 2.0),
+    pl.add_argument("--shifts", type=_floats(minimum=-168, maximum=168),
+                    default=(-2.0, 0.0, 2.0),
                     help="what-if event start shifts in hours (default -2,0,2)")
     pl.add_argument("--reactive", choices=[r.value for r in _reactive()], default="none",
                     help="what-ifs run the plan alone (none, default) or with the CPU HPA "
                     "above it (hpa, slower)")
-    pl.add_argument("--seed", type=int, default=0, help="demand noise and training seed")
-    pl.add_argument("--jobs", type=int, default=1, help="what-if runs in parallel processes")
-    pl.add_argument("--namespace", default="default", help="namespace for the YAML")
-    pl.add_argument("--timezone", default="Etc/UTC", help="cron timezone (default Etc/UTC)")
-    pl.add_argument("--out", required=True, help="output directory")
+    pl.add_argument("--seed", type=flag_types.seed, default=0,
+                    help="demand noise and training seed")
+    pl.add_argument("--jobs", type=flag_types.jobs, default=1,
+                    help="what-if runs in parallel processes")
+    pl.add_argument("--namespace", type=flag_types.dns_label, default="default",
+                    help="namespace for the YAML (a DNS-1123 label)")
+    pl.add_argument("--timezone", type=flag_types.timezone, default="Etc/UTC",
+                    help="cron timezone, an IANA name (default Etc/UTC)")
+    pl.add_argument("--out", required=True, help="output directory: plan.csv, sweep.csv, "
+                    "plan.json, plan.html, keda-scaledobjects.yaml, hpa-patches.yaml; existing "
+                    "ones refused unless --force, other files left alone")
+    pl.add_argument("--force", action="store_true", help="replace existing output files")
     pl.set_defaults(func=cmd_plan)
 
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from edgewise import flag_types
 from edgewise.exits import Exit
 from slices import health, ipam, keys, render, topology
 from slices.agent import Agent, Site
@@ -296,7 +297,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     join = _add(sub, "join", _join, "make a key here and join this site to a slice")
     join.add_argument("--endpoint", required=True, help="underlay HOST[:PORT] peers dial")
     join.add_argument("--no-apply", action="store_true", help="register only")
-    join.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+    join.add_argument("--wait", type=flag_types.number(minimum=0, maximum=86_400), default=0.0,
+                      metavar="SECONDS",
                       help="retry an unreachable hub with back-off for up to SECONDS")
     leave = _add(sub, "leave", _leave, "remove this site from a slice")
     leave.add_argument("--no-apply", action="store_true", help="deregister only")
@@ -304,13 +306,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     status.add_argument("--probe", action="store_true", help="ping every peer")
     _add(sub, "render", _render, "print this site's WireGuard config (no private key)")
     rotate = _add(sub, "rotate", _rotate, "rotate this site's key, make-before-break")
-    rotate.add_argument("--timeout", type=float, default=60.0)
+    rotate.add_argument("--timeout", type=flag_types.number(above=0, maximum=86_400),
+                        default=60.0)
     _add(sub, "delete", _delete, "delete a slice (and tear down here with --site)", site=False)
     agent = _add(sub, "reconcile", _reconcile, "apply the registry to this site (the agent)")
-    agent.add_argument("--loop", type=float, metavar="SECONDS", help="repeat every SECONDS")
+    agent.add_argument("--loop", type=flag_types.number(above=0, maximum=86_400),
+                       metavar="SECONDS", help="repeat every SECONDS")
     agent.add_argument("--dns", action="store_true",
                        help="run this site's DNS forwarder for <service>.<slice>.slice.local")
     _hub_commands(sub)
     export = _add(sub, "export", _export, "offer a service of this site to its slice by name")
     export.add_argument("--service", required=True, help="service name")
-    export.add_argument("--port", type=int, required=True, help="service port")
+    export.add_argument("--port", type=flag_types.port, required=True, help="service port")

@@ -13,7 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edgewise import flag_types
 from edgewise.exits import Exit, fail
+from edgewise.outputs import claim_dir
 from envs.errors import EnvError
 from scaler.errors import ModelError, ScalerError
 from training.errors import TrainingError
@@ -58,6 +60,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from evaluation.compare import BASELINES, rl_factories, run_bench, write_outputs
     from scaler.learned.signature import load_public_key
 
+    claim_dir(Path(args.out), ("results.json", "timeline.csv", "report.html"), force=args.force,
+              inputs=[args.scenario])
     try:
         keys = tuple(load_public_key(Path(p)) for p in args.trusted_key or ())
         scenario = load_scenario(args.scenario)
@@ -71,7 +75,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return _fail(f"unknown policy {unknown[0]!r} (known: {', '.join(factories)})")
     bench = run_bench(scenario, names, args.seed, factories=factories)
     res: dict[str, Any] = write_outputs(bench, Path(args.out))
-    print(json.dumps(res["policies"], indent=2))
+    print(json.dumps(res["policies"], indent=2, allow_nan=False))
     return Exit.OK
 
 
@@ -92,7 +96,8 @@ def add_parser(subparsers: Any) -> None:
     train.add_argument("--signing-key", metavar="PEM",
                        help="sign the export with this Ed25519 private key (edgewise model "
                        "keygen); the controller and evaluate --trusted-key verify it")
-    train.add_argument("--seed", type=int, default=None, help="override the config's seed")
+    train.add_argument("--seed", type=flag_types.seed, default=None,
+                       help="override the config's seed")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--install-default", action="store_true",
                        help="copy the export into the package as its default policy (how the "
@@ -110,6 +115,9 @@ def add_parser(subparsers: Any) -> None:
                     "an unsigned or mis-signed model is refused")
     ev.add_argument("--scenario", required=True, help="built-in scenario name or YAML file")
     ev.add_argument("--policies", default=None, help="comma-separated (default: all)")
-    ev.add_argument("--seed", type=int, default=0, help="demand noise seed (default 0)")
-    ev.add_argument("--out", required=True, help="output directory")
+    ev.add_argument("--seed", type=flag_types.seed, default=0,
+                    help="demand noise seed (default 0)")
+    ev.add_argument("--out", required=True, help="output directory: results.json, timeline.csv, "
+                    "report.html; existing ones refused unless --force")
+    ev.add_argument("--force", action="store_true", help="replace existing output files")
     ev.set_defaults(func=cmd_evaluate)

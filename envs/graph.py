@@ -18,6 +18,8 @@ import numpy as np
 import yaml
 
 from envs.errors import GraphError
+from envs.number import MAX_REPLICAS, finite
+from envs.textfile import describe_yaml_error, read_text
 
 
 class PriceClass(StrEnum):
@@ -145,16 +147,23 @@ _SERVICE_DEFAULTS: dict[str, Any] = {
 }
 
 
+# Upper bounds of a service's fields (beyond them the twin's arrays or arithmetic blow up).
+_MAX = {"capacity_rps": 1e9, "concurrency": 10_000, "cpu_millicores_per_rps": 1e9,
+        "cpu_request_millicores": 1e7, "startup_seconds": 86_400.0, "min_replicas": MAX_REPLICAS,
+        "max_replicas": MAX_REPLICAS, "queue_limit_per_replica": 10_000_000, "fanout": 1_000.0}
+
+
 def _number(where: str, field: str, raw: Any, *, positive: bool, integer: bool = False) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise GraphError(f"{where}: field {field!r} must be a number, got {raw!r}")
-    if integer and int(raw) != raw:
-        raise GraphError(f"{where}: field {field!r} must be a whole number, got {raw!r}")
-    if positive and raw <= 0:
-        raise GraphError(f"{where}: field {field!r} must be > 0, got {raw!r}")
-    if not positive and raw < 0:
-        raise GraphError(f"{where}: field {field!r} must be >= 0, got {raw!r}")
-    return float(raw)
+    return finite(where, field, raw, error=GraphError, integer=integer, maximum=_MAX[field],
+                  above=0 if positive else None, minimum=None if positive else 0)
+
+
+def _annotations(where: str, raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise GraphError(f"{where}: field 'annotations' must be a mapping, got {raw!r}")
+    return dict(raw)
 
 
 def _parse_service(name: str, raw: Any) -> Service:
@@ -202,7 +211,7 @@ def _parse_service(name: str, raw: Any) -> Service:
                 integer=True,
             )
         ),
-        annotations=dict(f.get("annotations") or {}),
+        annotations=_annotations(where, f.get("annotations")),
     )
     if svc.min_replicas > svc.max_replicas:
         raise GraphError(
@@ -228,7 +237,8 @@ def _parse_calls(raw_calls: Any, names: set[str]) -> tuple[Call, ...]:
         fanout = _number(
             f"call {caller}->{callee}", "fanout", raw.get("fanout", 1.0), positive=True
         )
-        calls.append(Call(caller, callee, fanout, dict(raw.get("annotations") or {})))
+        calls.append(Call(caller, callee, fanout,
+                          _annotations(f"calls[{i}]", raw.get("annotations"))))
     return tuple(calls)
 
 
@@ -245,7 +255,7 @@ def parse_graph(raw: Any, *, name: str = "graph") -> ServiceGraph:
     entry = raw.get("entry")
     if entry is None:
         raise GraphError(f"graph {name!r}: missing entry point (field 'entry')")
-    if entry not in names:
+    if not isinstance(entry, str) or entry not in names:
         raise GraphError(f"graph {name!r}: field 'entry' names unknown service {entry!r}")
     graph = ServiceGraph(name, str(entry), services, _parse_calls(raw.get("calls"), names))
     g = graph.digraph()
@@ -268,10 +278,7 @@ def load_graph(source: str | Path) -> ServiceGraph:
     """Load a graph from a YAML file, or a built-in graph by name (e.g. `boutique`)."""
     path = Path(source)
     if path.suffix in {".yaml", ".yml"} or path.exists():
-        try:
-            text = path.read_text()
-        except OSError as e:
-            raise GraphError(f"graph file {str(path)!r}: {e.strerror}") from e
+        text = read_text(path, "graph file", GraphError)
         default_name = path.stem
     else:
         builtin = resources.files("envs.data").joinpath(f"graph-{source}.yaml")
@@ -281,7 +288,8 @@ def load_graph(source: str | Path) -> ServiceGraph:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise GraphError(f"graph {default_name!r}: not valid YAML ({e})") from e
+        raise GraphError(
+            f"graph {default_name!r}: not valid YAML ({describe_yaml_error(e)})") from e
     return parse_graph(raw, name=default_name)
 
 

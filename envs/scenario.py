@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,35 +36,68 @@ import yaml
 
 from envs.errors import EnvError, ScenarioError
 from envs.graph import ServiceGraph, load_graph
+from envs.number import MAX_DURATION_SECONDS, MAX_TICKS, finite
 from envs.observation import Slo
+from envs.textfile import describe_yaml_error, read_text
 from envs.trace import load_trace
 from envs.twin_config import Prices, TwinConfig
 from envs.workload import Event, WorkloadSpec, generate
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+MAX_TICK_SECONDS = 86_400
+MAX_MULTIPLIER = 1_000.0
+MAX_RPS = 1e9
 
 
-def parse_duration(raw: Any, field: str) -> float:
-    """Seconds from a number or a string like `15m`, `6h`, `7d`, `2w`."""
+def parse_duration(raw: Any, field: str, *, maximum: float = MAX_DURATION_SECONDS) -> float:
+    """Seconds from a number or a string like `15m`, `6h`, `7d`, `2w`, at most `maximum`."""
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        if raw < 0:
-            raise ScenarioError(f"field {field!r}: duration must be >= 0, got {raw!r}")
-        return float(raw)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(raw))
-    if not m:
-        raise ScenarioError(
-            f"field {field!r}: expected a duration like 90s, 15m, 6h, 7d, got {raw!r}"
-        )
-    return float(m.group(1)) * _UNITS[m.group(2)]
+        seconds = finite("", f"field {field!r}: duration", raw, error=ScenarioError, minimum=0)
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(raw))
+        if not m:
+            raise ScenarioError(
+                f"field {field!r}: expected a duration like 90s, 15m, 6h, 7d, got {raw!r}"
+            )
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds > maximum:
+        raise ScenarioError(f"field {field!r}: duration {raw!r} is more than the bound of "
+                            f"{maximum / 86_400:g} days")
+    return seconds
 
 
 def _datetime(raw: Any, field: str) -> datetime:
+    """A naive date-time; an offset (`+02:00`, `Z`) is converted to UTC, as traces do."""
     if isinstance(raw, datetime):
-        return raw.replace(tzinfo=None)
-    try:
-        return datetime.fromisoformat(str(raw)).replace(tzinfo=None)
-    except ValueError:
-        raise ScenarioError(f"field {field!r}: expected an ISO date-time, got {raw!r}") from None
+        dt = raw
+    else:
+        try:
+            dt = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        except ValueError:
+            raise ScenarioError(
+                f"field {field!r}: expected an ISO date-time, got {raw!r}") from None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+def _mapping(raw: Any, field: str, known: set[str]) -> Mapping[str, Any]:
+    """An optional mapping field with only `known` keys."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ScenarioError(f"field {field!r}: expected a mapping, got {raw!r}")
+    unknown = sorted(str(k) for k in set(raw) - known)
+    if unknown:
+        raise ScenarioError(
+            f"field {field!r}: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    return raw
+
+
+def _flag(raw: Any, field: str) -> bool:
+    if not isinstance(raw, bool):
+        raise ScenarioError(f"field {field!r}: must be true or false, got {raw!r}")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -112,41 +145,104 @@ class Scenario:
 
 
 def _event(raw: Any, i: int) -> Event:
+    where = f"events[{i}]"
     if not isinstance(raw, Mapping):
-        raise ScenarioError(f"events[{i}]: expected a mapping, got {raw!r}")
+        raise ScenarioError(f"{where}: expected a mapping, got {raw!r}")
     for key in ("name", "start", "multiplier"):
         if key not in raw:
-            raise ScenarioError(f"events[{i}]: missing field {key!r}")
+            raise ScenarioError(f"{where}: missing field {key!r}")
     return Event(
         name=str(raw["name"]),
-        start=_datetime(raw["start"], f"events[{i}].start"),
-        multiplier=float(raw["multiplier"]),
-        ramp_seconds=parse_duration(raw.get("ramp", "15m"), f"events[{i}].ramp"),
-        peak_seconds=parse_duration(raw.get("peak", "1h"), f"events[{i}].peak"),
-        decay_seconds=parse_duration(raw.get("decay", "1h"), f"events[{i}].decay"),
-        announced=bool(raw.get("announced", True)),
+        start=_datetime(raw["start"], f"{where}.start"),
+        multiplier=finite(where, "multiplier", raw["multiplier"], error=ScenarioError, above=0,
+                          maximum=MAX_MULTIPLIER),
+        ramp_seconds=parse_duration(raw.get("ramp", "15m"), f"{where}.ramp"),
+        peak_seconds=parse_duration(raw.get("peak", "1h"), f"{where}.peak"),
+        decay_seconds=parse_duration(raw.get("decay", "1h"), f"{where}.decay"),
+        announced=_flag(raw.get("announced", True), f"{where}.announced"),
     )
+
+
+def _profile(raw: Any, field: str) -> tuple[float, ...]:
+    if not isinstance(raw, list | tuple):
+        raise ScenarioError(f"field {field!r}: expected a list of numbers, got {raw!r}")
+    return tuple(finite("workload", f"{field}[{k}]", x, error=ScenarioError, minimum=0,
+                        maximum=MAX_MULTIPLIER) for k, x in enumerate(raw))
+
+
+def _holidays(raw: Any) -> tuple[tuple[datetime, float], ...]:
+    if not isinstance(raw, list | tuple):
+        raise ScenarioError(f"field 'workload.holiday_weeks': expected a list, got {raw!r}")
+    out = []
+    for k, h in enumerate(raw):
+        field = f"workload.holiday_weeks[{k}]"
+        h = _mapping(h, field, {"start", "multiplier"})
+        if "start" not in h or "multiplier" not in h:
+            raise ScenarioError(f"field {field!r}: needs 'start' and 'multiplier'")
+        out.append((_datetime(h["start"], f"{field}.start"),
+                    finite(field, "multiplier", h["multiplier"], error=ScenarioError, above=0,
+                           maximum=MAX_MULTIPLIER)))
+    return tuple(out)
+
+
+_WORKLOAD_BOUNDS = {"base_rps": (0.0, MAX_RPS, True), "trend_per_week": (-1.0, 10.0, False),
+                    "noise_cv": (0.0, 2.0, False), "noise_correlation": (0.0, 1.0, False)}
 
 
 def _workload(raw: Any) -> WorkloadSpec:
-    raw = dict(raw or {})
-    known = {f.name for f in fields(WorkloadSpec)} - {"holiday_weeks"}
-    unknown = sorted(set(raw) - known - {"holiday_weeks"})
-    if unknown:
-        raise ScenarioError(
-            f"workload: unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})"
-        )
-    holidays = tuple(
-        (_datetime(h["start"], "workload.holiday_weeks.start"), float(h["multiplier"]))
-        for h in raw.pop("holiday_weeks", [])
-    )
+    known = {f.name for f in fields(WorkloadSpec)}
+    raw = dict(_mapping(raw, "workload", known))
+    values: dict[str, Any] = {}
+    for key, (low, high, strict) in _WORKLOAD_BOUNDS.items():
+        if key in raw:
+            values[key] = finite("workload", key, raw[key], error=ScenarioError,
+                                 above=low if strict else None,
+                                 minimum=None if strict else low, maximum=high)
     for key in ("daily_profile", "weekly_profile"):
         if key in raw:
-            raw[key] = tuple(float(x) for x in raw[key])
-    try:
-        return WorkloadSpec(**raw, holiday_weeks=holidays)
-    except TypeError as e:
-        raise ScenarioError(f"workload: {e}") from e
+            values[key] = _profile(raw[key], f"workload.{key}")
+    if "holiday_weeks" in raw:
+        values["holiday_weeks"] = _holidays(raw["holiday_weeks"])
+    return WorkloadSpec(**values)
+
+
+def _slo(raw: Any) -> Slo:
+    f = _mapping(raw, "slo", {"p95_latency_ms", "max_error_ratio"})
+    return Slo(finite("slo", "p95_latency_ms", f.get("p95_latency_ms", 400), error=ScenarioError,
+                      above=0, maximum=3_600_000),
+               finite("slo", "max_error_ratio", f.get("max_error_ratio", 0.001),
+                      error=ScenarioError, minimum=0, maximum=1))
+
+
+def _prices(raw: Any) -> Prices:
+    f = _mapping(raw, "prices", {"cloud_vcpu_hour", "edge_vcpu_hour"})
+    return Prices(**{k: finite("prices", k, v, error=ScenarioError, minimum=0, maximum=1_000)
+                     for k, v in f.items()})
+
+
+def _ticks(raw: Mapping[str, Any]) -> tuple[int, int, int]:
+    """tick_seconds, duration and history in seconds, bounded (a tick is whole seconds)."""
+    tick_raw = parse_duration(raw.get("tick_seconds", 60), "tick_seconds",
+                              maximum=MAX_TICK_SECONDS)
+    if tick_raw < 1 or tick_raw != int(tick_raw):
+        raise ScenarioError(f"field 'tick_seconds' must be whole seconds >= 1, got {tick_raw:g}")
+    tick = int(tick_raw)
+    duration = int(parse_duration(raw.get("duration", "7d"), "duration"))
+    history = int(parse_duration(raw.get("history", "14d"), "history"))
+    if duration // tick <= 0:
+        raise ScenarioError("field 'duration' must be at least one tick")
+    if (duration + history) // tick > MAX_TICKS:
+        raise ScenarioError(f"fields 'duration' + 'history': {(duration + history) // tick:,} "
+                            f"ticks, more than the bound of {MAX_TICKS:,}")
+    return tick, duration, history
+
+
+def _graph(raw: Mapping[str, Any], base_dir: Path | None) -> ServiceGraph:
+    graph_ref = str(raw.get("graph", "boutique"))
+    graph_path = (
+        (base_dir / graph_ref) if base_dir and graph_ref.endswith((".yaml", ".yml")) else graph_ref
+    )
+    return load_graph(graph_path)
 
 
 def parse_scenario(raw: Any, *, base_dir: Path | None = None, name: str = "scenario") -> Scenario:
@@ -154,45 +250,32 @@ def parse_scenario(raw: Any, *, base_dir: Path | None = None, name: str = "scena
         raise ScenarioError(f"scenario {name!r}: expected a mapping")
     name = str(raw.get("name", name))
     try:
-        graph_ref = str(raw.get("graph", "boutique"))
-        graph_path = (
-            (base_dir / graph_ref)
-            if base_dir and graph_ref.endswith((".yaml", ".yml"))
-            else graph_ref
-        )
-        graph = load_graph(graph_path)
-        tick = int(parse_duration(raw.get("tick_seconds", 60), "tick_seconds"))
-        if tick <= 0:
-            raise ScenarioError("field 'tick_seconds' must be > 0")
-        slo_raw = raw.get("slo") or {}
-        slo = Slo(
-            float(slo_raw.get("p95_latency_ms", 400)), float(slo_raw.get("max_error_ratio", 0.001))
-        )
+        tick, duration, history = _ticks(raw)
+        events = raw.get("events") or []
+        if not isinstance(events, list):
+            raise ScenarioError(f"field 'events': expected a list, got {events!r}")
         scenario = Scenario(
             name=name,
-            graph=graph,
+            graph=_graph(raw, base_dir),
             start=_datetime(raw.get("start", "2026-11-23T00:00:00"), "start"),
-            duration_seconds=int(parse_duration(raw.get("duration", "7d"), "duration")),
-            history_seconds=int(parse_duration(raw.get("history", "14d"), "history")),
+            duration_seconds=duration,
+            history_seconds=history,
             tick_seconds=tick,
-            slo=slo,
-            prices=Prices(**(raw.get("prices") or {})),
+            slo=_slo(raw.get("slo")),
+            prices=_prices(raw.get("prices")),
             workload=_workload(raw.get("workload")),
-            events=tuple(_event(e, i) for i, e in enumerate(raw.get("events") or [])),
+            events=tuple(_event(e, i) for i, e in enumerate(events)),
         )
-    except (TypeError, ValueError) as e:
+    except ScenarioError as e:
         raise ScenarioError(f"scenario {name!r}: {e}") from e
-    if scenario.ticks <= 0:
-        raise ScenarioError(f"scenario {name!r}: field 'duration' must be at least one tick")
     if "trace" in raw:
         trace_path = Path(str(raw["trace"]))
         trace_path = (
             trace_path if trace_path.is_absolute() or base_dir is None else base_dir / trace_path
         )
         first = scenario.start - timedelta(seconds=scenario.history_seconds)
-        scale = float(raw.get("trace_scale", 1.0))
-        if scale <= 0:
-            raise ScenarioError(f"scenario {name!r}: field 'trace_scale' must be > 0")
+        scale = finite(f"scenario {name!r}", "trace_scale", raw.get("trace_scale", 1.0),
+                       error=ScenarioError, above=0, maximum=1e6)
         rps = load_trace(trace_path, first, scenario.history_ticks + scenario.ticks, tick)
         scenario = replace(scenario, trace_rps=rps * scale)
     return scenario
@@ -202,10 +285,7 @@ def load_scenario(source: str | Path) -> Scenario:
     """A scenario from a YAML file, or a built-in one by name (see `builtin_scenarios`)."""
     path = Path(source)
     if path.suffix in {".yaml", ".yml"}:
-        try:
-            text = path.read_text()
-        except OSError as e:
-            raise ScenarioError(f"scenario file {str(path)!r}: {e.strerror}") from e
+        text = read_text(path, "scenario file", ScenarioError)
         base_dir, default = path.parent, path.stem
     else:
         res = resources.files("envs.data").joinpath(f"scenario-{source}.yaml")
@@ -218,7 +298,8 @@ def load_scenario(source: str | Path) -> Scenario:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ScenarioError(f"scenario {default!r}: not valid YAML ({e})") from e
+        raise ScenarioError(
+            f"scenario {default!r}: not valid YAML ({describe_yaml_error(e)})") from e
     try:
         return parse_scenario(raw, base_dir=base_dir, name=default)
     except EnvError:

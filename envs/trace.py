@@ -5,72 +5,218 @@
 - rates: `timestamp,rate` (requests per second over the interval that starts at `timestamp`);
   each tick takes the rate of the last sample at or before it.
 
-A header row is required. Empty files, unparseable rows (named by line number), unsorted
-timestamps and gaps (no sample for longer than `max_gap_seconds`) are errors, never silently filled.
+A header row is required. Empty files, unparseable rows (named by line number), timestamps that
+are not finite or out of range, unsorted timestamps, duplicate timestamps of the rates shape (which
+rate would win?) and gaps (no sample for longer than `max_gap_seconds`) are errors, never silently
+filled. The file is read once, streaming: an events trace is binned while it is read (memory is
+per bin, not per row), a rates trace keeps two floats a row.
 """
 
 from __future__ import annotations
 
 import csv
+import math
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from envs.errors import TraceError
+from envs.number import MAX_TICKS
+from envs.textfile import describe_decode_error, describe_os_error
 
 _EPOCH = datetime(1970, 1, 1)
+MAX_TIMESTAMP = 253_402_300_799.0  # 9999-12-31T23:59:59 UTC
+_CHUNK_ROWS = 65_536
 
 
 def _timestamp(raw: str, where: str) -> float:
     raw = raw.strip()
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise TraceError(f"{where}: unparseable timestamp {raw!r}") from None
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return (dt - _EPOCH).total_seconds()
+        try:
+            dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise TraceError(f"{where}: unparseable timestamp {raw!r}") from None
+        if dt.tzinfo is not None:
+            dt = dt.astimezone(UTC).replace(tzinfo=None)
+        value = (dt - _EPOCH).total_seconds()
+    if not math.isfinite(value) or not 0 <= value <= MAX_TIMESTAMP:
+        raise TraceError(f"{where}: timestamp {raw!r} must be finite Unix seconds between 0 and "
+                         f"{MAX_TIMESTAMP:.0f} (year 9999)")
+    return value
 
 
-def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Timestamps (Unix seconds, naive = local-as-UTC) and rates (None for the events shape)."""
+def _rate(raw: str, name: str, line: int) -> float:
     try:
-        with path.open(newline="") as f:
-            rows = list(csv.reader(f))
+        rate = float(raw)
+    except ValueError:
+        raise TraceError(f"trace {name!r} line {line}: unparseable rate {raw!r}") from None
+    if not math.isfinite(rate) or rate < 0:
+        raise TraceError(
+            f"trace {name!r} line {line}: rate must be a finite number >= 0, got {raw!r}")
+    return rate
+
+
+@dataclass
+class TraceScan:
+    """One pass over a trace: its extent and gaps, and either its rates or its binned events."""
+
+    name: str
+    first: float  # Unix seconds (naive = local-as-UTC) of the first row
+    last: float
+    rows: int
+    max_gap_seconds: float
+    gap_line: int  # line of the row before the largest gap
+    times: np.ndarray | None  # rates shape: each row's timestamp
+    rates: np.ndarray | None  # rates shape: each row's rate
+    counts: np.ndarray | None  # events shape: rows per bin, from `first`
+    bin_seconds: float
+
+    @property
+    def is_events(self) -> bool:
+        return self.counts is not None
+
+
+class _Scanner:
+    """Accumulates rows chunk by chunk: checks order, gaps and duplicates, bins events."""
+
+    def __init__(self, name: str, rates: bool, bin_seconds: float, bins: int | None) -> None:
+        self.name, self.bin_seconds = name, bin_seconds
+        self.max_bins = bins if bins is not None else MAX_TICKS
+        self.exact_bins = bins
+        self.first: float | None = None
+        self.last = math.nan
+        self.last_line = 0
+        self.rows = 0
+        self.max_gap, self.gap_line = 0.0, 0
+        self.times: array[float] | None = array("d") if rates else None
+        self.rates: array[float] | None = array("d") if rates else None
+        self.counts = np.zeros(0 if rates else 1024, dtype=np.int64)
+        self.high_bin = -1
+
+    def add(self, stamps: list[float], lines: list[int], rates: list[float]) -> None:
+        t = np.asarray(stamps, dtype=float)
+        if self.first is None:
+            self.first, self.last, self.last_line = float(t[0]), float(t[0]), lines[0]
+        prev = np.concatenate([[self.last], t[:-1]])
+        step = t - prev
+        if np.any(step < 0):
+            k = int(np.argmax(step < 0))
+            raise TraceError(f"trace {self.name!r} line {lines[k]}: timestamps go backwards")
+        dup = step == 0
+        dup[0] &= self.rows > 0  # the very first row has no row before it
+        if self.rates is not None and dup.any():
+            k = int(np.argmax(dup))
+            raise TraceError(f"trace {self.name!r} line {lines[k]}: duplicate timestamp (the "
+                             "row before has it too; one rate per timestamp)")
+        k = int(np.argmax(step))
+        if step[k] > self.max_gap:
+            self.max_gap = float(step[k])
+            self.gap_line = lines[k - 1] if k > 0 else self.last_line
+        self.last, self.last_line = float(t[-1]), lines[-1]
+        self.rows += len(stamps)
+        if self.times is not None and self.rates is not None:
+            self.times.extend(stamps)
+            self.rates.extend(rates)
+        else:
+            self._bin(t - self.first)
+
+    def _bin(self, offsets: np.ndarray) -> None:
+        """Rows per bin [k*b, (k+1)*b), exactly as np.histogram's edges (the last one closed)."""
+        b = self.bin_seconds
+        idx = np.floor(offsets / b).astype(np.int64)
+        idx -= offsets < idx * b
+        idx += offsets >= (idx + 1) * b
+        if self.exact_bins is not None:
+            idx[(idx == self.exact_bins) & (offsets == self.exact_bins * b)] = self.exact_bins - 1
+            idx = idx[idx < self.exact_bins]
+        elif len(idx) and idx[-1] >= self.max_bins:
+            raise TraceError(f"trace {self.name!r}: spans more than the bound of "
+                             f"{self.max_bins:,} bins of {b:g} s")
+        if not len(idx):
+            return
+        top = int(idx[-1])
+        if top >= len(self.counts):
+            grown = np.zeros(max(top + 1, 2 * len(self.counts)), dtype=np.int64)
+            grown[: len(self.counts)] = self.counts
+            self.counts = grown
+        self.counts += np.bincount(idx, minlength=len(self.counts))[: len(self.counts)]
+        self.high_bin = max(self.high_bin, top)
+
+    def result(self) -> TraceScan:
+        assert self.first is not None
+        scan = TraceScan(self.name, self.first, self.last, self.rows, self.max_gap,
+                         self.gap_line, None, None, None, self.bin_seconds)
+        if self.times is not None and self.rates is not None:
+            scan.times, scan.rates = np.frombuffer(self.times), np.frombuffer(self.rates)
+        else:
+            n = self.exact_bins if self.exact_bins is not None else self.high_bin + 1
+            counts = np.zeros(n, dtype=np.int64)
+            counts[: min(n, len(self.counts))] = self.counts[:n]
+            scan.counts = counts
+        return scan
+
+
+def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each non-blank row; OSError and UnicodeDecodeError named."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            for row in reader:
+                if row and (row[0].strip() or any(c.strip() for c in row)):
+                    yield reader.line_num, row
     except OSError as e:
-        raise TraceError(f"trace {str(path)!r}: {e.strerror}") from e
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if len(rows) < 2:
+        raise TraceError(f"trace {str(path)!r}: {describe_os_error(e)}") from e
+    except UnicodeDecodeError as e:
+        raise TraceError(f"trace {str(path)!r}: {describe_decode_error(e)}") from e
+    except csv.Error as e:
+        raise TraceError(f"trace {str(path)!r}: not CSV ({e})") from e
+
+
+def scan_csv(path: Path, bin_seconds: float = 60.0, bins: int | None = None) -> TraceScan:
+    """Read the trace at `path` once. Events are counted per `bin_seconds` from the first row
+    (only the first `bins` bins kept, if given: the last edge closed, like np.histogram)."""
+    rows = _rows(path)
+    head = next(rows, None)
+    if head is None:
         raise TraceError(f"trace {str(path)!r}: empty (need a header and at least one row)")
-    header = [h.strip().lower() for h in rows[0]]
+    header = [h.strip().lower() for h in head[1]]
     if "timestamp" not in header:
-        raise TraceError(f"trace {str(path)!r}: header has no 'timestamp' column (got {rows[0]})")
+        raise TraceError(f"trace {str(path)!r}: header has no 'timestamp' column (got {head[1]})")
     ti = header.index("timestamp")
     ri = header.index("rate") if "rate" in header else None
-    times, rates = [], []
-    for n, row in enumerate(rows[1:], start=2):
-        where = f"trace {path.name!r} line {n}"
-        if len(row) != len(header):
-            raise TraceError(f"{where}: expected {len(header)} columns, got {len(row)}")
-        times.append(_timestamp(row[ti], where))
+    scanner = _Scanner(path.name, ri is not None, bin_seconds, bins)
+    stamps: list[float] = []
+    lines: list[int] = []
+    rates: list[float] = []
+    width = len(header)
+    for line, row in rows:
+        if len(row) != width:
+            raise TraceError(f"trace {path.name!r} line {line}: expected {width} columns, "
+                             f"got {len(row)}")
+        try:  # the common case first: Unix seconds in range (NaN fails the comparison)
+            stamp = float(row[ti])
+            if not 0 <= stamp <= MAX_TIMESTAMP:
+                raise ValueError
+        except ValueError:
+            stamp = _timestamp(row[ti], f"trace {path.name!r} line {line}")
+        stamps.append(stamp)
+        lines.append(line)
         if ri is not None:
-            try:
-                rate = float(row[ri])
-            except ValueError:
-                raise TraceError(f"{where}: unparseable rate {row[ri]!r}") from None
-            if not np.isfinite(rate) or rate < 0:
-                raise TraceError(f"{where}: rate must be a finite number >= 0, got {row[ri]!r}")
-            rates.append(rate)
-    t = np.asarray(times)
-    if np.any(np.diff(t) < 0):
-        n = int(np.argmax(np.diff(t) < 0)) + 3
-        raise TraceError(f"trace {path.name!r} line {n}: timestamps go backwards")
-    return t, (np.asarray(rates) if ri is not None else None)
+            rates.append(_rate(row[ri], path.name, line))
+        if len(stamps) == _CHUNK_ROWS:
+            scanner.add(stamps, lines, rates)
+            stamps, lines, rates = [], [], []
+    if stamps:
+        scanner.add(stamps, lines, rates)
+    if scanner.rows == 0:
+        raise TraceError(f"trace {str(path)!r}: empty (need a header and at least one row)")
+    return scanner.result()
 
 
 def load_trace(
@@ -80,29 +226,31 @@ def load_trace(
 
     The trace's own start is aligned to `first` (traces are replayed at the scenario's dates).
     """
-    t, rates = read_csv(path)
-    t = t - t[0]
+    scan = scan_csv(path, float(tick_seconds), ticks)
     span = ticks * tick_seconds
-    gaps = np.diff(t)
-    if len(gaps) and gaps.max() > max_gap_seconds:
-        i = int(np.argmax(gaps))
+    if scan.max_gap_seconds > max_gap_seconds:
         raise TraceError(
-            f"trace {path.name!r}: gap of {gaps[i]:.0f} s after row {i + 2} "
-            f"(more than {max_gap_seconds:.0f} s without a sample)"
+            f"trace {path.name!r}: gap of {scan.max_gap_seconds:.0f} s after row "
+            f"{scan.gap_line} (more than {max_gap_seconds:.0f} s without a sample)"
         )
-    edges = np.arange(ticks + 1) * float(tick_seconds)
-    if rates is None:
-        if t[-1] + tick_seconds < span:
+    covered = scan.last - scan.first
+    if scan.counts is not None:
+        if covered + tick_seconds < span:
             raise TraceError(
-                f"trace {path.name!r}: covers {t[-1] / 3600:.1f} h, need {span / 3600:.1f} h"
+                f"trace {path.name!r}: covers {covered / 3600:.1f} h, need {span / 3600:.1f} h"
             )
-        counts, _ = np.histogram(t, bins=edges)
-        result: np.ndarray = counts / float(tick_seconds)
+        result: np.ndarray = scan.counts / float(tick_seconds)
         return result
+    assert scan.times is not None and scan.rates is not None
+    t = scan.times - scan.first
+    gaps = np.diff(t)
     step = float(np.median(gaps)) if len(gaps) else float(tick_seconds)
-    if t[-1] + step < span:
+    if covered + step < span:
         raise TraceError(
-            f"trace {path.name!r}: covers {(t[-1] + step) / 3600:.1f} h, need {span / 3600:.1f} h"
+            f"trace {path.name!r}: covers {(covered + step) / 3600:.1f} h, "
+            f"need {span / 3600:.1f} h"
         )
-    idx = np.searchsorted(t, edges[:-1], side="right") - 1
-    return rates[idx]
+    edges = np.arange(ticks) * float(tick_seconds)
+    idx = np.searchsorted(t, edges, side="right") - 1
+    rates: np.ndarray = scan.rates[idx]
+    return rates

@@ -170,5 +170,5 @@ def generate(
     for i, shock in enumerate(shocks.tolist()):  # AR(1) log-noise; ~0.3 us a tick
         level = phi * level + shock
         noise[i] = level
-    result: np.ndarray = mean * np.exp(noise - 0.5 * spec.noise_cv**2)
-    return result
+    result: np.ndarray = np.maximum(mean * np.exp(noise - 0.5 * spec.noise_cv**2), 0.0)
+    return result  # a falling trend never makes demand negative

@@ -226,7 +226,7 @@ def write_timeline(bench: BenchRun, path: Path) -> None:
 def write_outputs(bench: BenchRun, out: Path) -> dict[str, object]:
     out.mkdir(parents=True, exist_ok=True)
     res = results(bench)
-    (out / "results.json").write_text(json.dumps(res, indent=2) + "\n")
+    (out / "results.json").write_text(json.dumps(res, indent=2, allow_nan=False) + "\n")
     write_timeline(bench, out / "timeline.csv")
     write_report(bench.scenario, bench.run_rps, bench.episodes, out / "report.html")
     return res

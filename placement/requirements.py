@@ -35,6 +35,7 @@ import numpy as np
 
 from envs.errors import GraphError
 from envs.graph import ServiceGraph, load_graph, parse_graph
+from envs.number import finite
 from placement.errors import AppError
 
 _SERVICE_KEYS = {
@@ -98,13 +99,13 @@ class App:
         return tuple(pairs)
 
 
+MAX_ANNOTATION = 1e9  # beyond it a requirement is a typo, and the solver's numbers overflow
+
+
 def _number(where: str, key: str, raw: Any, *, positive: bool = False) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise AppError(f"{where}: placement.{key} must be a number, got {raw!r}")
-    if raw < 0 or (positive and raw == 0):
-        raise AppError(f"{where}: placement.{key} must be {'> 0' if positive else '>= 0'}, "
-                       f"got {raw!r}")
-    return float(raw)
+    return finite("", f"{where}: placement.{key}", raw, error=AppError,
+                  above=0 if positive else None, minimum=None if positive else 0,
+                  maximum=MAX_ANNOTATION)
 
 
 def _default(where: str, block: Mapping[str, Any], key: str) -> float:

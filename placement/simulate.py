@@ -14,7 +14,7 @@ edge in call order while the store's capacity lasts) and `edgewise` (the MILP pl
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -135,7 +135,10 @@ def parse_outage(raw: str) -> WanOutage:
 
     try:
         start, duration = raw.split("/", 1)
-        return WanOutage(datetime.fromisoformat(start), parse_duration(duration, "--wan-outage"))
+        at = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        if at.tzinfo is not None:  # an offset is converted to UTC, as scenario times are
+            at = at.astimezone(UTC).replace(tzinfo=None)
+        return WanOutage(at, parse_duration(duration, "--wan-outage"))
     except ValueError as e:
         raise PlacementError(
             f"--wan-outage: expected START/DURATION like 2026-11-27T02:00/2h, got {raw!r}"

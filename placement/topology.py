@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from envs.dns_label import dns_label_problem
+from envs.textfile import describe_yaml_error, read_text
 from placement.errors import TopologyError
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Location(_Frozen):
@@ -41,6 +43,14 @@ class Wan(_Frozen):
         return self
 
 
+def _site_name(value: str) -> str:
+    """Site names become cluster and file names (`manifests/<name>.yaml`): DNS-1123 labels."""
+    problem = dns_label_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 class Store(_Frozen):
     """A store's edge cluster. Capacities are what is allocatable to Edgewise's services."""
 
@@ -53,6 +63,11 @@ class Store(_Frozen):
     shopper_rtt_ms: float = Field(default=2.0, gt=0, description="shopper to the store cluster")
     wan: Wan
 
+    @field_validator("name")
+    @classmethod
+    def _dns_name(cls, value: str) -> str:
+        return _site_name(value)
+
 
 class Region(_Frozen):
     """A cloud region. `gpu_hour_usd` is null when the region offers no GPUs."""
@@ -62,6 +77,11 @@ class Region(_Frozen):
     vcpu_hour_usd: float = Field(gt=0)
     memory_gib_hour_usd: float = Field(default=0.004, ge=0)
     gpu_hour_usd: float | None = Field(default=None, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _dns_name(cls, value: str) -> str:
+        return _site_name(value)
 
     @property
     def has_gpus(self) -> bool:
@@ -182,13 +202,10 @@ def parse_topology(raw: Any, *, name: str = "fleet") -> Topology:
 
 def load_topology(path: str | Path) -> Topology:
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise TopologyError(f"topology file {str(p)!r}: {e.strerror}") from e
+    text = read_text(p, "topology file", TopologyError)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        first = str(e).splitlines()[0] if str(e) else "parse error"
-        raise TopologyError(f"topology file {str(p)!r}: not valid YAML ({first})") from e
+        raise TopologyError(
+            f"topology file {str(p)!r}: not valid YAML ({describe_yaml_error(e)})") from e
     return parse_topology(raw, name=p.stem)

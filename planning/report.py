@@ -122,7 +122,8 @@ def write_plan(plan: Plan, points: Sequence[SweepPoint], graph: ServiceGraph, ou
     out.mkdir(parents=True, exist_ok=True)
     write_plan_csv(plan, out / "plan.csv")
     write_sweep_csv(points, out / "sweep.csv")
-    (out / "plan.json").write_text(json.dumps(plan_json(plan, points), indent=2) + "\n")
+    (out / "plan.json").write_text(
+        json.dumps(plan_json(plan, points), indent=2, allow_nan=False) + "\n")
     write_plan_html(plan, points, out / "plan.html")
     (out / "keda-scaledobjects.yaml").write_text(
         dump_all(scaled_objects(plan, graph, namespace=namespace, timezone=timezone)))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.trace import load_trace, read_csv
+from envs.trace import load_trace, scan_csv
 from envs.workload import Event
 from scaler.errors import ForecastInputError, ScalerError
 from scaler.forecast import HoltWinters, SeasonalNaive
@@ -111,13 +111,14 @@ def baseline_forecast(method: Method, series: HourlySeries, horizon_hours: int,
 
 def trace_series(path: Path) -> HourlySeries:
     """Hourly means of a trace CSV (either shape `envs.trace` reads), from its first timestamp."""
-    t, rates = read_csv(path)
-    first = _EPOCH + timedelta(seconds=float(t[0]))
-    span = float(t[-1] - t[0])
-    if rates is None:
+    scan = scan_csv(path)
+    first = _EPOCH + timedelta(seconds=scan.first)
+    span = scan.last - scan.first
+    if scan.times is None:
         tick = 60
     else:
-        step = float(np.median(np.diff(t))) if len(t) > 1 else float(HOUR_SECONDS)
+        step = (float(np.median(np.diff(scan.times))) if len(scan.times) > 1
+                else float(HOUR_SECONDS))
         if step > HOUR_SECONDS:
             raise ForecastInputError(
                 f"trace {path.name!r}: samples every {step:.0f} s; hourly or finer is needed")

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from envs.errors import EnvError
 from envs.randomize import RandomizationSpec
 from envs.scenario import Scenario, load_scenario
+from envs.textfile import describe_yaml_error, read_text
 from envs.trace import load_trace
 from training.errors import ConfigError
 
@@ -135,12 +136,12 @@ def prometheus_rates(path: Path, first: datetime, ticks: int, tick_seconds: int)
 
 def load_config(path: str | Path) -> TrainConfig:
     p = Path(path)
+    text = read_text(p, "training config", ConfigError)
     try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except OSError as e:
-        raise ConfigError(f"training config {str(p)!r}: {e.strerror}") from e
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"training config {str(p)!r}: not valid YAML ({e})") from e
+        raise ConfigError(
+            f"training config {str(p)!r}: not valid YAML ({describe_yaml_error(e)})") from e
     if not isinstance(raw, dict):
         raise ConfigError(f"training config {str(p)!r}: expected a mapping")
     try:

@@ -82,7 +82,7 @@ BAD_GRAPH = (
         ),
         (
             ["bench", "--scenario", "black-friday", "--seed", "soon", "--out", "x"],
-            "invalid int value: 'soon'",
+            "argument --seed: expected a whole number, got 'soon'",
         ),
         (["bench", "--scenario", "black-friday"], "the following arguments are required: --out"),
         (["teleport"], "invalid choice: 'teleport'"),

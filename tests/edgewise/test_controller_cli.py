@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_deploy_dir_matches_the_renderer() -> None:
-    """deploy/ is the golden copy: regenerate with `edgewise manifests --out deploy`."""
+    """deploy/ is the golden copy: regenerate with `edgewise manifests --out deploy --force`."""
     for name, text in render().items():
         assert (REPO / "deploy" / name).read_text() == text, f"deploy/{name} is stale"
 
@@ -44,8 +44,8 @@ def test_add_parser_registers_the_subcommands() -> None:
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers(dest="command"))
     for cmd in ("controller", "manifests", "replay"):
-        assert callable(parser.parse_args([cmd] + (["--scenario", "x"] if cmd == "replay"
-                                                   else [])).func)
+        extra = {"replay": ["--scenario", "x"], "manifests": ["--out", "x"]}.get(cmd, [])
+        assert callable(parser.parse_args([cmd, *extra]).func)
 
 
 def test_manifests_to_a_directory(tmp_path: Path) -> None:
