@@ -135,7 +135,7 @@ class ControlPlane:
         self.procs["kcm"] = Proc("kcm", [
             str(bin_dir / "kube-controller-manager"), "--kubeconfig", str(self.kubeconfig),
             "--leader-elect=false", "--port=0", "--secure-port=0",
-            "--controllers=deployment,replicaset,serviceaccount,serviceaccount-token,"
+            "--controllers=deployment,replicaset,serviceaccount,serviceaccount-token,nodelifecycle,"
             "horizontalpodautoscaling",
             "--horizontal-pod-autoscaler-sync-period=1s",
             # token Secrets carry the apiserver's CA: what a Pod's in-cluster config trusts

@@ -44,6 +44,7 @@ class Containerd:
     workdir: Path
     sandbox_image: str
     proc: Proc | None = None
+    runtime_lines: list[str] = field(default_factory=list)
 
     @property
     def socket(self) -> Path:
@@ -62,6 +63,10 @@ class Containerd:
             cri, f'  sandbox_image = "{self.sandbox_image}"',
             '  stream_server_address = "127.0.0.1"', '  stream_server_port = "0"',
             '  enable_selinux = false', '  disable_apparmor = true',
+            # root here lacks CAP_SYS_RESOURCE: a negative oom_score_adj (the sandbox's -998)
+            # is EACCES, which runc reports as "can't get final child's PID from pipe: EOF"
+            '  restrict_oom_score_adj = true',
+            *self.runtime_lines,
             f"{cri[:-1]}.cni]", '  bin_dir = "/usr/lib/cni"', f'  conf_dir = "{d / "cni"}"',
             "", ]))
         (d / "cni" / "10-edgewise.conflist").write_text(json.dumps(cni_config(d / "ipam")))
@@ -193,11 +198,11 @@ class Node:
                  f"dnat to 127.0.0.1:{self.control_plane.api_port}"]
         rules += [f'iifname "{BRIDGE}" ip daddr {GATEWAY} tcp dport {p} dnat to 127.0.0.1:{p}'
                   for p in self.host_ports]
-        script = "\n".join([f"table ip {NFT_TABLE} {{", "  chain pre {",
+        script = "\n".join([f"table ip {NFT_TABLE} {{", "  chain pod_dnat {",
                             "    type nat hook prerouting priority dstnat; policy accept;",
                             *(f"    {r}" for r in rules), "  }",
                             # nothing from the pods is routed off the bridge (no uplink)
-                            "  chain fwd {",
+                            "  chain pod_forward {",
                             "    type filter hook forward priority filter; policy accept;",
                             f'    iifname "{BRIDGE}" oifname != "{BRIDGE}" drop',
                             f'    oifname "{BRIDGE}" iifname != "{BRIDGE}" drop', "  }",
