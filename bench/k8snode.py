@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -33,6 +34,7 @@ SUBNET = "10.213.0.0/24"
 GATEWAY = "10.213.0.1"
 SERVICE_IP = "10.0.0.1"  # the `kubernetes` Service: first IP of the lab's service range
 NFT_TABLE = "edgewise_lab"
+POD_LOGS = Path("/var/log/pods")
 
 
 def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -151,9 +153,11 @@ class Node:
     containerd: Containerd | None = None
     started_seconds: float = 0.0  # start() returned; the caller adds the wait for Ready
     t0: float = 0.0
+    _logs_before: set[str] = field(default_factory=set)
 
     def start(self) -> Node:
         self.t0 = t0 = time.monotonic()
+        self._logs_before = set(os.listdir(POD_LOGS)) if POD_LOGS.is_dir() else set()
         d = self.workdir
         d.mkdir(parents=True, exist_ok=True)
         self.containerd = Containerd(d / "containerd", self.sandbox_image).start()
@@ -220,6 +224,14 @@ class Node:
         _run("nft", "delete", "table", "ip", NFT_TABLE, check=False)
         _run("ip", "link", "delete", BRIDGE, check=False)
         _remove_cgroups("kubepods")
+        # kubelet 1.20 writes container logs to /var/log/pods (fixed); drop what this node wrote
+        if POD_LOGS.is_dir():
+            for name in set(os.listdir(POD_LOGS)) - self._logs_before:
+                shutil.rmtree(POD_LOGS / name, ignore_errors=True)
+        links = Path("/var/log/containers")
+        for link in links.glob("*.log") if links.is_dir() else []:
+            if link.is_symlink() and not link.exists() and str(POD_LOGS) in os.readlink(link):
+                link.unlink()
 
     def ready(self, core: Any) -> bool:
         node = core.read_node(NODE, _request_timeout=5)

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ def node(control_plane: ControlPlane, prometheus: Prometheus, replay_ports: list
     if os.geteuid() != 0 or missing:
         pytest.skip(f"a real node needs root and {', '.join(missing) or 'root'} (scripts/setup)")
     pause, pause_tar = _image("pause")
+    _clear_earlier_worlds(kube)
     n = Node(e2e_dir / "node", control_plane, pause_tar, pause,
              host_ports=[prometheus.port, *replay_ports])
     try:
@@ -58,6 +60,40 @@ def node(control_plane: ControlPlane, prometheus: Prometheus, replay_ports: list
         yield n
     finally:
         n.stop()
+
+
+SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
+
+
+def _clear_earlier_worlds(api: client.ApiClient) -> None:
+    """The session's earlier worlds (PodReadier tests) leave Deployments, Pending Pods and
+    scalers behind: with a node they would be scheduled (1 CPU each) and fill it. The lab has no
+    garbage collector, so each kind is removed explicitly; finalizers are dropped (their
+    controllers have stopped)."""
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    custom = client.CustomObjectsApi(api)
+    for ns in core.list_namespace().items:
+        name = ns.metadata.name
+        if name in SYSTEM_NAMESPACES:
+            continue
+        with _absent_ok():
+            for obj in custom.list_namespaced_custom_object(GROUP, VERSION, name, PLURAL)["items"]:
+                scaler = obj["metadata"]["name"]
+                custom.patch_namespaced_custom_object(GROUP, VERSION, name, PLURAL, scaler,
+                                                      {"metadata": {"finalizers": []}})
+                custom.delete_namespaced_custom_object(GROUP, VERSION, name, PLURAL, scaler)
+        apps.delete_collection_namespaced_deployment(name)
+        apps.delete_collection_namespaced_replica_set(name)
+        core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
+
+
+@contextmanager
+def _absent_ok() -> Iterator[None]:
+    try:
+        yield
+    except ApiException as e:
+        if e.status != 404:  # no CRD yet
+            raise
 
 
 def _bind_node_role(api: client.ApiClient) -> None:
@@ -162,7 +198,8 @@ def shop(installed: client.ApiClient, node: Node, control_plane: ControlPlane,
     w.replay(scenario_yaml(w.workdir / "realshop.yaml", 40), anchor)
     w.wait_scraped()
     start = anchor + 40 * 60 / SPEED
-    event = {"name": "doorbuster", "start": rfc(start), "end": rfc(start + 21 * 60 / SPEED),
+    # The floor stays up for 3 minutes: the later tests (handover, finalizer) act inside it.
+    event = {"name": "doorbuster", "start": rfc(start), "end": rfc(start + 180),
              "expectedUplift": 3.0, "leadSeconds": 20}
     # The Pods reach Prometheus and the replay through the bridge gateway (DNAT to loopback).
     w.scaler("shop", events=[event], period=2.0, cooldown=6,
