@@ -172,7 +172,7 @@ class Node:
             "--container-runtime=remote",
             f"--container-runtime-endpoint=unix://{self.containerd.socket}",
             "--root-dir", str(d / "kubelet"), "--hostname-override", NODE,
-            "--node-ip", "127.0.0.1", "--v=1"], d / "kubelet.log").start()
+            "--node-ip", GATEWAY, "--v=1"], d / "kubelet.log").start()
         self.procs["scheduler"] = Proc("scheduler", [
             str(K8S_BIN / "kube-scheduler"), "--kubeconfig", str(self.control_plane.kubeconfig),
             "--leader-elect=false", "--port=0", "--bind-address=127.0.0.1",

@@ -262,3 +262,12 @@ def test_deleting_the_scaler_restores_the_hpa_floor_in_cluster(
 
     wait_for(gone, 60, "the PredictiveScaler to disappear (finalizer released)")
     assert read_hpa().spec.min_replicas == 2
+    # Everything above went through the shipped RBAC: not one request was refused.
+    logs = _controller_logs()
+    assert logs and not any("HTTP 403" in text for text in logs.values()), logs
+
+
+def _controller_logs() -> dict[str, str]:
+    """The controller containers' logs as the kubelet wrote them (every restart's file)."""
+    pods = Path("/var/log/pods")
+    return {str(f): f.read_text() for f in pods.glob(f"{NAMESPACE}_{NAME}-*/controller/*.log")}
