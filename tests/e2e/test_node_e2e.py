@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 
 from bench.k8slab import REPO, ControlPlane, Prometheus, wait_for
 from bench.k8snode import GATEWAY, NODE, Node
-from controller.manifests import LEASE, NAME, NAMESPACE
+from controller.manifests import IMAGE_NAME, IMAGE_TAG, LEASE, NAME, NAMESPACE
 from controller.spec import GROUP, PLURAL, VERSION
 from tests.e2e.world import SPEED, World, rfc, scenario_yaml
 
@@ -116,6 +116,7 @@ def installed(node: Node, crd: client.ApiClient, control_plane: ControlPlane, e2
               ) -> client.ApiClient:
     """`kubectl apply -k deploy/` after importing the image the kustomization names."""
     name, tarball = _image("base")
+    assert name == f"{IMAGE_NAME}:{IMAGE_TAG}"  # what deploy/'s kustomization maps to
     node.import_image(tarball)
     out = subprocess.run(["kubectl", "--kubeconfig", str(control_plane.kubeconfig), "apply",
                           "-k", str(REPO / "deploy")], capture_output=True, text=True,
@@ -137,9 +138,11 @@ def _holder(api: client.ApiClient) -> str:
     return str(lease.spec.holder_identity)
 
 
-def test_node_ready_and_the_image_imported(node: Node, kube: client.ApiClient) -> None:
+def test_node_ready_with_its_local_sandbox_image(node: Node, kube: client.ApiClient) -> None:
     obj = client.CoreV1Api(kube).read_node(NODE)
     assert any(c.type == "Ready" and c.status == "True" for c in obj.status.conditions)
+    images = {n for i in obj.status.images or [] for n in i.names or []}
+    assert node.sandbox_image in images, images
     assert node.started_seconds < 120
     print(f"node Ready {node.started_seconds:.1f} s after start")
 
@@ -152,7 +155,7 @@ def test_controller_pods_from_deploy_run_with_one_leader(installed: client.ApiCl
         assert p.spec.service_account_name == NAME
         assert p.spec.node_name == NODE
         [c] = p.spec.containers
-        assert c.image == "localhost/edgewise/edgewise:0.1.0"
+        assert c.image == f"{IMAGE_NAME}:{IMAGE_TAG}"
         assert c.readiness_probe.http_get.path == "/readyz"
         assert p.status.container_statuses[0].ready
     wait_for(lambda: _holder(installed) in {p.metadata.name for p in running}, 60,
