@@ -88,11 +88,14 @@ class Containerd:
     def stop(self) -> None:
         if self.proc is None:
             return
-        # The shims outlive containerd by design; kill each by the pid containerd recorded.
+        # The shims outlive containerd by design: note their pids (recorded in each task's
+        # bundle) while containerd runs, kill the containers, stop containerd, then the shims.
+        shims = _shim_pids(self.workdir)
         for task in self.ctr("tasks", "ls", "-q").stdout.split():
-            self.ctr("tasks", "kill", "-s", "SIGKILL", task)
+            self.ctr("tasks", "kill", "-a", "-s", "SIGKILL", task)
+        time.sleep(1)
         self.proc.stop()
-        for shim_pid in _shim_pids(self.workdir):
+        for shim_pid in shims + _shim_pids(self.workdir):
             with suppress(ProcessLookupError):
                 os.kill(shim_pid, signal.SIGKILL)
         _unmount_under(self.workdir)
