@@ -3,7 +3,9 @@ kube-controller-manager (built by scripts/build-k8s.sh, cached), Debian's Promet
 processes of our own (`edgewise replay`, `edgewise controller`). Everything listens on 127.0.0.1
 on free ports and is stopped by its pid.
 
-The one simulated part is `PodReadier`: there is no kubelet, so it marks Pods Running/Ready.
+The one simulated part is `PodReadier`, for the tests without a node: it marks Pods
+Running/Ready. `bench/k8snode.py` joins a real node (containerd, kubelet, kube-scheduler) to this
+control plane instead.
 """
 
 from __future__ import annotations
