@@ -3,7 +3,9 @@ kube-controller-manager (built by scripts/build-k8s.sh, cached), Debian's Promet
 processes of our own (`edgewise replay`, `edgewise controller`). Everything listens on 127.0.0.1
 on free ports and is stopped by its pid.
 
-The one simulated part is `PodReadier`: there is no kubelet, so it marks Pods Running/Ready.
+The one simulated part is `PodReadier`, for the tests without a node: it marks Pods
+Running/Ready. `bench/k8snode.py` joins a real node (containerd, kubelet, kube-scheduler) to this
+control plane instead.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ class Proc:
 
 
 def build_binaries() -> Path:
-    if not (K8S_BIN / "kube-apiserver").exists():
+    if not all((K8S_BIN / b).exists() for b in ("kube-apiserver", "kubelet", "kube-scheduler")):
         subprocess.run(["bash", str(REPO / "scripts/build-k8s.sh")], check=True)
     return K8S_BIN
 
@@ -97,11 +99,13 @@ def build_binaries() -> Path:
 class ControlPlane:
     workdir: Path
     token: str = field(default_factory=lambda: secrets.token_hex(16))
+    node_token: str = field(default_factory=lambda: secrets.token_hex(16))
     procs: dict[str, Proc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.etcd_port, self.api_port = free_port(), free_port()
         self.kubeconfig = self.workdir / "kubeconfig"
+        self.node_kubeconfig = self.workdir / "node-kubeconfig"
 
     @property
     def url(self) -> str:
@@ -113,8 +117,13 @@ class ControlPlane:
         (d / "certs").mkdir(parents=True, exist_ok=True)
         subprocess.run(["openssl", "genrsa", "-out", str(d / "sa.key"), "2048"], check=True,
                        capture_output=True)
-        (d / "tokens.csv").write_text(f"{self.token},admin,admin,system:masters\n")
-        self._kubeconfig()
+        # A kubelet (bench/k8snode.py) joins as system:node:<name>, authorised by the Node
+        # authorizer; without a node the user is unused.
+        (d / "tokens.csv").write_text(f"{self.token},admin,admin,system:masters\n"
+                                      f"{self.node_token},system:node:edgewise-node,node,"
+                                      "system:nodes\n")
+        self.kubeconfig.write_text(yaml.safe_dump(self._kubeconfig(self.token)))
+        self.node_kubeconfig.write_text(yaml.safe_dump(self._kubeconfig(self.node_token)))
         peer = free_port()
         self.procs["etcd"] = Proc("etcd", [
             "etcd", "--data-dir", str(d / "etcd"),
@@ -128,8 +137,11 @@ class ControlPlane:
         self.procs["kcm"] = Proc("kcm", [
             str(bin_dir / "kube-controller-manager"), "--kubeconfig", str(self.kubeconfig),
             "--leader-elect=false", "--port=0", "--secure-port=0",
-            "--controllers=deployment,replicaset,serviceaccount,horizontalpodautoscaling",
+            "--controllers=deployment,replicaset,serviceaccount,serviceaccount-token,nodelifecycle,"
+            "horizontalpodautoscaling",
             "--horizontal-pod-autoscaler-sync-period=1s",
+            # token Secrets carry the apiserver's CA: what a Pod's in-cluster config trusts
+            "--root-ca-file", str(d / "certs" / "apiserver.crt"),
             "--service-account-private-key-file", str(d / "sa.key")],
             d / "kcm.log").start()
         return self
@@ -140,7 +152,7 @@ class ControlPlane:
             str(bin_dir / "kube-apiserver"), "--etcd-servers",
             f"http://127.0.0.1:{self.etcd_port}", "--bind-address", "127.0.0.1",
             "--secure-port", str(self.api_port), "--cert-dir", str(d / "certs"),
-            "--token-auth-file", str(d / "tokens.csv"), "--authorization-mode", "RBAC",
+            "--token-auth-file", str(d / "tokens.csv"), "--authorization-mode", "Node,RBAC",
             "--service-account-issuer", "https://kubernetes.default.svc",
             "--service-account-key-file", str(d / "sa.key"),
             "--service-account-signing-key-file", str(d / "sa.key"),
@@ -158,15 +170,14 @@ class ControlPlane:
                          headers={"Authorization": f"Bearer {self.token}"})
         return r.status_code == 200
 
-    def _kubeconfig(self) -> None:
-        cfg = {
+    def _kubeconfig(self, token: str) -> dict[str, Any]:
+        return {
             "apiVersion": "v1", "kind": "Config", "current-context": "e2e",
             "clusters": [{"name": "e2e", "cluster": {"server": self.url,
                                                      "insecure-skip-tls-verify": True}}],
-            "users": [{"name": "admin", "user": {"token": self.token}}],
+            "users": [{"name": "admin", "user": {"token": token}}],
             "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "admin"}}],
         }
-        self.kubeconfig.write_text(yaml.safe_dump(cfg))
 
     def stop(self) -> None:
         for name in ("kcm", "apiserver", "etcd"):

@@ -4,6 +4,7 @@ and server-side dry-run them against a real apiserver."""
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
 import yaml
@@ -13,7 +14,12 @@ from controller.spec import GROUP, PLURAL
 
 NAMESPACE = "edgewise-system"
 NAME = "edgewise-controller"
-IMAGE = "ghcr.io/edgewise/edgewise:0.1.0"
+# The Deployment names the image logically; kustomize's `images:` maps it to what
+# `scripts/build-image` prints (a fully qualified local name: the CRI would turn a bare name into
+# docker.io/library/... and try to pull it). Pushing to your own registry: override `images:`.
+IMAGE = "edgewise"
+IMAGE_NAME = "localhost/edgewise/edgewise"
+IMAGE_TAG = version("edgewise")  # the project version, as the script tags it
 LEASE = "edgewise-controller-leader"
 
 Manifest = dict[str, Any]
@@ -63,7 +69,7 @@ def _probe(path: str) -> Manifest:
 def deployment() -> Manifest:
     labels = {"app.kubernetes.io/name": NAME}
     container = {
-        "name": "controller", "image": IMAGE,
+        "name": "controller", "image": IMAGE, "imagePullPolicy": "IfNotPresent",
         "args": ["controller", "--metrics-address", "0.0.0.0", "--metrics-port", "8080",
                  "--lease-namespace", NAMESPACE, "--lease-name", LEASE,
                  "--decision-log", "/var/log/edgewise/decisions.jsonl"],
@@ -98,7 +104,8 @@ def namespace() -> Manifest:
 def kustomization() -> Manifest:
     return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
             "namespace": NAMESPACE,
-            "resources": ["namespace.yaml", "crd.yaml", "rbac.yaml", "deployment.yaml"]}
+            "resources": ["namespace.yaml", "crd.yaml", "rbac.yaml", "deployment.yaml"],
+            "images": [{"name": IMAGE, "newName": IMAGE_NAME, "newTag": IMAGE_TAG}]}
 
 
 def _dump(docs: list[Manifest]) -> str:

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# Build kube-apiserver and kube-controller-manager 1.20.2 from Debian's source package and cache
-# them under ~/.cache/edgewise/k8s-1.20.2/bin. Idempotent: exits at once when the cache is there.
-# Needs root (apt). See /work/shared/recipes/kubernetes.md.
+# Build kube-apiserver, kube-controller-manager, kube-scheduler and kubelet 1.20.2 from Debian's
+# source package and cache them under ~/.cache/edgewise/k8s-1.20.2/bin. Idempotent: exits at once
+# when every binary is cached, and builds only the missing ones otherwise (a cache made before the
+# node existed gains kubelet + kube-scheduler without rebuilding the control plane).
+# Needs root (apt). See /work/shared/recipes/kubernetes.md and node.md.
 set -euo pipefail
 
 VERSION=1.20.2
 CACHE="${EDGEWISE_K8S_CACHE:-$HOME/.cache/edgewise/k8s-$VERSION}"
 BIN="$CACHE/bin"
 
-if [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" ]]; then
+ALL=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
+missing=()
+for b in "${ALL[@]}"; do
+  [[ -x "$BIN/$b" ]] || missing+=("$b")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
   echo "build-k8s: cached binaries in $BIN"
   exit 0
 fi
+echo "build-k8s: building ${missing[*]}"
 
 export DEBIAN_FRONTEND=noninteractive
 SRC_LIST=/etc/apt/sources.list.d/debian-src.sources
@@ -50,12 +58,14 @@ if [[ -d "$R2" ]] && ! cmp -s "$R2/unsafe_map.go" vendor/github.com/modern-go/re
   find vendor/github.com/modern-go/reflect2 -name '*_test.go' -delete
 fi
 # The Makefile runs the OpenAPI/deepcopy generators a plain `go build` would miss.
-make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"
+what=()
+for b in "${missing[@]}"; do what+=("cmd/$b"); done
+make WHAT="${what[*]}"
 mkdir -p "$BIN"
-for b in kube-apiserver kube-controller-manager; do
+for b in "${missing[@]}"; do
   cp "$(find _output -type f -name "$b" -perm -u+x | head -1)" "$BIN/$b.tmp"
   mv "$BIN/$b.tmp" "$BIN/$b"
 done
 cd "$CACHE"
-rm -rf "$WORK"  # 1.4 GB of sources and objects; the two binaries are all we need
+rm -rf "$WORK"  # 1.4 GB of sources and objects; the binaries are all we need
 echo "build-k8s: built into $BIN"

@@ -131,7 +131,9 @@ class World:
                 "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
                          "template": {"metadata": {"labels": labels}, "spec": {
                              "automountServiceAccountToken": False,
+                             # never pulled, should a real node (test_node_e2e) see it
                              "containers": [{"name": "app", "image": "registry.invalid/app:1",
+                                             "imagePullPolicy": "Never",
                                              "resources": {"requests": {"cpu": "1"}}}]}}}}
         self.apps.create_namespaced_deployment(self.namespace, body)
 

@@ -66,3 +66,18 @@ def test_bad_input_exits_2_with_one_line(argv: list[str], needle: str) -> None:
     assert p.returncode == 2, p.stderr
     lines = [line for line in p.stderr.splitlines() if line.strip() and '"level"' not in line]
     assert len(lines) == 1 and needle in lines[0]
+
+
+def test_kustomization_maps_the_image_to_the_name_build_image_prints() -> None:
+    """deploy/ runs what `scripts/build-image` builds: kustomize `images:` names it exactly."""
+    import subprocess
+
+    printed = subprocess.run([str(REPO / "scripts/build-image"), "--print-name"], check=True,
+                             capture_output=True, text=True).stdout.strip()
+    kustomization = yaml.safe_load((REPO / "deploy/kustomization.yaml").read_text())
+    [image] = kustomization["images"]
+    assert f"{image['newName']}:{image['newTag']}" == printed
+    assert printed.startswith("localhost/")  # fully qualified: the CRI would pull a bare name
+    deployment = yaml.safe_load((REPO / "deploy/deployment.yaml").read_text())
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == image["name"]
