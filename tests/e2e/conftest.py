@@ -72,9 +72,14 @@ def crd(kube):  # type: ignore[no-untyped-def]
     return kube
 
 
+REPLAY_PORTS = 24  # one per e2e world of a session (the controller, history, node modules: 11)
+
+
 @pytest.fixture(scope="session")
 def replay_ports() -> list[int]:
-    return [free_port() for _ in range(10)]
+    """Ports for the worlds' replay exporters, known up front: Prometheus scrapes them as static
+    targets (a port no world has taken yet is a target that is down)."""
+    return [free_port() for _ in range(REPLAY_PORTS)]
 
 
 @pytest.fixture(scope="session")
