@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_USAGE = 0, 2
+from edgewise.exits import Exit
+
+EXIT_OK, EXIT_USAGE = Exit.OK, Exit.USAGE
 
 
 def _fail(message: str) -> int:

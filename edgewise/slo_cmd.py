@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_USAGE = 0, 2
+from edgewise.exits import Exit
+
+EXIT_OK, EXIT_USAGE = Exit.OK, Exit.USAGE
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
