@@ -20,6 +20,7 @@ class Reason(StrEnum):
     RECONCILED = "Reconciled"
     INVALID_SPEC = "InvalidSpec"
     MODE_OFF = "ModeOff"
+    PAUSED = "Paused"
     SHADOW = "ShadowMode"
     SUCCEEDED_GET_SCALE = "SucceededGetScale"
     FAILED_GET_SCALE = "FailedGetScale"

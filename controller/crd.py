@@ -124,6 +124,9 @@ SPEC_SCHEMA = _obj({
     "behavior": _obj(_BEHAVIOR["properties"], default={}),
     "mode": _str("Active acts; Shadow decides and records only; Off does nothing",
                  enum=["Active", "Shadow", "Off"], default="Active"),
+    "paused": {"type": "boolean", "default": False,
+               "description": "Hold replicas where they are: nothing is decided or applied "
+               "until it is false again; unlike Off, raised HPA floors stay"},
     "periodSeconds": _num("Reconcile period", 1, default=DEFAULT_PERIOD_SECONDS),
     "events": {"type": "array", "items": _EVENT, "description": "Announced demand events"},
     "metrics": _METRICS,
@@ -167,6 +170,7 @@ def _cond_column(name: str, kind: str) -> dict[str, Any]:
 
 PRINTER_COLUMNS = [
     {"name": "Mode", "type": "string", "jsonPath": ".spec.mode"},
+    {"name": "Paused", "type": "boolean", "jsonPath": ".spec.paused", "priority": 1},
     {"name": "Policy", "type": "string", "jsonPath": ".status.policy"},
     {"name": "Desired", "type": "integer", "jsonPath": ".status.desiredReplicas"},
     {"name": "Current", "type": "integer", "jsonPath": ".status.currentReplicas"},

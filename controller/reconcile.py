@@ -146,6 +146,9 @@ class Reconciler:
         if spec.mode is Mode.OFF:
             self._write(ref, state, None, _off_conditions(ref), old_status, now)
             return None
+        if spec.paused:
+            self._write(ref, state, None, _paused_conditions(ref), old_status, now)
+            return None
         try:
             workloads = {t.service: self.cluster.workload(ref.namespace, t) for t in spec.targets}
             listed = self.cluster.hpas(ref.namespace)
@@ -411,6 +414,12 @@ def _off_conditions(ref: ScalerRef) -> list[Condition]:
     return [_cond(ConditionType.READY, True, Reason.MODE_OFF, "mode Off: nothing is decided",
                   ref),
             _cond(ConditionType.SCALING_ACTIVE, False, Reason.MODE_OFF, "mode Off", ref)]
+
+
+def _paused_conditions(ref: ScalerRef) -> list[Condition]:
+    return [_cond(ConditionType.READY, True, Reason.PAUSED,
+                  "spec.paused: replicas held, nothing is decided", ref),
+            _cond(ConditionType.SCALING_ACTIVE, False, Reason.PAUSED, "paused", ref)]
 
 
 def _fallback_condition(ref: ScalerRef, observed: Observed) -> Condition:

@@ -171,6 +171,7 @@ class ScalerSpec(_Model):
     policy: PolicySpec = Field(default_factory=lambda: PolicySpec.model_validate({}))
     behavior: BehaviorSpec = Field(default_factory=lambda: BehaviorSpec.model_validate({}))
     mode: Mode = Mode.ACTIVE
+    paused: bool = False  # hold replicas: decide and apply nothing, keep the HPA floors
     period_seconds: float = Field(DEFAULT_PERIOD_SECONDS, alias="periodSeconds", gt=0)
     events: tuple[EventSpec, ...] = ()
     metrics: MetricsSpec = Field(default_factory=lambda: MetricsSpec.model_validate({}))

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edgewise import flag_types
 from edgewise.exits import Exit
 
 EXIT_OK, EXIT_USAGE = Exit.OK, Exit.USAGE
@@ -77,9 +78,46 @@ def build_app(args: argparse.Namespace, url: str, slos: Any, demo: bool) -> Any:
             from edgewise.api.kube_auth import KubeReviewer
 
             kube = KubeReviewer(fleet.api)
+    from edgewise.api.slicestatus import SliceStatusFiles
+
     ctx = Context(store, Authenticator(store, kube), Readings(slos, source, fleet),
-                  Path(args.audit_log) if args.audit_log else None)
+                  Path(args.audit_log) if args.audit_log else None,
+                  SliceStatusFiles(tuple(Path(p) for p in args.slice_status or ())))
     return create_app(ctx)
+
+
+def load_outputs(args: argparse.Namespace, url: str) -> None:
+    """--bench, --plan and --placement into the store (PlanFileError: exit 2)."""
+    from edgewise.api.artifacts import load_bench, load_placement, load_plan
+    from edgewise.api.eventplan import PlanFileError
+    from edgewise.api.store import Store
+
+    if args.placement and not args.topology:
+        raise PlanFileError("--placement needs --topology FILE (the fleet it was made for)")
+    store = Store(url)
+    for d in args.bench or ():
+        load_bench(store, Path(d))
+    for d in args.plan or ():
+        load_plan(store, Path(d))
+    for d in args.placement or ():
+        load_placement(store, Path(d), Path(args.topology))
+
+
+WORKER_ARGS = "EDGEWISE_SERVE_WORKER_ARGS"
+
+
+def worker_app() -> Any:
+    """The app of one uvicorn worker process (--workers > 1): the parent's arguments."""
+    import json
+
+    saved = json.loads(os.environ[WORKER_ARGS])
+    args = argparse.Namespace(**saved["args"])
+    slos = _slos(args)
+    if saved["demo"]:
+        from edgewise.api.demo import demo_slos
+
+        slos = slos or demo_slos()
+    return build_app(args, saved["url"], slos, saved["demo"])
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -92,18 +130,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
         slos = _slos(args)
     except SloError as e:
         return _fail(str(e))
-    url = _url(args)
-    if args.demo:
-        url = _demo(args, slos)
-        from edgewise.api.demo import demo_slos
+    from edgewise.api.eventplan import PlanFileError
 
-        slos = slos or demo_slos()
-    else:
-        migrate(url)
-    app = build_app(args, url, slos, args.demo)
+    url = _url(args)
+    try:
+        if args.demo:
+            url = _demo(args, slos)
+            from edgewise.api.demo import demo_slos
+
+            slos = slos or demo_slos()
+        else:
+            migrate(url)
+        load_outputs(args, url)
+    except PlanFileError as e:
+        return _fail(str(e))
     print(f"edgewise: serving on http://{args.host}:{args.port}/", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                access_log=False)
+    run = {"host": args.host, "port": args.port, "log_level": "warning", "access_log": False}
+    if args.workers > 1:
+        import json
+
+        keep = {k: v for k, v in vars(args).items() if k != "func"}
+        os.environ[WORKER_ARGS] = json.dumps({"args": keep, "url": url, "demo": args.demo})
+        uvicorn.run("edgewise.serve_cmd:worker_app", factory=True, workers=args.workers, **run)
+    else:
+        uvicorn.run(build_app(args, url, slos, args.demo), **run)
     return EXIT_OK
 
 
@@ -145,6 +195,20 @@ def add_parser(sub: Any) -> None:
     serve.add_argument("--kube-auth", action="store_true",
                        help="accept Kubernetes bearer tokens (TokenReview + SubjectAccessReview)")
     serve.add_argument("--audit-log", help="append the audit log as JSON lines to this file")
+    serve.add_argument("--bench", action="append", metavar="DIR",
+                       help="a bench output directory (results.json) to show; repeatable")
+    serve.add_argument("--plan", action="append", metavar="DIR",
+                       help="an `edgewise plan --out` directory to show beside what happened "
+                       "(Q4); repeatable")
+    serve.add_argument("--placement", action="append", metavar="DIR",
+                       help="an `edgewise place --out` directory (plan.json) to map; repeatable")
+    serve.add_argument("--topology", metavar="FILE",
+                       help="the fleet topology YAML the --placement plans were made for")
+    serve.add_argument("--slice-status", action="append", metavar="FILE",
+                       help="a file `edgewise slice status --json` writes (re-read when it "
+                       "changes); repeatable")
+    serve.add_argument("--workers", type=flag_types.integer(minimum=1, maximum=64), default=1,
+                       help="uvicorn worker processes (default 1)")
     serve.add_argument("--demo", action="store_true",
                        help="run black-friday and flash-sale in the twin into a fresh store and "
                        "serve them; prints the URL and a viewer token")

@@ -11,6 +11,7 @@ console script. Exit codes: 0 done, 1 the operation failed, 2 bad input.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -145,16 +146,25 @@ def _status(args: argparse.Namespace) -> int:
     site = _site(args)
     agent = Agent(_registry(args), site)
     plan = topology.plan_site(agent.registry.get_slice(args.name), site.site_id)
+    now = time.time()
+    interfaces = []
     for iface in plan.interfaces:
         observed = agent.host.observe(iface.ifname)
         probes = ({p.site_id: agent.host.ping(str(p.allowed_ips[0].network_address + (
             0 if p.allowed_ips[0].prefixlen == 32 else 1))) for p in iface.peers
             if p.allowed_ips} if args.probe else None)
-        rows = health.assess(iface, observed, time.time(), probes)
+        rows = health.assess(iface, observed, now, probes)
         state = "up" if observed.exists else "DOWN"
-        print(f"slice {args.name} site {site.site_id} {iface.ifname} {iface.address} "
-              f"port {iface.listen_port} gen {iface.generation} {state}")
-        print(health.format_table(rows))
+        interfaces.append({"interface": iface.ifname, "address": str(iface.address),
+                           "generation": iface.generation, "up": observed.exists,
+                           "peers": [health.peer_document(r, now) for r in rows]})
+        if not args.json:
+            print(f"slice {args.name} site {site.site_id} {iface.ifname} {iface.address} "
+                  f"port {iface.listen_port} gen {iface.generation} {state}")
+            print(health.format_table(rows))
+    if args.json:
+        print(json.dumps({"kind": "SliceStatus", "slice": args.name, "site": site.site_id,
+                          "observed_at": now, "interfaces": interfaces}, sort_keys=True))
     return 0
 
 
@@ -304,6 +314,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     leave.add_argument("--no-apply", action="store_true", help="deregister only")
     status = _add(sub, "status", _status, "per-peer handshake age, traffic, reachability")
     status.add_argument("--probe", action="store_true", help="ping every peer")
+    status.add_argument("--json", action="store_true",
+                        help="one JSON document (what `edgewise serve --slice-status` reads)")
     _add(sub, "render", _render, "print this site's WireGuard config (no private key)")
     rotate = _add(sub, "rotate", _rotate, "rotate this site's key, make-before-break")
     rotate.add_argument("--timeout", type=flag_types.number(above=0, maximum=86_400),

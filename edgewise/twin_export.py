@@ -1,8 +1,8 @@
 """A twin run as Prometheus would have scraped it: the entry service's request counters
 (`edgewise_requests_total`, `edgewise_request_errors_total`), its latency histogram
 (`edgewise_request_duration_seconds`, buckets of `envs/sli.py`) and the per-service gauges of
-`edgewise replay`, written as OpenMetrics text with one sample per tick for
-`promtool tsdb create-blocks-from openmetrics`.
+`edgewise replay` (and, given one, the day-ahead forecast), written as OpenMetrics text with
+one sample per tick for `promtool tsdb create-blocks-from openmetrics`.
 
 Counters start with a 0 sample one tick before the run, as a freshly started process would
 expose them, so rate() and increase() over any window that holds the run see all of it.
@@ -18,6 +18,7 @@ import numpy as np
 from envs.scenario import Scenario
 from envs.sli import request_counts, slo_buckets
 from evaluation.episode import Episode
+from planning.dayahead import TickForecast
 from slo.model import format_le
 
 
@@ -33,7 +34,7 @@ def _lines(name: str, labels: dict[str, str], stamps: np.ndarray, values: np.nda
 
 
 def openmetrics(scenario: Scenario, run_rps: np.ndarray, episode: Episode, end_epoch: int,
-                labels: dict[str, str]) -> str:
+                labels: dict[str, str], forecast: TickForecast | None = None) -> str:
     """Text for one run whose last tick is at `end_epoch` (Unix seconds)."""
     config = scenario.config()
     ticks = len(run_rps)
@@ -61,7 +62,22 @@ def openmetrics(scenario: Scenario, run_rps: np.ndarray, episode: Episode, end_e
     out += _lines(f"{h}_bucket", {**base, "le": "+Inf"}, with_zero, cumulative(counts.requests))
     out += _lines(f"{h}_count", base, with_zero, cumulative(counts.requests))
     out += _gauges(scenario, run_rps, episode, stamps, labels)
+    if forecast is not None:
+        out += _forecast(scenario, forecast, stamps, labels)
     return "\n".join(out) + "\n# EOF\n"
+
+
+def _forecast(scenario: Scenario, forecast: TickForecast, stamps: np.ndarray,
+              labels: dict[str, str]) -> list[str]:
+    """The day-ahead P50 and P90 of entry demand (`planning/dayahead.py`); ticks without a
+    forecast have no sample."""
+    name = "edgewise_forecast_requests_per_second"
+    out = [f"# TYPE {name} gauge", f"# HELP {name} Day-ahead forecast of entry demand"]
+    for q, values in (("0.5", forecast.p50_rps), ("0.9", forecast.p90_rps)):
+        ok = np.isfinite(values)
+        out += _lines(name, {**labels, "service": scenario.graph.entry, "quantile": q},
+                      stamps[ok], np.asarray(values[ok], dtype=float))
+    return out
 
 
 def _gauges(scenario: Scenario, run_rps: np.ndarray, episode: Episode, stamps: np.ndarray,

@@ -23,7 +23,7 @@ def _projector(points: list[tuple[float, float]]) -> Any:
     return project
 
 
-def _svg(doc: dict[str, Any], locations: dict[str, tuple[float, float]]) -> str:
+def map_svg(doc: dict[str, Any], locations: dict[str, tuple[float, float]]) -> str:
     project = _projector(list(locations.values()))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W:g} {_H:g}" '
              f'role="img" aria-label="map of stores and regions">',
@@ -76,5 +76,5 @@ def render_html(doc: dict[str, Any], locations: dict[str, tuple[float, float]]) 
         f"<h1>{title}</h1><p>solver {escape(doc['solver'])}: "
         f"${doc['objective_usd_per_hour']:.4f}/h{gap}. Circles are stores (greener = more "
         "services local), squares are regions, dashed lines lead to each store's home region."
-        f"</p>{_svg(doc, locations)}{_table(doc)}</body></html>\n"
+        f"</p>{map_svg(doc, locations)}{_table(doc)}</body></html>\n"
     )

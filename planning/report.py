@@ -42,11 +42,13 @@ def write_sweep_csv(points: Sequence[SweepPoint], path: Path) -> None:
                         f"{p.cost:.4f}", f"{p.replica_hours:.2f}", p.dropped_requests])
 
 
-def plan_json(plan: Plan, points: Sequence[SweepPoint]) -> dict[str, object]:
+def plan_json(plan: Plan, points: Sequence[SweepPoint], entry: str | None = None
+              ) -> dict[str, object]:
     ev = plan.window.event
     s = plan.settings
     return {
         "scenario": plan.scenario,
+        "entry": entry or plan.services[0],
         "event": {"name": ev.name, "start": ev.start.isoformat(), "end": ev.end.isoformat(),
                   "multiplier": ev.multiplier},
         "window": {"start": plan.window.start.isoformat(), "hours": plan.window.hours},
@@ -123,7 +125,7 @@ def write_plan(plan: Plan, points: Sequence[SweepPoint], graph: ServiceGraph, ou
     write_plan_csv(plan, out / "plan.csv")
     write_sweep_csv(points, out / "sweep.csv")
     (out / "plan.json").write_text(
-        json.dumps(plan_json(plan, points), indent=2, allow_nan=False) + "\n")
+        json.dumps(plan_json(plan, points, graph.entry), indent=2, allow_nan=False) + "\n")
     write_plan_html(plan, points, out / "plan.html")
     (out / "keda-scaledobjects.yaml").write_text(
         dump_all(scaled_objects(plan, graph, namespace=namespace, timezone=timezone)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from slices.drift import ObservedInterface
 from slices.model import SiteInterface
@@ -52,6 +53,15 @@ def assess(want: SiteInterface, seen: ObservedInterface, now_epoch: float,
         rows.append(PeerHealth(peer.site_id, peer.public_key, obs.endpoint or "-", age,
                                obs.rx_bytes, obs.tx_bytes, probe, state))
     return tuple(rows)
+
+
+def peer_document(r: PeerHealth, now_epoch: float) -> dict[str, Any]:
+    """A row as JSON (`edgewise slice status --json`; the dashboard's Slices page reads it)."""
+    age = r.handshake_age_seconds
+    return {"site_id": r.site_id, "public_key": r.public_key, "endpoint": r.endpoint,
+            "latest_handshake_epoch": None if age is None else int(round(now_epoch - age)),
+            "handshake_age_seconds": age, "rx_bytes": r.rx_bytes, "tx_bytes": r.tx_bytes,
+            "reachable": r.reachable, "state": r.state.value}
 
 
 def format_table(rows: tuple[PeerHealth, ...]) -> str:

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from edgewise.api import pages, routes
+from edgewise.api import pages, routes, viewpages, views
 from edgewise.api.context import Context
 from edgewise.api.errors import ApiError, SourceUnavailableError
 
@@ -97,7 +97,9 @@ def create_app(ctx: Context) -> FastAPI:
     _install_errors(app)
     _install_metrics(app, CollectorRegistry())
     app.include_router(routes.router)
+    app.include_router(views.router)
     app.include_router(pages.router)
+    app.include_router(viewpages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -1,4 +1,5 @@
-"""The Kubernetes side of the API: PredictiveScalers (list, read, set the mode) and their
+"""The Kubernetes side of the API: PredictiveScalers (list, read, patch: mode, paused, a
+plan's acknowledgement) and their
 Events. Library errors become `SourceUnavailableError` (503) or `ApiError` (404)."""
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class Fleet(Protocol):
     def scaler(self, namespace: str, name: str) -> dict[str, Any]: ...
 
     def set_mode(self, namespace: str, name: str, mode: str) -> dict[str, Any]: ...
+
+    def patch(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
     def events(self, namespace: str, name: str) -> list[dict[str, Any]]: ...
 
@@ -52,10 +55,13 @@ class KubeFleet:
                                GROUP, VERSION, namespace, PLURAL, name))
 
     def set_mode(self, namespace: str, name: str, mode: str) -> dict[str, Any]:
+        return self.patch(namespace, name, {"spec": {"mode": mode}})
+
+    def patch(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A merge patch of the PredictiveScaler (spec fields, annotations)."""
         return dict(self._call(f"PredictiveScaler {namespace}/{name}",
                                self.custom.patch_namespaced_custom_object,
-                               GROUP, VERSION, namespace, PLURAL, name,
-                               {"spec": {"mode": mode}}))
+                               GROUP, VERSION, namespace, PLURAL, name, body))
 
     def events(self, namespace: str, name: str) -> list[dict[str, Any]]:
         got = self._call(f"Events of {namespace}/{name}", self.core.list_namespaced_event,

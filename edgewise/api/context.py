@@ -4,7 +4,7 @@ and the FastAPI dependencies that resolve who is asking."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from edgewise.api.auth import Authenticator, Principal, Role
 from edgewise.api.errors import ApiError
 from edgewise.api.readings import Readings
+from edgewise.api.slicestatus import SliceStatusFiles
 from edgewise.api.store import Store
 
 COOKIE = "edgewise_token"
@@ -24,6 +25,7 @@ class Context:
     auth: Authenticator
     readings: Readings
     audit_log: Path | None = None
+    slices: SliceStatusFiles = field(default_factory=lambda: SliceStatusFiles(()))
     overview_body: tuple[tuple[object, ...], str] | None = None  # the last one built, its key
 
     def audit(self, who: Principal, action: str, target: str, before: Any, after: Any

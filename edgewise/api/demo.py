@@ -7,19 +7,27 @@ latency objective at the scenario's own latency SLO and an availability objectiv
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from collections.abc import Callable
+from datetime import UTC
+from pathlib import Path
 
 import numpy as np
 
 from edgewise.api.sources import within_name
 from edgewise.api.store import Store
+from envs.scenario import Scenario
 from envs.sli import request_counts
+from planning.dayahead import day_ahead
 from slo.model import Objective, Slo
 
 SCENARIOS = ("black-friday", "flash-sale")
 POLICIES = ("hpa", "keda", "seasonal-naive", "static-peak")
 SHOWN = "hpa"  # the policy whose run the app pages show
+PLANNED = ("black-friday",)  # scenarios whose event gets an `edgewise plan` in the demo
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def demo_slos(scenarios: tuple[str, ...] = SCENARIOS) -> tuple[Slo, ...]:
@@ -69,3 +77,49 @@ def load_demo(store: Store, now_epoch: float, slos: tuple[Slo, ...],
         put("replicas_ready", ep.trajectory.ready[:, entry])
         put("p95_latency_ms", ep.metrics.e2e_p95_ms)
         put("error_ratio", ep.metrics.error_ratio)
+        forecast = day_ahead(sc, 0)
+        for series, values in (("forecast_p50_rps", forecast.p50_rps),
+                               ("forecast_p90_rps", forecast.p90_rps)):
+            ok = np.isfinite(values)
+            put(series, values[ok], at=[t for t, k in zip(stamps, ok, strict=True) if k])
+        if name in PLANNED:
+            on_step(f"{name} (event plan)")
+            offset = stamps[-1] - (sc.start.replace(tzinfo=UTC).timestamp()
+                                   + (ticks - 1) * sc.tick_seconds)
+            demo_plan(store, sc, offset)
+    if (EXAMPLES / "fleet-small.yaml").exists():  # a source checkout (the examples' files)
+        on_step("placement of examples/boutique-placement.yaml")
+        demo_placement(store)
+
+
+def demo_plan(store: Store, sc: Scenario, offset_seconds: float) -> None:
+    """`edgewise plan` for the scenario's event (no what-ifs), moved as the run was."""
+    from edgewise.api.artifacts import load_plan
+    from planning.plan import PlanSettings, make_plan
+    from planning.report import plan_json, write_plan_csv
+
+    plan = make_plan(sc, PlanSettings())
+    with tempfile.TemporaryDirectory(prefix="edgewise-demo-plan-") as d:
+        out = Path(d)
+        write_plan_csv(plan, out / "plan.csv")
+        (out / "plan.json").write_text(json.dumps(plan_json(plan, (), sc.graph.entry)))
+        load_plan(store, out, offset_seconds)
+
+
+def demo_placement(store: Store) -> None:
+    """`edgewise place` (heuristic) of the example app on the example fleet."""
+    from edgewise.api.artifacts import load_placement
+    from placement.framework import Context
+    from placement.heuristic import solve_heuristic
+    from placement.plugins import default_framework
+    from placement.report import plan_document
+    from placement.requirements import load_app
+    from placement.topology import load_topology
+
+    topo_file = EXAMPLES / "fleet-small.yaml"
+    problem = default_framework().build(Context(load_topology(topo_file),
+                                                load_app(EXAMPLES / "boutique-placement.yaml")))
+    with tempfile.TemporaryDirectory(prefix="edgewise-demo-place-") as d:
+        out = Path(d) / "plan.json"
+        out.write_text(json.dumps(plan_document(solve_heuristic(problem))))
+        load_placement(store, out, topo_file)

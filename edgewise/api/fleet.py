@@ -10,6 +10,9 @@ from typing import Any
 
 from slo.status import SloStatus
 
+ACK_PLAN = "edgewise.io/acknowledged-plan"          # name@sha256 (first 12 hex digits)
+ACK_BY, ACK_AT = "edgewise.io/acknowledged-by", "edgewise.io/acknowledged-at"
+
 
 @dataclass(frozen=True)
 class ScalerView:
@@ -26,6 +29,8 @@ class ScalerView:
     last_message: str | None
     conditions: tuple[dict[str, Any], ...] = ()
     targets: tuple[dict[str, Any], ...] = ()
+    paused: bool = False
+    acknowledged_plan: str | None = None  # annotation edgewise.io/acknowledged-plan
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,9 @@ def scaler_view(obj: dict[str, Any]) -> ScalerView:
         fallback_reason=fallback.get("reason") if fallback and
         fallback.get("status") == "True" else None,
         last_reason=last.get("reason"), last_message=last.get("message"),
-        conditions=conds, targets=tuple(status.get("targets") or ()))
+        conditions=conds, targets=tuple(status.get("targets") or ()),
+        paused=bool(spec.get("paused", False)),
+        acknowledged_plan=(meta.get("annotations") or {}).get(ACK_PLAN))
 
 
 def app_rows(statuses: list[SloStatus], scalers: list[ScalerView]) -> list[AppRow]:

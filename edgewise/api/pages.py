@@ -19,7 +19,8 @@ from edgewise.api.context import COOKIE, Context, context, principal
 from edgewise.api.errors import ApiError, SourceUnavailableError
 from edgewise.api.fleet import SortKey, select_rows
 from edgewise.api.routes import set_mode as api_set_mode
-from edgewise.api.schemas import ModeChange
+from edgewise.api.routes import set_paused as api_set_paused
+from edgewise.api.schemas import ModeChange, PauseChange
 from edgewise.api.sources import SeriesKind
 from edgewise.api.timerange import time_range
 
@@ -45,7 +46,7 @@ def login_redirect(request: Request) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
-def _render(request: Request, name: str, who: Principal | None, **kw: Any) -> HTMLResponse:
+def render(request: Request, name: str, who: Principal | None, **kw: Any) -> HTMLResponse:
     ctx: Context = request.app.state.context
     return templates.TemplateResponse(request, name, {
         "who": who, "operator": who is not None and who.role >= Role.OPERATOR,
@@ -54,12 +55,12 @@ def _render(request: Request, name: str, who: Principal | None, **kw: Any) -> HT
 
 
 def unavailable_page(request: Request, e: SourceUnavailableError) -> Response:
-    resp = _render(request, "unavailable.html", None, reason=f"{e.source}: {e.reason}")
+    resp = render(request, "unavailable.html", None, reason=f"{e.source}: {e.reason}")
     resp.status_code = 503
     return resp
 
 
-def _viewer(who: Principal | None) -> Principal:
+def viewer_of(who: Principal | None) -> Principal:
     if who is None:
         raise ApiError(401, "log in", "authorization")
     if who.role < Role.VIEWER:
@@ -69,14 +70,14 @@ def _viewer(who: Principal | None) -> Principal:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> HTMLResponse:
-    return _render(request, "login.html", None, error=None)
+    return render(request, "login.html", None, error=None)
 
 
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, ctx: Ctx, token: Annotated[str, Form(max_length=8192)]) -> Response:
     who = ctx.auth.principal(token)
     if who is None:
-        resp = _render(request, "login.html", None, error="unknown token")
+        resp = render(request, "login.html", None, error="unknown token")
         resp.status_code = 401
         return resp
     ok = RedirectResponse("/", status_code=303)
@@ -94,13 +95,13 @@ def logout() -> Response:
 @router.get("/", response_class=HTMLResponse)
 def overview_page(request: Request, ctx: Ctx, who: Who, q: str = "", sort: str = "app",
                   mode: str = "", desc: bool = False) -> Response:
-    viewer = _viewer(who)
+    viewer = viewer_of(who)
     key = SortKey(sort) if sort in {k.value for k in SortKey} else SortKey.APP
     q_ok = q if q.replace("-", "").isalnum() and q.islower() else ""
     rows = select_rows(ctx.readings.rows(), contains=q_ok or None,
                        mode=mode if mode in ("Active", "Shadow", "Off") else None,
                        sort=key, descending=desc)
-    return _render(request, "overview.html", viewer, rows=rows, q=q_ok, sort=key.value,
+    return render(request, "overview.html", viewer, rows=rows, q=q_ok, sort=key.value,
                    mode=mode, desc=desc)
 
 
@@ -112,15 +113,18 @@ def _lines(ctx: Context, app: str, kind: SeriesKind, start: float, end: float, s
 
 @router.get("/apps/{app}", response_class=HTMLResponse)
 def app_page(request: Request, app: str, ctx: Ctx, who: Who) -> Response:
-    viewer = _viewer(who)
+    viewer = viewer_of(who)
     row = ctx.readings.app(app)
     r = time_range(None, None, None, ctx.readings.clock())
     args = (ctx, app, r.start, r.end, r.step_seconds)
     threshold = next((s.slo.threshold_seconds for s in row.slos
                       if s.slo.threshold_seconds is not None), None)
     svg = {
-        "demand": charts.line_chart("demand", _lines(*args[:2], SeriesKind.DEMAND_RPS,
-                                                     *args[2:]), "requests/s"),
+        "demand": charts.line_chart("demand vs forecast", _lines(
+            *args[:2], SeriesKind.DEMAND_RPS, *args[2:])
+            + _lines(*args[:2], SeriesKind.FORECAST_P50_RPS, *args[2:], " P50", True)
+            + _lines(*args[:2], SeriesKind.FORECAST_P90_RPS, *args[2:], " P90", True),
+            "requests/s"),
         "replicas": charts.line_chart("replicas", _lines(
             *args[:2], SeriesKind.REPLICAS_DESIRED, *args[2:], " desired", True)
             + _lines(*args[:2], SeriesKind.REPLICAS_READY, *args[2:], " ready"), "replicas"),
@@ -132,12 +136,12 @@ def app_page(request: Request, app: str, ctx: Ctx, who: Who) -> Response:
                                           if ctx.readings.fleet else []) for s in row.scalers}
     calendar = [e for run in ctx.store.runs() if run["scenario"] == app
                 for e in run["results"].get("events", [])]
-    return _render(request, "app.html", viewer, row=row,
+    return render(request, "app.html", viewer, row=row,
                    svg={k: Markup(v) for k, v in svg.items()}, events=events,
                    calendar=calendar)
 
 
-def _same_origin(request: Request) -> None:
+def same_origin(request: Request) -> None:
     origin = request.headers.get("origin") or request.headers.get("referer")
     if origin and urlsplit(origin).netloc != request.url.netloc:
         raise ApiError(403, "cross-site form post refused", "origin")
@@ -146,8 +150,8 @@ def _same_origin(request: Request) -> None:
 @router.post("/apps/{app}/scalers/{namespace}/{name}/mode")
 def mode_form(request: Request, app: str, namespace: str, name: str, ctx: Ctx, who: Who,
               mode: Annotated[str, Form()]) -> Response:
-    _same_origin(request)
-    viewer = _viewer(who)
+    same_origin(request)
+    viewer = viewer_of(who)
     if viewer.role < Role.OPERATOR:
         raise ApiError(403, "changing a mode needs the operator role", "authorization")
     if mode not in ("Active", "Shadow", "Off"):
@@ -156,14 +160,14 @@ def mode_form(request: Request, app: str, namespace: str, name: str, ctx: Ctx, w
     return RedirectResponse(f"/apps/{app}", status_code=303)
 
 
-@router.get("/runs", response_class=HTMLResponse)
-def runs_page(request: Request, ctx: Ctx, who: Who) -> Response:
-    viewer = _viewer(who)
-    runs = []
-    for run in ctx.store.runs():
-        pol = run["results"].get("policies", {})
-        pts = [(n, float(s["cost"]), float(s["slo_violation_minutes"])) for n, s in pol.items()]
-        runs.append({**run, "svg": Markup(charts.scatter(
-            f"{run['name']}: cost vs SLO violations", pts, "cost (USD)", "violation minutes")),
-            "frontier": charts.frontier(pts)})
-    return _render(request, "runs.html", viewer, runs=runs)
+@router.post("/apps/{app}/scalers/{namespace}/{name}/paused")
+def paused_form(request: Request, app: str, namespace: str, name: str, ctx: Ctx, who: Who,
+                paused: Annotated[str, Form()]) -> Response:
+    same_origin(request)
+    viewer = viewer_of(who)
+    if viewer.role < Role.OPERATOR:
+        raise ApiError(403, "pausing a scaler needs the operator role", "authorization")
+    if paused not in ("true", "false"):
+        raise ApiError(422, "paused must be true or false", "paused")
+    api_set_paused(namespace, name, PauseChange(paused=paused == "true"), ctx, viewer)
+    return RedirectResponse(f"/apps/{app}", status_code=303)

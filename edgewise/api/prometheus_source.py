@@ -22,7 +22,12 @@ KIND_QUERY = {
     SeriesKind.P95_LATENCY_MS:
         "1000 * max by (service) (edgewise_service_p95_latency_seconds{SEL})",
     SeriesKind.ERROR_RATIO: 'edgewise_slo:sli_error:ratio_rate5m{slo=~"SLOS"}',
+    SeriesKind.FORECAST_P50_RPS:
+        'max by (service) (edgewise_forecast_requests_per_second{SEL})',
+    SeriesKind.FORECAST_P90_RPS:
+        'max by (service) (edgewise_forecast_requests_per_second{SEL})',
 }
+QUANTILE = {SeriesKind.FORECAST_P50_RPS: "0.5", SeriesKind.FORECAST_P90_RPS: "0.9"}
 
 
 class PrometheusSource:
@@ -63,6 +68,8 @@ class PrometheusSource:
             query = KIND_QUERY[kind].replace("SLOS", "|".join(s.name for s in mine))
         else:
             labels = {k: v for s in mine for k, v in s.selector if k != "service"}
+            if kind in QUANTILE:
+                labels["quantile"] = QUANTILE[kind]
             sel = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
             query = KIND_QUERY[kind].replace("SEL", sel)
         result = self._get("/api/v1/query_range", {

@@ -24,6 +24,7 @@ from edgewise.api.schemas import (
     Mode,
     ModeChange,
     Overview,
+    PauseChange,
     RunOut,
     ScalerOut,
     SeriesOut,
@@ -49,7 +50,7 @@ def _json(model: BaseModel) -> Response:
     return Response(model.model_dump_json(), media_type="application/json")
 
 
-def _name(value: str, field: str) -> str:
+def name_label(value: str, field: str) -> str:
     if not NAME.match(value):
         raise ApiError(422, f"expected a lowercase DNS label, got {value[:64]!r}", field)
     return value
@@ -89,7 +90,7 @@ def overview(ctx: Ctx, who: Principal = VIEWER,
 
 @router.get("/apps/{app}", response_model=AppOut, tags=["fleet"], operation_id="get_app")
 def get_app(app: str, ctx: Ctx, who: Principal = VIEWER) -> Response:
-    return _json(app_out(ctx.readings.app(_name(app, "app"))))
+    return _json(app_out(ctx.readings.app(name_label(app, "app"))))
 
 
 @router.get("/apps/{app}/series/{kind}", response_model=SeriesSet, tags=["fleet"],
@@ -99,7 +100,7 @@ def get_series(app: str, kind: SeriesKind, ctx: Ctx, who: Principal = VIEWER,
                end: Annotated[str | None, Query(max_length=40)] = None,
                step: Annotated[float | None, Query(gt=0, le=86_400)] = None) -> SeriesSet:
     r = time_range(start, end, step, ctx.readings.clock())
-    got = ctx.readings.series(_name(app, "app"), kind, r.start, r.end, r.step_seconds)
+    got = ctx.readings.series(name_label(app, "app"), kind, r.start, r.end, r.step_seconds)
     return SeriesSet(app=app, kind=kind.value, start=r.start, end=r.end,
                      step_seconds=r.step_seconds,
                      series=[SeriesOut(name=s.name, points=s.points) for s in got])
@@ -118,12 +119,29 @@ def set_mode(namespace: str, name: str, body: ModeChange, ctx: Ctx,
     fleet = ctx.readings.fleet
     if fleet is None:
         raise ApiError(404, "this server has no cluster (start it with --kubeconfig)", "name")
-    ns, nm = _name(namespace, "namespace"), _name(name, "name")
+    ns, nm = name_label(namespace, "namespace"), name_label(name, "name")
     before = fleet.scaler(ns, nm).get("spec", {}).get("mode", "Active")
     after = fleet.set_mode(ns, nm, body.mode)
     ctx.readings.invalidate()
     ctx.audit(who, "set-mode", f"predictivescalers/{ns}/{nm}", {"mode": before},
               {"mode": after.get("spec", {}).get("mode")})
+    return scaler_out(scaler_view(after))
+
+
+@router.put("/scalers/{namespace}/{name}/paused", response_model=ScalerOut, tags=["scalers"],
+            operation_id="set_scaler_paused")
+def set_paused(namespace: str, name: str, body: PauseChange, ctx: Ctx,
+               who: Principal = OPERATOR) -> ScalerOut:
+    """Patches `spec.paused`: the controller holds replicas while it is true. Audited."""
+    fleet = ctx.readings.fleet
+    if fleet is None:
+        raise ApiError(404, "this server has no cluster (start it with --kubeconfig)", "name")
+    ns, nm = name_label(namespace, "namespace"), name_label(name, "name")
+    before = bool(fleet.scaler(ns, nm).get("spec", {}).get("paused", False))
+    after = fleet.patch(ns, nm, {"spec": {"paused": body.paused}})
+    ctx.readings.invalidate()
+    ctx.audit(who, "pause" if body.paused else "resume", f"predictivescalers/{ns}/{nm}",
+              {"paused": before}, {"paused": bool(after.get("spec", {}).get("paused", False))})
     return scaler_out(scaler_view(after))
 
 
@@ -134,7 +152,7 @@ def scaler_events(namespace: str, name: str, ctx: Ctx,
     fleet = ctx.readings.fleet
     if fleet is None:
         return []
-    return fleet.events(_name(namespace, "namespace"), _name(name, "name"))
+    return fleet.events(name_label(namespace, "namespace"), name_label(name, "name"))
 
 
 @router.post("/feedback", response_model=FeedbackOut, status_code=201, tags=["feedback"],

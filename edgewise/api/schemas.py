@@ -49,6 +49,9 @@ class ScalerOut(BaseModel):
     last_message: str | None
     conditions: list[dict[str, Any]]
     targets: list[dict[str, Any]]
+    paused: bool = Field(description="spec.paused: the controller holds replicas")
+    acknowledged_plan: str | None = Field(description="the event plan an operator "
+                                          "acknowledged for this scaler (name@sha256 prefix)")
 
 
 class AppOut(BaseModel):
@@ -83,6 +86,10 @@ class SeriesSet(BaseModel):
 
 class ModeChange(BaseModel):
     mode: Mode
+
+
+class PauseChange(BaseModel):
+    paused: bool
 
 
 class AuditOut(BaseModel):
@@ -151,3 +158,68 @@ def app_out(r: AppRow) -> AppOut:
                   error_budget_remaining_ratio=r.budget_remaining_ratio,
                   burn_rate_1h=r.burn_rate_1h, slos=[slo_out(s) for s in r.slos],
                   scalers=[scaler_out(s) for s in r.scalers])
+
+
+class PlanSummary(BaseModel):
+    name: str
+    app: str
+    event: str
+    event_start: str
+    window_start: str
+    hours: int
+    sha256: str
+    acknowledged_by: str | None
+    acknowledged_at: str | None
+    acknowledged_scaler: str | None
+
+
+class PlanHourOut(BaseModel):
+    start: str
+    p50_rps: float
+    p90_rps: float
+    planned_rps: float
+    replicas: dict[str, int]
+    actual_mean_rps: float | None
+    actual_peak_rps: float | None
+    ready_min: dict[str, int] = Field(description="fewest ready replicas seen in the hour")
+    short: bool = Field(description="demand peaked above the plan or a service had fewer "
+                        "ready replicas than planned")
+    short_services: list[str]
+
+
+class PlanComparison(BaseModel):
+    plan: PlanSummary
+    source: str
+    hours: list[PlanHourOut]
+    short_hours: int
+
+
+class PlanAck(BaseModel):
+    namespace: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    name: str = Field(pattern=r"^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$",
+                      description="the PredictiveScaler of the plan's app to annotate")
+
+
+class PlacementOut(BaseModel):
+    name: str
+    created_at: str
+    plan: dict[str, Any] = Field(description="plan.json of `edgewise place`")
+
+
+class SlicePeerOut(BaseModel):
+    slice: str
+    site: str
+    interface: str
+    peer: str
+    endpoint: str
+    handshake_age_seconds: float | None
+    rx_bytes: int
+    tx_bytes: int
+    state: Literal["healthy", "stale", "no-handshake", "missing", "down"]
+
+
+class SlicesOut(BaseModel):
+    peers: list[SlicePeerOut]
+    problems: list[str] = Field(description="status files that could not be read")
+    file_age_seconds: dict[str, float] = Field(description="slice/site -> seconds since "
+                                               "its status was written")

@@ -23,6 +23,8 @@ class SeriesKind(Enum):
     REPLICAS_READY = "replicas_ready"
     P95_LATENCY_MS = "p95_latency_ms"
     ERROR_RATIO = "error_ratio"
+    FORECAST_P50_RPS = "forecast_p50_rps"
+    FORECAST_P90_RPS = "forecast_p90_rps"
 
 
 @dataclass(frozen=True)
@@ -79,5 +81,21 @@ class StoreSource:
     def series(self, app: str, slos: tuple[Slo, ...], kind: SeriesKind, start: float,
                end: float, step: float) -> list[Series]:
         points = self.store.samples(app, kind.value, int(start), int(end))
-        thinned = points[:: max(1, int(len(points) // 2000) + 1)] if points else []
-        return [Series(app, [(float(t), v) for t, v in thinned])] if thinned else []
+        picked = downsample([(float(t), v) for t, v in points], start, step)
+        return [Series(app, picked)] if picked else []
+
+
+def downsample(points: list[tuple[float, float]], start: float, step: float
+               ) -> list[tuple[float, float]]:
+    """One point per `step` from `start`: the last of each bucket (as Prometheus evaluates a
+    gauge at each step), so a chart of 500 px gets ~500 points whatever the span."""
+    out: list[tuple[float, float]] = []
+    last_bucket = None
+    for t, v in points:
+        bucket = int((t - start) // step)
+        if bucket == last_bucket:
+            out[-1] = (t, v)
+        else:
+            out.append((t, v))
+            last_bucket = bucket
+    return out

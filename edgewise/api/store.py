@@ -1,9 +1,11 @@
-"""The server's own store: tokens (hashes only), operator feedback, the audit log, bench runs and
-demo samples. SQLAlchemy 2; SQLite file by default (created 0600), PostgreSQL by URL. The schema
-is made by the Alembic migrations in `migrations/`, never by `create_all`."""
+"""The server's own store: tokens (hashes only), operator feedback, the audit log, bench runs,
+event plans (and who acknowledged them), placement plans and demo samples. SQLAlchemy 2; SQLite
+file by default (created 0600), PostgreSQL by URL. The schema is made by the Alembic migrations
+in `migrations/`, never by `create_all`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -64,6 +66,34 @@ class RunRow(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     scenario: Mapped[str] = mapped_column(String(100))
     results_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(String(32))
+
+
+class PlanRow(Base):
+    """An event plan of `edgewise plan` (plan.json and plan.csv as written) and who
+    acknowledged it."""
+
+    __tablename__ = "event_plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    app: Mapped[str] = mapped_column(String(63))
+    plan_json: Mapped[str] = mapped_column(Text)
+    plan_csv: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[str] = mapped_column(String(32))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(253), nullable=True)
+    acknowledged_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    acknowledged_scaler: Mapped[str | None] = mapped_column(String(320), nullable=True)
+
+
+class PlacementRow(Base):
+    """A placement plan.json of `edgewise place` and its sites' (lat, lon)."""
+
+    __tablename__ = "placements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    doc_json: Mapped[str] = mapped_column(Text)
+    locations_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(String(32))
 
 
@@ -173,6 +203,54 @@ class Store:
                      "results": json.loads(r.results_json)}
                     for r in s.scalars(select(RunRow).order_by(RunRow.name))]
 
+    # event plans
+    def put_plan(self, name: str, app: str, plan_json: str, plan_csv: str) -> None:
+        digest = hashlib.sha256((plan_json + "\0" + plan_csv).encode()).hexdigest()
+        with self.session() as s:
+            old = s.scalar(select(PlanRow).where(PlanRow.name == name))
+            if old is not None and old.sha256 == digest:
+                return  # the same plan again keeps its acknowledgement
+            if old is not None:
+                s.delete(old)
+                s.flush()
+            s.add(PlanRow(name=name, app=app, plan_json=plan_json, plan_csv=plan_csv,
+                          sha256=digest, created_at=self.stamp()))
+
+    def plans(self) -> list[dict[str, Any]]:
+        with self.session() as s:
+            return [_plan_dict(r) for r in s.scalars(select(PlanRow).order_by(PlanRow.name))]
+
+    def plan(self, name: str) -> dict[str, Any] | None:
+        with self.session() as s:
+            row = s.scalar(select(PlanRow).where(PlanRow.name == name))
+            return _plan_dict(row) if row else None
+
+    def acknowledge_plan(self, name: str, who: str, scaler: str) -> dict[str, Any]:
+        with self.session() as s:
+            row = s.scalar(select(PlanRow).where(PlanRow.name == name))
+            assert row is not None
+            row.acknowledged_by, row.acknowledged_at = who, self.stamp()
+            row.acknowledged_scaler = scaler
+            s.flush()
+            return _plan_dict(row)
+
+    # placements
+    def put_placement(self, name: str, doc: dict[str, Any],
+                      locations: dict[str, tuple[float, float]]) -> None:
+        with self.session() as s:
+            old = s.scalar(select(PlacementRow).where(PlacementRow.name == name))
+            if old is not None:
+                s.delete(old)
+                s.flush()
+            s.add(PlacementRow(name=name, doc_json=json.dumps(doc),
+                               locations_json=json.dumps(locations), created_at=self.stamp()))
+
+    def placements(self) -> list[dict[str, Any]]:
+        with self.session() as s:
+            return [{"name": r.name, "created_at": r.created_at, "plan": json.loads(r.doc_json),
+                     "locations": {k: tuple(v) for k, v in json.loads(r.locations_json).items()}}
+                    for r in s.scalars(select(PlacementRow).order_by(PlacementRow.name))]
+
     # samples
     def put_samples(self, app: str, name: str, points: Sequence[tuple[int, float]]) -> None:
         if not points:
@@ -205,6 +283,13 @@ class Store:
         with self.session() as s:
             v = s.scalar(select(func.max(SampleRow.at_epoch)).where(SampleRow.app == app))
             return int(v) if v is not None else None
+
+
+def _plan_dict(r: PlanRow) -> dict[str, Any]:
+    return {"name": r.name, "app": r.app, "plan": json.loads(r.plan_json), "csv": r.plan_csv,
+            "sha256": r.sha256, "created_at": r.created_at,
+            "acknowledged_by": r.acknowledged_by, "acknowledged_at": r.acknowledged_at,
+            "acknowledged_scaler": r.acknowledged_scaler}
 
 
 def _audit_dict(r: AuditRow) -> dict[str, Any]:

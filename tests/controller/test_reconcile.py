@@ -71,6 +71,25 @@ def test_mode_off_decides_nothing() -> None:
     assert cond(cluster, "ScalingActive")["status"] == "False"
 
 
+def test_paused_holds_replicas_keeps_the_floor_and_resumes() -> None:
+    r, cluster, _, sink, clock = world(2, 60.0, 1.0, HpaView("web", 2, 20, None, "Deployment/web"))
+    run(r, clock, obj(), 1)
+    raised, n = cluster.hpa, len(sink.decisions)
+    assert raised is not None and raised.min_replicas > 2
+    paused = obj(paused=True)
+    paused["metadata"] = {**paused["metadata"], "generation": 2, "finalizers": [FINALIZER]}
+    run(r, clock, paused, 4)
+    assert len(sink.decisions) == n and cluster.hpa == raised  # nothing decided, floor kept
+    assert cluster.finalizers == [FINALIZER]
+    assert cond(cluster, "Ready")["reason"] == "Paused"
+    assert cond(cluster, "ScalingActive")["status"] == "False"
+    resumed = obj(paused=False)
+    resumed["metadata"] = {**resumed["metadata"], "generation": 3, "finalizers": [FINALIZER]}
+    run(r, clock, resumed, 2)
+    assert len(sink.decisions) == n + 2
+    assert cond(cluster, "ScalingActive")["status"] == "True"
+
+
 @pytest.mark.parametrize(("rate", "cpu", "down", "reason"), [
     (None, 0.5, False, "SeriesMissing"),
     (float("nan"), 0.5, False, "SeriesNaN"),

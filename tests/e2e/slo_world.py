@@ -38,6 +38,7 @@ def slo_world(d: Path, extra_args: list[str] | None = None) -> Iterator[dict[str
     from edgewise.twin_export import openmetrics
     from envs.scenario import load_scenario
     from evaluation.compare import run_bench, write_outputs
+    from planning.dayahead import day_ahead
 
     sc = load_scenario(SCENARIO)
     bench = run_bench(sc, [POLICY], 0, jobs=1)
@@ -48,7 +49,7 @@ def slo_world(d: Path, extra_args: list[str] | None = None) -> Iterator[dict[str
     end = int(time.time()) - 5
     om = d / "twin.om"
     om.write_text(openmetrics(sc, bench.run_rps, bench.episodes[0], end,
-                              {"job": "twin", "app": SCENARIO}))
+                              {"job": "twin", "app": SCENARIO}, day_ahead(sc, 0)))
     subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet",
                     str(om), str(d / "tsdb")], check=True, capture_output=True, timeout=300)
     slos = _slo_file(d / "slos.yaml", sc.slo.p95_latency_ms)
