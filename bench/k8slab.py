@@ -193,6 +193,7 @@ class Prometheus:
     proc: Proc | None = None
     data_dir: Path | None = None  # an existing TSDB (e.g. backfilled); default workdir/data
     rule_files: list[Path] = field(default_factory=list)  # recording and alerting rules
+    retention: str = "15d"  # Prometheus' default; a longer backfilled history needs more
 
     @property
     def url(self) -> str:
@@ -209,6 +210,7 @@ class Prometheus:
         self.proc = Proc("prometheus", [
             "prometheus", f"--config.file={self.workdir / 'prometheus.yml'}",
             f"--storage.tsdb.path={self.data_dir or self.workdir / 'data'}",
+            f"--storage.tsdb.retention.time={self.retention}",
             f"--web.listen-address=127.0.0.1:{self.port}"],
             self.workdir / "prometheus.log").start()
         wait_for(lambda: requests.get(f"{self.url}/-/ready", timeout=2).ok, 60, "Prometheus")

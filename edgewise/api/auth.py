@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
@@ -17,6 +19,7 @@ from typing import Protocol
 from edgewise.api.store import Store
 
 LOCAL_PREFIX = "ew_"
+MAX_CACHED = 10_000
 
 
 class Role(IntEnum):
@@ -66,13 +69,35 @@ def create_token(store: Store, name: str, role: Role) -> str:
 
 
 class Authenticator:
-    def __init__(self, store: Store, kube: KubeAuthorizer | None = None) -> None:
-        self.store, self.kube = store, kube
+    """Who a bearer token is. A local token's answer is remembered for `cache_seconds` (by its
+    hash), so a dashboard's requests do not each cost a store read."""
+
+    def __init__(self, store: Store, kube: KubeAuthorizer | None = None,
+                 clock: Callable[[], float] = time.monotonic, cache_seconds: float = 10.0
+                 ) -> None:
+        self.store, self.kube, self.clock, self.cache_seconds = store, kube, clock, cache_seconds
+        self._local: dict[str, tuple[float, Principal | None]] = {}
+
+    def cached(self, token: str | None) -> Principal | None | bool:
+        """The answer without any I/O, or False when it needs `principal`."""
+        if not token or len(token) > 8192:
+            return None
+        if not token.startswith(LOCAL_PREFIX):
+            return False
+        hit = self._local.get(token_hash(token))
+        if hit is not None and self.clock() - hit[0] < self.cache_seconds:
+            return hit[1]
+        return False
 
     def principal(self, token: str | None) -> Principal | None:
         if not token or len(token) > 8192:
             return None
         if token.startswith(LOCAL_PREFIX):
-            found = self.store.token(token_hash(token))
-            return Principal(found[0], Role.parse(found[1]), "local") if found else None
+            digest = token_hash(token)
+            found = self.store.token(digest)
+            who = Principal(found[0], Role.parse(found[1]), "local") if found else None
+            if len(self._local) >= MAX_CACHED:
+                self._local.clear()
+            self._local[digest] = (self.clock(), who)
+            return who
         return self.kube.principal(token) if self.kube is not None else None

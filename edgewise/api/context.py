@@ -3,6 +3,7 @@ and the FastAPI dependencies that resolve who is asking."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,6 @@ class Context:
     readings: Readings
     audit_log: Path | None = None
     slices: SliceStatusFiles = field(default_factory=lambda: SliceStatusFiles(()))
-    overview_body: tuple[tuple[object, ...], str] | None = None  # the last one built, its key
 
     def audit(self, who: Principal, action: str, target: str, before: Any, after: Any
               ) -> dict[str, Any]:
@@ -37,7 +37,7 @@ class Context:
         return entry
 
 
-def context(request: Request) -> Context:
+async def context(request: Request) -> Context:
     ctx = request.app.state.context
     assert isinstance(ctx, Context)
     return ctx
@@ -50,12 +50,20 @@ def bearer(request: Request) -> str | None:
     return request.cookies.get(COOKIE)
 
 
-def principal(request: Request, ctx: Annotated[Context, Depends(context)]) -> Principal | None:
-    return ctx.auth.principal(bearer(request))
+async def principal(request: Request, ctx: Annotated[Context, Depends(context)]
+                    ) -> Principal | None:
+    """Without I/O when the answer is cached; else read in a worker thread (the store, or a
+    TokenReview), never blocking the event loop."""
+    token = bearer(request)
+    hit = ctx.auth.cached(token)
+    if hit is not False:
+        assert hit is None or isinstance(hit, Principal)
+        return hit
+    return await asyncio.to_thread(ctx.auth.principal, token)
 
 
 def need(role: Role) -> Any:
-    def check(who: Annotated[Principal | None, Depends(principal)]) -> Principal:
+    async def check(who: Annotated[Principal | None, Depends(principal)]) -> Principal:
         if who is None:
             raise ApiError(401, "a bearer token is required (Authorization: Bearer ...)",
                            "authorization")

@@ -4,6 +4,7 @@ fleet's scalers, an app's series. Remembers when each source last answered, for 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from edgewise.api.fleet import AppRow, ScalerView, app_rows, scaler_view
 from edgewise.api.sources import Series, SeriesKind, SloSource
 from slo.model import Slo
 from slo.status import SloStatus, slo_status
+
+MAX_BODIES = 1000
 
 
 @dataclass
@@ -51,6 +54,9 @@ class Readings:
         self.cache_seconds = cache_seconds
         self._rows: tuple[float, list[AppRow]] | None = None
         self._lock = threading.Lock()
+        self._refresh: asyncio.Future[tuple[float, list[AppRow]]] | None = None
+        # JSON bodies built from the current rows (cleared with them): route key -> bytes
+        self.bodies: dict[tuple[object, ...], bytes] = {}
 
     def _guard(self, name: str, fn: Callable[[], object]) -> object:
         try:
@@ -77,21 +83,48 @@ class Readings:
         assert isinstance(objs, list)
         return [scaler_view(o) for o in objs]
 
+    def _fresh(self) -> tuple[float, list[AppRow]] | None:
+        rows = self._rows
+        if rows is not None and 0 <= self.clock() - rows[0] < self.cache_seconds:
+            return rows
+        return None
+
     def snapshot(self) -> tuple[float, list[AppRow]]:
         """(when read, rows): one thread reads the sources, the others wait for its answer."""
         with self._lock:
-            now = self.clock()
-            if self._rows is not None and 0 <= now - self._rows[0] < self.cache_seconds:
-                return self._rows
-            self._rows = (now, app_rows(self.statuses(), self.scalers()))
+            fresh = self._fresh()
+            if fresh is not None:
+                return fresh
+            self._rows = (self.clock(), app_rows(self.statuses(), self.scalers()))
+            self.bodies.clear()
             return self._rows
+
+    async def current(self) -> tuple[float, list[AppRow]]:
+        """`snapshot` for the event loop: a fresh one at once; an expired one while a worker
+        thread reads the sources again (the next request gets the new one); none, or a failed
+        read, waits for the sources (and raises what they raised: 503)."""
+        fresh = self._fresh()
+        if fresh is not None:
+            return fresh
+        old, task = self._rows, self._refresh
+        if task is None or task.done():
+            task = self._refresh = asyncio.ensure_future(asyncio.to_thread(self.snapshot))
+        if old is not None and not self.freshness.failing:
+            return old
+        return await asyncio.shield(task)
 
     def rows(self) -> list[AppRow]:
         return self.snapshot()[1]
 
+    def remember(self, key: tuple[object, ...], body: bytes) -> None:
+        if len(self.bodies) >= MAX_BODIES:  # many filters within one snapshot: start afresh
+            self.bodies.clear()
+        self.bodies[key] = body
+
     def invalidate(self) -> None:
         """After a write (a mode change), the next read goes to the sources."""
         self._rows = None
+        self.bodies.clear()
 
     def apps(self) -> set[str]:
         return {s.app for s in self.slos} | {r.app for r in self.rows()}

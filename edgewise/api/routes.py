@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import BaseModel
 
 from edgewise.api.auth import Principal
 from edgewise.api.context import ADMIN, OPERATOR, VIEWER, Context, context
@@ -45,11 +44,6 @@ NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 Ctx = Annotated[Context, Depends(context)]
 
 
-def _json(model: BaseModel) -> Response:
-    """A body already built from the response model: skips FastAPI's second validation."""
-    return Response(model.model_dump_json(), media_type="application/json")
-
-
 def name_label(value: str, field: str) -> str:
     if not NAME.match(value):
         raise ApiError(422, f"expected a lowercase DNS label, got {value[:64]!r}", field)
@@ -67,30 +61,43 @@ def list_slos(ctx: Ctx, who: Principal = VIEWER) -> list[SloOut]:
 
 
 @router.get("/overview", response_model=Overview, tags=["fleet"], operation_id="get_overview")
-def overview(ctx: Ctx, who: Principal = VIEWER,
-             q: Annotated[str | None, Query(max_length=63, description="app name contains")
-                          ] = None,
-             mode: Mode | None = None, sort: SortKey = SortKey.APP,
-             descending: bool = False) -> Response:
+async def overview(ctx: Ctx, who: Principal = VIEWER,
+                   q: Annotated[str | None, Query(max_length=63,
+                                                  description="app name contains")] = None,
+                   mode: Mode | None = None, sort: SortKey = SortKey.APP,
+                   descending: bool = False) -> Response:
+    """Built once per snapshot of the sources and filter; the same bytes until the next."""
     if q is not None and not re.fullmatch(r"[a-z0-9-]*", q):
         raise ApiError(422, "filter may hold only lowercase letters, digits and '-'", "q")
-    stamp, rows = ctx.readings.snapshot()
-    key = (stamp, q, mode, sort, descending)
-    cached = ctx.overview_body
-    if cached is not None and cached[0] == key:
-        return Response(cached[1], media_type="application/json")
-    picked = select_rows(rows, contains=q or None, mode=mode, sort=sort, descending=descending)
-    src = ctx.readings.source
-    body = Overview(source=src.name if src else "none",
-                    stale_since=ctx.readings.freshness.stale_since(),
-                    apps=[app_out(r) for r in picked]).model_dump_json()
-    ctx.overview_body = (key, body)
+    readings = ctx.readings
+    stamp, rows = await readings.current()
+    key = ("overview", stamp, q, mode, sort, descending)
+    body = readings.bodies.get(key)
+    if body is None:
+        picked = select_rows(rows, contains=q or None, mode=mode, sort=sort,
+                             descending=descending)
+        src = readings.source
+        body = Overview(source=src.name if src else "none",
+                        stale_since=readings.freshness.stale_since(),
+                        apps=[app_out(r) for r in picked]).model_dump_json().encode()
+        readings.remember(key, body)
     return Response(body, media_type="application/json")
 
 
 @router.get("/apps/{app}", response_model=AppOut, tags=["fleet"], operation_id="get_app")
-def get_app(app: str, ctx: Ctx, who: Principal = VIEWER) -> Response:
-    return _json(app_out(ctx.readings.app(name_label(app, "app"))))
+async def get_app(app: str, ctx: Ctx, who: Principal = VIEWER) -> Response:
+    readings = ctx.readings
+    stamp, rows = await readings.current()
+    key = ("app", stamp, app)
+    body = readings.bodies.get(key)
+    if body is None:
+        name = name_label(app, "app")
+        row = next((r for r in rows if r.app == name), None)
+        if row is None:
+            raise ApiError(404, f"unknown app {name!r}", "app")
+        body = app_out(row).model_dump_json().encode()
+        readings.remember(key, body)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/apps/{app}/series/{kind}", response_model=SeriesSet, tags=["fleet"],

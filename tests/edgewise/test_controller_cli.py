@@ -37,7 +37,12 @@ def test_crd_has_status_subresource_and_columns() -> None:
     v = crd["spec"]["versions"][0]
     assert v["subresources"] == {"status": {}}
     names = [c["name"] for c in v["additionalPrinterColumns"]]
-    assert {"Mode", "Desired", "Ready", "Fallback"} <= set(names)
+    assert {"Mode", "Paused", "Desired", "Ready", "Fallback"} <= set(names)
+    spec = v["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    assert spec["paused"] == {**spec["paused"], "type": "boolean", "default": False}
+    from controller.crd import crd_manifest
+
+    assert crd == crd_manifest(), "deploy/crd.yaml is stale: edgewise manifests --out deploy"
 
 
 def test_add_parser_registers_the_subcommands() -> None:

@@ -90,6 +90,18 @@ def test_unknown_and_forged_tokens_get_401(served: Served) -> None:
         assert r.status_code == 401
 
 
+def test_a_local_token_is_read_from_the_store_once_per_cache_interval(served: Served) -> None:
+    auth = served.client.app.state.context.auth  # type: ignore[attr-defined]
+    reads = []
+    real = served.store.token
+    served.store.token = lambda digest: reads.append(digest) or real(digest)  # type: ignore
+    for _ in range(5):
+        assert served.get("/api/v1/overview").status_code == 200
+    assert len(reads) <= 1
+    auth._local.clear()
+    assert served.get("/api/v1/overview").status_code == 200 and len(reads) <= 2
+
+
 def test_tokens_are_stored_as_hashes_only(served: Served) -> None:
     raw = served.db.read_bytes()
     for token in served.tokens.values():

@@ -1,0 +1,284 @@
+"""Q4 (a plan beside what happened, its acknowledgement), placement, slices, the forecast
+series, pause/resume: the API on a real SQLite store, the cluster as an in-memory `Fleet`
+(the port `edgewise/api/cluster.py` implements against the apiserver; e2e covers that)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edgewise.api.artifacts import load_bench, load_placement, load_plan
+from edgewise.api.errors import ApiError
+from edgewise.api.eventplan import PlanFileError, parse_hours
+from edgewise.api.sources import downsample
+from tests.edgewise.api.conftest import NOW, Served
+from tests.support.cli import REPO, run_cli
+from tests.support.wgdump import status_file
+
+H = 3600
+SCALER = {"apiVersion": "edgewise.io/v1alpha1", "kind": "PredictiveScaler",
+          "metadata": {"name": "web", "namespace": "shop", "labels": {"edgewise.io/app": "shop"},
+                       "annotations": {}},
+          "spec": {"mode": "Active"}, "status": {}}
+
+
+class MemoryFleet:
+    """The `Fleet` port over a dict, applying merge patches as the apiserver does."""
+
+    def __init__(self, *objs: dict[str, Any]) -> None:
+        self.objs = {(o["metadata"]["namespace"], o["metadata"]["name"]): copy.deepcopy(o)
+                     for o in objs}
+
+    def scalers(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(list(self.objs.values()))
+
+    def scaler(self, namespace: str, name: str) -> dict[str, Any]:
+        if (namespace, name) not in self.objs:
+            raise ApiError(404, f"PredictiveScaler {namespace}/{name} not found", "name")
+        return copy.deepcopy(self.objs[namespace, name])
+
+    def set_mode(self, namespace: str, name: str, mode: str) -> dict[str, Any]:
+        return self.patch(namespace, name, {"spec": {"mode": mode}})
+
+    def patch(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        def merge(into: dict[str, Any], patch: dict[str, Any]) -> None:
+            for k, v in patch.items():
+                if isinstance(v, dict):
+                    merge(into.setdefault(k, {}), v)
+                else:
+                    into[k] = v
+        obj = self.scaler(namespace, name)
+        merge(obj, body)
+        self.objs[namespace, name] = obj
+        return copy.deepcopy(obj)
+
+    def events(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        return []
+
+
+def _plan_dir(d: Path, hours: int = 3, planned: float = 16.0, replicas: int = 3) -> Path:
+    """A plan as `edgewise plan` writes it (planning/report.py's columns), for app "shop",
+    covering the store's last `hours` hours."""
+    d.mkdir(parents=True, exist_ok=True)
+    start = NOW - hours * H + 60  # the store's ticks are at NOW - 60 i
+    from datetime import UTC, datetime
+
+    stamp = [datetime.fromtimestamp(start + h * H, UTC).replace(tzinfo=None).isoformat()
+             for h in range(hours)]
+    rows = ["hour_start,p50_rps,p90_rps,burst,planned_rps,web,db"]
+    rows += [f"{s},15.00,16.50,1.100,{planned + h:.2f},{replicas},1" for h, s in enumerate(stamp)]
+    (d / "plan.csv").write_text("\n".join(rows) + "\n")
+    (d / "plan.json").write_text(json.dumps({
+        "scenario": "shop", "entry": "web",
+        "event": {"name": "doorbuster", "start": stamp[1], "end": stamp[2], "multiplier": 3.0},
+        "window": {"start": stamp[0], "hours": hours}, "sweep": []}))
+    return d
+
+
+@pytest.fixture
+def with_fleet(make_served: Callable[..., Served], tmp_path: Path) -> tuple[Served, MemoryFleet]:
+    fleet = MemoryFleet(SCALER)
+    s = make_served(fleet=fleet)
+    ticks = [NOW - 60 * i for i in range(1440)]
+    s.store.put_samples("shop", "replicas_ready", [(t, 2.0 if NOW - t < H else 3.0)
+                                                   for t in ticks])
+    load_plan(s.store, _plan_dir(tmp_path / "plan"))
+    return s, fleet
+
+
+def test_plan_beside_what_happened(with_fleet: tuple[Served, MemoryFleet]) -> None:
+    s, _ = with_fleet
+    (summary,) = s.get("/api/v1/plans").json()
+    assert summary["name"] == "shop-doorbuster" and summary["hours"] == 3
+    got = s.get("/api/v1/plans/shop-doorbuster").json()
+    assert got["source"] == "store" and [h["planned_rps"] for h in got["hours"]] == [16, 17, 18]
+    first, middle, last = got["hours"]
+    assert first["actual_mean_rps"] == pytest.approx(16.7)
+    assert first["actual_peak_rps"] == pytest.approx(16.7)
+    # Demand peaked at 16.7 over a plan of 16: short; 3 ready of 3 planned.
+    assert first["short"] and first["short_services"] == [] and first["ready_min"] == {"web": 3}
+    # The last hour: 2 ready of 3 planned; demand 16.7 under 18.
+    assert last["short_services"] == ["web"] and last["ready_min"] == {"web": 2}
+    assert not middle["short"]  # 16.7 under 17, 3 ready of 3
+    assert got["short_hours"] == 2
+    page = s.get("/q4")
+    assert page.status_code == 200 and 'data-plan="shop-doorbuster"' in page.text
+    assert page.text.count('class="short"') == 2 and "<svg" in page.text
+
+
+@pytest.mark.parametrize(("role", "status"), [(None, 401), ("viewer", 403), ("operator", 200)])
+def test_acknowledging_a_plan_annotates_the_scaler_and_is_audited(
+        with_fleet: tuple[Served, MemoryFleet], role: str | None, status: int) -> None:
+    s, fleet = with_fleet
+    headers = {"Authorization": f"Bearer {s.tokens[role]}"} if role else {}
+    r = s.client.post("/api/v1/plans/shop-doorbuster/acknowledge", headers=headers,
+                      json={"namespace": "shop", "name": "web"})
+    assert r.status_code == status, r.text
+    notes = fleet.objs["shop", "web"]["metadata"]["annotations"]
+    if status != 200:
+        assert notes == {} and r.json()["error"]["field"] == "authorization"
+        return
+    sha = r.json()["sha256"]
+    assert notes["edgewise.io/acknowledged-plan"] == f"shop-doorbuster@{sha[:12]}"
+    assert notes["edgewise.io/acknowledged-by"] == "local:operator-user"
+    assert r.json()["acknowledged_by"] == "local:operator-user"
+    assert r.json()["acknowledged_scaler"] == "shop/web"
+    (entry,) = s.get("/api/v1/audit", role="admin").json()
+    assert entry["action"] == "acknowledge-plan" and entry["target"] == \
+        "predictivescalers/shop/web"
+    assert entry["before"]["edgewise.io/acknowledged-plan"] is None
+    assert entry["after"]["edgewise.io/acknowledged-plan"] == f"shop-doorbuster@{sha[:12]}"
+    scaler = s.get("/api/v1/apps/shop").json()["scalers"][0]
+    assert scaler["acknowledged_plan"] == f"shop-doorbuster@{sha[:12]}"
+
+
+def test_acknowledging_needs_the_plans_app_and_a_known_plan(
+        with_fleet: tuple[Served, MemoryFleet]) -> None:
+    s, fleet = with_fleet
+    fleet.objs["shop", "other"] = {**copy.deepcopy(SCALER), "metadata": {
+        "name": "other", "namespace": "shop", "labels": {"edgewise.io/app": "cart"}}}
+    op = {"Authorization": f"Bearer {s.tokens['operator']}"}
+    cases = [("shop-doorbuster", {"namespace": "shop", "name": "other"}, 422, "name"),
+             ("shop-doorbuster", {"namespace": "shop", "name": "gone"}, 404, "name"),
+             ("shop-doorbuster", {"namespace": "Shop", "name": "web"}, 422, "namespace"),
+             ("nope", {"namespace": "shop", "name": "web"}, 404, "plan"),
+             ("../x", {"namespace": "shop", "name": "web"}, 404, None)]
+    for plan, body, status, field in cases:
+        r = s.client.post(f"/api/v1/plans/{plan}/acknowledge", headers=op, json=body)
+        assert r.status_code == status, (plan, body, r.text)
+        assert r.json()["error"]["field"] == field
+    assert s.get("/api/v1/audit", role="admin").json() == []
+
+
+@pytest.mark.parametrize(("role", "status"), [(None, 401), ("viewer", 403), ("operator", 200)])
+def test_pause_and_resume(with_fleet: tuple[Served, MemoryFleet], role: str | None,
+                          status: int) -> None:
+    s, fleet = with_fleet
+    headers = {"Authorization": f"Bearer {s.tokens[role]}"} if role else {}
+    r = s.client.put("/api/v1/scalers/shop/web/paused", headers=headers, json={"paused": True})
+    assert r.status_code == status, r.text
+    if status != 200:
+        assert "paused" not in fleet.objs["shop", "web"]["spec"]
+        return
+    assert r.json()["paused"] is True and fleet.objs["shop", "web"]["spec"]["paused"] is True
+    assert s.get("/api/v1/overview").json()["apps"][0]["scalers"][0]["paused"] is True
+    r = s.client.put("/api/v1/scalers/shop/web/paused", headers=headers, json={"paused": False})
+    assert r.json()["paused"] is False
+    audit = s.get("/api/v1/audit", role="admin").json()
+    assert [(a["action"], a["before"], a["after"]) for a in reversed(audit)] == [
+        ("pause", {"paused": False}, {"paused": True}),
+        ("resume", {"paused": True}, {"paused": False})]
+    assert s.client.put("/api/v1/scalers/shop/web/paused", headers=headers,
+                        json={"paused": "maybe"}).status_code == 422
+
+
+def test_pause_form_from_the_app_page(with_fleet: tuple[Served, MemoryFleet]) -> None:
+    s, fleet = with_fleet
+    viewer_page = s.get("/apps/shop").text
+    assert 'data-testid="pause"' not in viewer_page and 'data-testid="set-Off"' not in viewer_page
+    op = {"Authorization": f"Bearer {s.tokens['operator']}"}
+    assert 'data-testid="pause"' in s.client.get("/apps/shop", headers=op).text
+    r = s.client.post("/apps/shop/scalers/shop/web/paused", data={"paused": "true"},
+                      headers=op, follow_redirects=False)
+    assert r.status_code == 303 and fleet.objs["shop", "web"]["spec"]["paused"] is True
+    evil = {**op, "Origin": "https://evil.example"}
+    r = s.client.post("/apps/shop/scalers/shop/web/paused", data={"paused": "false"},
+                      headers=evil, follow_redirects=False)
+    assert r.status_code == 403 and fleet.objs["shop", "web"]["spec"]["paused"] is True
+
+
+def test_slices_show_handshake_age_and_traffic(make_served: Callable[..., Served],
+                                               tmp_path: Path) -> None:
+    from edgewise.api.slicestatus import SliceStatusFiles
+
+    good = status_file(tmp_path / "a.json", NOW - 30, NOW)  # written 30 s ago
+    bad = tmp_path / "b.json"
+    bad.write_text('{"kind": "SliceStatus"')
+    s = make_served()
+    s.client.app.state.context.slices = SliceStatusFiles((good, bad, tmp_path / "none.json"))
+    got = s.get("/api/v1/slices").json()
+    by = {p["peer"]: p for p in got["peers"]}
+    assert by["site-b"]["handshake_age_seconds"] == pytest.approx(42)  # counted to now
+    assert (by["site-b"]["rx_bytes"], by["site-b"]["tx_bytes"]) == (123456, 654321)
+    assert by["site-b"]["state"] == "healthy" and by["site-c"]["state"] == "stale"
+    assert by["site-d"]["state"] == "no-handshake" and by["site-d"]["handshake_age_seconds"] is None
+    assert got["file_age_seconds"] == {"shop/site-a": pytest.approx(30)}
+    assert len(got["problems"]) == 2 and any("b.json" in p for p in got["problems"])
+    page = s.get("/slices").text
+    assert 'data-peer="shop/site-a/site-b"' in page and "654321" in page
+    assert page.count('data-testid="problem"') == 2
+
+
+def test_placement_map_and_table(make_served: Callable[..., Served], tmp_path: Path) -> None:
+    out = tmp_path / "place"
+    r = run_cli("place", "--topology", REPO / "examples/fleet-small.yaml", "--app",
+                REPO / "examples/boutique-placement.yaml", "--solver", "heuristic",
+                "--out", out)
+    assert r.code == 0, r.err
+    s = make_served()
+    name = load_placement(s.store, out, REPO / "examples/fleet-small.yaml")
+    (got,) = s.get("/api/v1/placements").json()
+    doc = json.loads((out / "plan.json").read_text())
+    assert got["name"] == name and got["plan"] == doc
+    page = s.get("/placement").text
+    assert page.count("<circle") == len(doc["stores"])  # one per store on the map
+    assert page.count("data-store=") == len(doc["stores"])
+    with pytest.raises(PlanFileError, match="not in the topology"):
+        load_placement(s.store, out, _other_topology(tmp_path))
+
+
+def _other_topology(tmp_path: Path) -> Path:
+    import yaml
+
+    topo = yaml.safe_load((REPO / "examples/fleet-small.yaml").read_text())
+    for store in topo.get("stores", []):
+        store["name"] = "x-" + store["name"]
+    p = tmp_path / "other.yaml"
+    p.write_text(yaml.safe_dump(topo))
+    return p
+
+
+def test_forecast_series_and_downsampling(served: Served) -> None:
+    served.store.put_samples("shop", "forecast_p50_rps", [(NOW - 60 * i, 16.0)
+                                                          for i in range(600)])
+    got = served.get("/api/v1/apps/shop/series/forecast_p50_rps",
+                     params={"start": NOW - 3 * H, "end": NOW, "step": 600}).json()
+    (series,) = got["series"]
+    assert len(series["points"]) == 19 and series["points"][-1] == [NOW, 16.0]
+    pts = [(float(t), float(t)) for t in range(0, 100)]
+    assert downsample(pts, 0.0, 10.0) == [(float(t), float(t)) for t in range(9, 100, 10)]
+
+
+def test_bad_plan_files_and_bench_results(tmp_path: Path, served: Served) -> None:
+    d = _plan_dir(tmp_path / "p")
+    (d / "plan.csv").write_text("hour_start,p50\n")
+    with pytest.raises(PlanFileError, match="plan.csv: expected the columns"):
+        load_plan(served.store, d)
+    d = _plan_dir(tmp_path / "q")
+    (d / "plan.csv").write_text((d / "plan.csv").read_text().replace("15.00", "nan", 1))
+    with pytest.raises(PlanFileError, match="not finite"):
+        load_plan(served.store, d)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r/results.json").write_text('{"scenario": "x", "policies": {"a": {}}}')
+    with pytest.raises(PlanFileError, match="lacks cost"):
+        load_bench(served.store, tmp_path / "r")
+    with pytest.raises(PlanFileError):
+        parse_hours("")
+    assert served.get("/api/v1/plans").json() == []
+
+
+@pytest.mark.parametrize(("flags", "needle"), [
+    (["--plan", "/nonexistent/plan"], "/nonexistent/plan"),
+    (["--bench", "/nonexistent/run"], "/nonexistent/run"),
+    (["--placement", "/nonexistent/place"], "--placement needs --topology"),
+    (["--workers", "0"], "--workers"),
+])
+def test_serve_refuses_bad_outputs_with_one_line(tmp_path: Path, flags: list[str],
+                                                 needle: str) -> None:
+    r = run_cli("serve", "--db", tmp_path / "s.db", *flags)
+    assert r.code == 2 and len(r.err_lines) == 1 and needle in r.err, r.err
