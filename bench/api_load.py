@@ -43,18 +43,45 @@ RECORDS = [*(f"edgewise_slo:sli_error:ratio_rate{w}" for w in RATE_WINDOWS)]
 CACHE_META = "edgewise-api-load.json"
 
 
-def _history(om: Path, apps: list[str], days: float, step: int, end: int) -> None:
+BLOCK_SECONDS = 7200  # promtool 2.42 cuts 2 h blocks and reads the whole input once per block
+
+
+def _history(d: Path, data: Path, apps: list[str], days: float, step: int, end: int) -> None:
+    """The demand history as one OpenMetrics file per 2 h block (promtool would otherwise
+    parse a 3 GB file once for each of the 360 blocks of 30 days), two promtools at a time."""
     rng = np.random.default_rng(0)
     n = int(days * 86_400 // step)
-    stamps = [str(t) for t in (end - step * np.arange(n)[::-1]).tolist()]
-    with om.open("w") as f:
-        f.write("# TYPE edgewise_service_requests_per_second gauge\n")
-        for a in apps:
-            values = np.char.mod("%.2f", 100 + 20 * rng.standard_normal(n))
-            head = f'edgewise_service_requests_per_second{{app="{a}",service="frontend",' \
-                   f'job="load"}} '
-            f.write("".join(f"{head}{v} {t}\n" for v, t in zip(values, stamps, strict=True)))
-        f.write("# EOF\n")
+    times = end - step * np.arange(n)[::-1]
+    values = 100 + 20 * rng.standard_normal((len(apps), n))
+    windows = times // BLOCK_SECONDS
+    running: list[subprocess.Popen[bytes]] = []
+    for w in np.unique(windows).tolist():
+        idx = np.flatnonzero(windows == w)
+        stamps = [str(t) for t in times[idx].tolist()]
+        om = d / f"history-{w}.om"
+        with om.open("w") as f:
+            f.write("# TYPE edgewise_service_requests_per_second gauge\n")
+            for i, a in enumerate(apps):
+                head = f'edgewise_service_requests_per_second{{app="{a}",service="frontend",' \
+                       f'job="load"}} '
+                vals = np.char.mod("%.2f", values[i, idx])
+                f.write("".join(f"{head}{v} {t}\n" for v, t in zip(vals, stamps, strict=True)))
+            f.write("# EOF\n")
+        running.append(subprocess.Popen(["promtool", "tsdb", "create-blocks-from",
+                                         "openmetrics", "--quiet", str(om), str(data)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        if len(running) >= 2:
+            _finish(running.pop(0))
+    for proc in running:
+        _finish(proc)
+    for om in d.glob("history-*.om"):
+        om.unlink()
+
+
+def _finish(proc: subprocess.Popen[bytes]) -> None:
+    _, err = proc.communicate(timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"promtool failed: {err.decode()[-500:]}")
 
 
 def _rules(om: Path, apps: list[str], step: int, end: int) -> None:
@@ -83,30 +110,66 @@ def _tsdb(d: Path, args: argparse.Namespace, apps: list[str], end: int
     data = d / "tsdb"
     info: dict[str, Any] = {"apps": len(apps), "days": args.days, "step": args.step_seconds}
     cache = Path(args.cache) if args.cache else None
-    meta = cache / CACHE_META if cache else None
+    meta = json.loads((cache / CACHE_META).read_text()) if cache and (
+        cache / CACHE_META).exists() else None
     t0 = time.monotonic()
-    if cache and meta and meta.exists() and {
-            k: v for k, v in json.loads(meta.read_text()).items() if k != "end"} == info:
-        end_hist = int(json.loads(meta.read_text())["end"])
-        shutil.copytree(cache / "blocks", data, copy_function=os.link)
+    if meta is not None and {k: v for k, v in meta.items() if k != "end"} == info:
+        end_hist = int(meta["end"])
+        shutil.copytree(cache / "blocks", data, copy_function=os.link)  # type: ignore[operator]
         info["history_from_cache"] = True
     else:
         end_hist = end
-        _history(d / "history.om", apps, args.days, args.step_seconds, end)
-        _blocks(d / "history.om", data)
-        if cache:
-            shutil.rmtree(cache / "blocks", ignore_errors=True)
-            cache.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(data, cache / "blocks", copy_function=os.link)
-            meta.write_text(json.dumps({**info, "end": end}))  # type: ignore[union-attr]
+        data.mkdir()
+        _history(d, data, apps, args.days, args.step_seconds, end)
         info["history_from_cache"] = False
     info["history_seconds"] = time.monotonic() - t0
-    info["history_end_age_seconds"] = end - end_hist
+    info["history_end"] = end_hist
     _rules(d / "rules.om", apps, args.step_seconds, end)
     _blocks(d / "rules.om", data)
     info["samples"] = int(len(apps) * (args.days * 86_400 // args.step_seconds
                                        + 8 * 3600 // args.step_seconds))
     return data, info
+
+
+def _prom_metric(prom: Prometheus, name: str) -> float:
+    with socket.create_connection(("127.0.0.1", prom.port), timeout=5) as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        text = b""
+        while chunk := s.recv(65536):
+            text += chunk
+    total = 0.0
+    for line in text.decode().splitlines():
+        if line.startswith(name) and line[len(name)] in " {":
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def settle(prom: Prometheus, started: float, quiet_seconds: float = 20.0,
+           limit_seconds: float = 1800.0) -> dict[str, float]:
+    """Wait for Prometheus to compact the backfilled blocks (its first compaction runs a
+    minute after start) so that no compaction competes with the measurements."""
+    names = ("prometheus_tsdb_compactions_total", "prometheus_tsdb_vertical_compactions_total")
+    last, since = None, time.monotonic()
+    while time.monotonic() - started < limit_seconds:
+        now = tuple(_prom_metric(prom, n) for n in names)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - started > 75 and time.monotonic() - since >= quiet_seconds:
+            break
+        time.sleep(5)
+    return {"settle_seconds": time.monotonic() - started, "compactions": (last or (0,))[0],
+            "blocks_loaded": _prom_metric(prom, "prometheus_tsdb_blocks_loaded")}
+
+
+def _keep(data: Path, cache: Path, info: dict[str, Any]) -> None:
+    """The settled blocks into the cache (hard links; Prometheus never rewrites a block)."""
+    shutil.rmtree(cache / "blocks", ignore_errors=True)
+    (cache / "blocks").mkdir(parents=True)
+    for block in data.iterdir():
+        if block.is_dir() and (block / "meta.json").exists():
+            shutil.copytree(block, cache / "blocks" / block.name, copy_function=os.link)
+    keep = {k: info[k] for k in ("apps", "days", "step")}
+    (cache / CACHE_META).write_text(json.dumps({**keep, "end": info["history_end"]}))
 
 
 def _request(path: str, token: str) -> bytes:
@@ -152,33 +215,35 @@ def _client(port: int, requests: list[bytes], seconds: float, conns: int, seed: 
         s.sendall(rnd.choice(requests))
         state[s] = (time.perf_counter(), state.get(s, (0.0, bytearray()))[1])
 
+    def connect() -> socket.socket:
+        conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sel.register(conn, selectors.EVENT_READ)
+        state[conn] = (0.0, bytearray())
+        return conn
+
     for _ in range(conns):
-        s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sel.register(s, selectors.EVENT_READ)
-        start(s)
+        start(connect())
     stop = time.monotonic() + seconds
     while time.monotonic() < stop:
         for key, _ in sel.select(timeout=1.0):
-            s = key.fileobj
-            assert isinstance(s, socket.socket)
-            t0, buf = state[s]
+            conn = key.fileobj
+            assert isinstance(conn, socket.socket)
+            t0, buf = state[conn]
             try:
-                s.setblocking(True)
-                code = _read_response(s, buf)
+                code = _read_response(conn, buf)
             except (OSError, ValueError):
                 code = 0
             lat.append((time.perf_counter() - t0) * 1000.0)
             errors += code != 200
             if code == 0:
-                sel.unregister(s)
-                s.close()
-                s = socket.create_connection(("127.0.0.1", port), timeout=10)
-                sel.register(s, selectors.EVENT_READ)
-                state[s] = (0.0, bytearray())
-            start(s)
-    for s in state:
-        s.close()
+                sel.unregister(conn)
+                conn.close()
+                del state[conn]
+                conn = connect()
+            start(conn)
+    for conn in state:
+        conn.close()
     out.send((lat, errors))
 
 
@@ -238,8 +303,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         d = Path(tmp)
         end = int(time.time()) // 15 * 15 - 30
         data, info = _tsdb(d, args, apps, end)
+        started = time.monotonic()
         prom = Prometheus(d / "prom", [], data_dir=data,
                           retention=f"{int(args.days) + 30}d").start()
+        _note(f"history ready in {info['history_seconds']:.0f} s; Prometheus compacting")
+        info |= settle(prom, started)
+        _note(f"settled after {info['settle_seconds']:.0f} s ({info['blocks_loaded']:.0f} "
+              "blocks)")
+        if args.cache:
+            _keep(data, Path(args.cache), info)
         slos = d / "slos.yaml"
         slos.write_text(yaml.safe_dump({"slos": [
             {"name": f"{a}-latency", "app": a, "objective": "latency", "threshold_ms": 400,
@@ -251,6 +323,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         by_workers: dict[str, Any] = {}
         try:
             for workers in args.workers:
+                _note(f"measuring with {workers} server worker(s)")
                 port = free_port()
                 server = _serve(d, port, db, slos, prom, workers)
                 try:
@@ -269,6 +342,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "connections_per_proc": args.conns, "seconds": args.seconds,
             "rps_ratio_to_baseline": mixed["rps"] / base["rps"] if base["rps"] else None,
             "cpus": os.cpu_count(), "target": {"rps": 500, "p99_ms": 50, "errors": 0}}
+
+
+def _note(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 def http_ok(port: int) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,9 @@ def token(db: Path, role: str) -> str:
     return out.stdout.strip()
 
 
-def slo_world(d: Path, extra_args: list[str] | None = None) -> Iterator[dict[str, Any]]:
+def slo_world(d: Path, extra_args: list[str] | Callable[[int], list[str]] | None = None
+              ) -> Iterator[dict[str, Any]]:
+    """`extra_args` for `edgewise serve`, or a function of the run's last tick (Unix s)."""
     from edgewise.twin_export import openmetrics
     from envs.scenario import load_scenario
     from evaluation.compare import run_bench, write_outputs
@@ -63,8 +65,9 @@ def slo_world(d: Path, extra_args: list[str] | None = None) -> Iterator[dict[str
     try:
         db = d / "store.db"
         tokens = {r: token(db, r) for r in ("viewer", "operator", "admin")}
+        extra = extra_args(end) if callable(extra_args) else (extra_args or [])
         api = edgewise(["serve", "--port", str(port), "--db", str(db), "--slos", str(slos),
-                        "--prometheus", prom.url, *(extra_args or [])], d / "serve.log")
+                        "--prometheus", prom.url, *extra], d / "serve.log")
         procs.append(api)
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: requests.get(f"{url}/healthz", timeout=1).ok, 60, "edgewise serve")
