@@ -107,6 +107,20 @@ def test_shadow_mode_changes_nothing_and_records_every_decision(make_world: Any)
     assert off and off["reason"] == "ModeOff"
 
 
+def test_paused_holds_replicas_until_resumed(make_world: Any) -> None:
+    w, _ = _steady_world(make_world, "paused", replicas=8)  # Active would scale down (shadow)
+    w.scaler("shop", paused=True, period=PERIOD, cooldown=2)
+    ctl, port, log = w.controller("c1")
+    wait_for(lambda: (w.condition("shop", "Ready") or {}).get("reason") == "Paused", 30,
+             "status to say Paused")
+    assert set(sample_replicas(w, 8)) == {8} and decisions(log) == []
+    assert (w.condition("shop", "ScalingActive") or {}).get("status") == "False"
+    w.custom.patch_namespaced_custom_object(GROUP, VERSION, w.namespace, PLURAL, "shop",
+                                            {"spec": {"paused": False}})
+    wait_for(lambda: w.replicas()[0] < 8, 60, "the scale-down once resumed", every=0.5)
+    assert decisions(log) and ctl.alive()
+
+
 def _change_mode(w: World, name: str, mode: str) -> float:
     """Patch spec.mode; seconds until status.observedGeneration shows the new generation."""
     generation = w.get_scaler(name)["metadata"]["generation"]

@@ -306,7 +306,8 @@ def test_q4_placement_slices_and_forecast_show_the_api_numbers(
         assert {"stale", "no-handshake"} <= {p["state"] for p in slices["peers"]}
         b.page.screenshot(path=str(tmp_path / f"slices-{width}.png"), full_page=True)
         b.page.goto(f"{site['url']}/apps/{SCENARIO}")
-        titles = b.page.locator("svg.chart polyline title").all_inner_texts()
+        titles = b.page.eval_on_selector_all("svg.chart polyline title",
+                                             "els => els.map(e => e.textContent)")
         assert any(t.endswith(" P50") for t in titles) and any(t.endswith(" P90") for t in titles)
         assert b.page.locator("button[data-testid=pause]").count() == 0  # a viewer
         assert b.errors == []

@@ -176,7 +176,7 @@ class World:
     def scaler(self, name: str, *, mode: str = "Active", events: list[dict[str, Any]] = (),
                policy: dict[str, Any] | None = None, period: float = 2.0,
                cooldown: float = 6.0, direct: bool = True, prometheus_url: str | None = None,
-               history_seconds: float | None = None) -> dict[str, Any]:
+               history_seconds: float | None = None, paused: bool = False) -> dict[str, Any]:
         metrics: dict[str, Any] = {"prometheusUrl": prometheus_url or self.prometheus_url,
                                    "stalenessSeconds": 30, "queries": queries(self.instance)}
         if history_seconds is not None:
@@ -187,7 +187,8 @@ class World:
                 "metadata": {"name": name, "namespace": self.namespace},
                 "spec": {"targets": [{"name": "web", "service": "web", "minReplicas": 1,
                                       "maxReplicas": 30}],
-                         "graph": {"inline": GRAPH_REAL}, "mode": mode, "periodSeconds": period,
+                         "graph": {"inline": GRAPH_REAL}, "mode": mode, "paused": paused,
+                         "periodSeconds": period,
                          "behavior": {"cooldownSeconds": cooldown, "maxStepDown": 0.5},
                          "policy": policy or {"type": "baseline", "baseline": "hpa"},
                          "events": list(events), "metrics": metrics}}
