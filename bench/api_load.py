@@ -122,6 +122,8 @@ def _tsdb(d: Path, args: argparse.Namespace, apps: list[str], end: int
         data.mkdir()
         _history(d, data, apps, args.days, args.step_seconds, end)
         info["history_from_cache"] = False
+        if cache is not None:
+            _keep(data, cache, {**info, "history_end": end})
     info["history_seconds"] = time.monotonic() - t0
     info["history_end"] = end_hist
     _rules(d / "rules.om", apps, args.step_seconds, end)
@@ -132,14 +134,11 @@ def _tsdb(d: Path, args: argparse.Namespace, apps: list[str], end: int
 
 
 def _prom_metric(prom: Prometheus, name: str) -> float:
-    with socket.create_connection(("127.0.0.1", prom.port), timeout=5) as s:
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        text = b""
-        while chunk := s.recv(65536):
-            text += chunk
+    import requests
+
     total = 0.0
-    for line in text.decode().splitlines():
-        if line.startswith(name) and line[len(name)] in " {":
+    for line in requests.get(f"{prom.url}/metrics", timeout=10).text.splitlines():
+        if line.startswith(name) and line[len(name):len(name) + 1] in (" ", "{"):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -162,7 +161,7 @@ def settle(prom: Prometheus, started: float, quiet_seconds: float = 20.0,
 
 
 def _keep(data: Path, cache: Path, info: dict[str, Any]) -> None:
-    """The settled blocks into the cache (hard links; Prometheus never rewrites a block)."""
+    """The history's blocks into the cache (hard links; Prometheus never rewrites a block)."""
     shutil.rmtree(cache / "blocks", ignore_errors=True)
     (cache / "blocks").mkdir(parents=True)
     for block in data.iterdir():
@@ -306,12 +305,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         started = time.monotonic()
         prom = Prometheus(d / "prom", [], data_dir=data,
                           retention=f"{int(args.days) + 30}d").start()
-        _note(f"history ready in {info['history_seconds']:.0f} s; Prometheus compacting")
-        info |= settle(prom, started)
+        try:
+            _note(f"history ready in {info['history_seconds']:.0f} s; Prometheus compacting")
+            info |= settle(prom, started)
+        except BaseException:
+            prom.stop()
+            raise
         _note(f"settled after {info['settle_seconds']:.0f} s ({info['blocks_loaded']:.0f} "
               "blocks)")
-        if args.cache:
-            _keep(data, Path(args.cache), info)
         slos = d / "slos.yaml"
         slos.write_text(yaml.safe_dump({"slos": [
             {"name": f"{a}-latency", "app": a, "objective": "latency", "threshold_ms": 400,

@@ -282,3 +282,27 @@ def test_serve_refuses_bad_outputs_with_one_line(tmp_path: Path, flags: list[str
                                                  needle: str) -> None:
     r = run_cli("serve", "--db", tmp_path / "s.db", *flags)
     assert r.code == 2 and len(r.err_lines) == 1 and needle in r.err, r.err
+
+
+def test_a_worker_process_builds_the_parents_app(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """--workers N: each uvicorn worker builds the app from the parent's arguments."""
+    import argparse
+
+    from fastapi.testclient import TestClient
+
+    from edgewise import serve_cmd
+    from edgewise.api.store import migrate
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    migrate(url)
+    parser = argparse.ArgumentParser()
+    serve_cmd.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["serve", "--workers", "2", "--slos",
+                              str(REPO / "examples/slos.yaml")])
+    keep = {k: v for k, v in vars(args).items() if k != "func"}
+    monkeypatch.setenv(serve_cmd.WORKER_ARGS, json.dumps({"args": keep, "url": url,
+                                                          "demo": False}))
+    app = serve_cmd.worker_app()
+    assert TestClient(app).get("/healthz").json() == {"status": "ok"}
+    assert TestClient(app).get("/api/v1/slos").status_code == 401
