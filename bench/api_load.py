@@ -36,11 +36,20 @@ from typing import Any
 import numpy as np
 import yaml
 
-from bench.k8slab import PYTHON, Prometheus, edgewise, free_port, wait_for
+from bench.k8slab import PYTHON, Proc, Prometheus, edgewise, free_port, wait_for
 from slo.budget import RATE_WINDOWS
 
 RECORDS = [*(f"edgewise_slo:sli_error:ratio_rate{w}" for w in RATE_WINDOWS)]
 CACHE_META = "edgewise-api-load.json"
+# `edgewise` under cProfile. uvicorn re-raises SIGTERM after its graceful shutdown, with the
+# handler it found: this one, so the profiler's stats get written on the way out.
+PROFILED = """
+import cProfile, signal, sys
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+out, sys.argv = sys.argv[1], ["edgewise", *sys.argv[2:]]
+from edgewise.cli import main
+cProfile.run("main()", out)
+"""
 
 
 BLOCK_SECONDS = 7200  # promtool 2.42 cuts 2 h blocks and reads the whole input once per block
@@ -272,10 +281,15 @@ def drive(port: int, paths: list[str], token: str, seconds: float, procs: int, c
             "load_average_1m": [round(load0, 2), round(os.getloadavg()[0], 2)]}
 
 
-def _serve(d: Path, port: int, db: Path, slos: Path, prom: Prometheus, workers: int) -> Any:
-    server = edgewise(["serve", "--port", str(port), "--db", str(db), "--slos", str(slos),
-                       "--prometheus", prom.url, "--workers", str(workers)],
-                      d / f"serve-{workers}.log")
+def _serve(d: Path, port: int, db: Path, slos: Path, prom: Prometheus, workers: int,
+           profile: Path | None = None) -> Any:
+    argv = ["serve", "--port", str(port), "--db", str(db), "--slos", str(slos),
+            "--prometheus", prom.url, "--workers", str(workers)]
+    if profile is None:
+        server = edgewise(argv, d / f"serve-{workers}.log")
+    else:  # one process under cProfile, written when uvicorn exits on SIGTERM
+        server = Proc("serve", [PYTHON, "-c", PROFILED, str(profile), *argv],
+                      d / "serve-profile.log", {**os.environ, "PYTHONUNBUFFERED": "1"}).start()
     wait_for(lambda: http_ok(port), 90, "edgewise serve")
     return server
 
@@ -331,9 +345,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     by_workers[str(workers)] = _measure(port, token, apps, args, int(time.time()))
                 finally:
                     server.stop()
+            if args.profile:
+                profiled = _profiled(d, db, slos, prom, token, apps, args)
         finally:
             prom.stop()
     best = max(by_workers.values(), key=lambda r: r["mixed"]["rps"])
+    extra = {"profile": profiled} if args.profile else {}
     mixed, base = best["mixed"], best["baseline_healthz"]
     return {**{k: mixed[k] for k in ("rps", "p50_ms", "p99_ms", "errors")},
             "requests": mixed["requests"], "server_workers": next(
@@ -342,7 +359,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "days": args.days, "step_seconds": args.step_seconds, "client_procs": args.procs,
             "connections_per_proc": args.conns, "seconds": args.seconds,
             "rps_ratio_to_baseline": mixed["rps"] / base["rps"] if base["rps"] else None,
-            "cpus": os.cpu_count(), "target": {"rps": 500, "p99_ms": 50, "errors": 0}}
+            "cpus": os.cpu_count(), "target": {"rps": 500, "p99_ms": 50, "errors": 0}, **extra}
+
+
+def _profiled(d: Path, db: Path, slos: Path, prom: Prometheus, token: str, apps: list[str],
+              args: argparse.Namespace) -> dict[str, Any]:
+    """The mixed load on one server process under cProfile (slower than unprofiled); the
+    functions that took the most time of their own."""
+    import pstats
+
+    _note("profiling one server process under the mixed load")
+    port, out = free_port(), Path(args.profile)
+    server = _serve(d, port, db, slos, prom, 1, out)
+    try:
+        paths = ["/api/v1/overview", *[f"/api/v1/apps/{a}" for a in apps[:50]]]
+        drive(port, paths, token, 3.0, args.procs, args.conns)
+        load = drive(port, paths, token, args.seconds, args.procs, args.conns)
+    finally:
+        server.stop(timeout=30)
+    stats = pstats.Stats(str(out))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:15]  # type: ignore[attr-defined]
+    top = [{"function": f"{Path(f).name}:{line}({name})", "own_seconds": round(tt, 3),
+            "share": round(tt / total, 3) if total else None}
+           for (f, line, name), (_cc, _nc, tt, _ct, _callers) in rows]
+    return {"file": str(out), "requests": load["requests"], "rps": load["rps"],
+            "total_seconds": total, "top_own_time": top}
 
 
 def _note(text: str) -> None:
@@ -375,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="server worker processes to measure (each a fresh server)")
     p.add_argument("--cache", help="keep the history's TSDB blocks here and reuse them when "
                    "--apps/--days/--step-seconds match (the backfill takes minutes)")
+    p.add_argument("--profile", metavar="FILE",
+                   help="also run one server process under cProfile on the mixed load, write "
+                   "its stats to FILE and print the functions with the most own time")
     p.add_argument("--json", help="write the figures to this file")
     args = p.parse_args(argv)
     res = run(args)
@@ -391,6 +436,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"best (workers {res['server_workers']}): {res['rps']:.0f} req/s, p99 "
           f"{res['p99_ms']:.1f} ms, {res['errors']} errors; target 500 req/s, p99 <= 50 ms, "
           "0 errors")
+    if "profile" in res:
+        prof = res["profile"]
+        print(f"profile ({prof['requests']} requests at {prof['rps']:.0f} req/s under cProfile, "
+              f"{prof['total_seconds']:.1f} s of own time in the server): {prof['file']}")
+        for row in prof["top_own_time"]:
+            print(f"  {row['share'] * 100:5.1f}%  {row['own_seconds']:7.3f} s  {row['function']}")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     return 0

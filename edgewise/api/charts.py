@@ -53,7 +53,9 @@ def line_chart(title: str, lines: list[Line], y_label: str, threshold: float | N
         dash = ' stroke-dasharray="4 3"' if line.dashed else ""
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5"{dash} '
                      f'points="{path}"><title>{escape(line.name)}</title></polyline>')
-        parts.append(f'<text x="{PAD + 6 + 110 * i}" y="24" fill="{color}" class="legend">'
+        x = PAD + 6 + 110 * i  # a swatch of the line (the legend's text is styled grey)
+        parts.append(f'<line x1="{x}" y1="20" x2="{x + 14}" y2="20" stroke="{color}" '
+                     f'stroke-width="2"{dash}/><text x="{x + 18}" y="24" class="legend">'
                      f'{escape(line.name)}</text>')
     return "".join(parts) + "</svg>"
 
