@@ -1,7 +1,9 @@
 """Slices: per-peer handshake age and traffic, from the files `edgewise slice status --json`
-writes (one per site and slice; the agent's loop or a timer refreshes them). Each file is read
-again when it changes. A handshake's age is counted to now, not to when the file was written,
-so a file that stops being refreshed shows its peers going stale."""
+writes (one per site and slice; a timer on the site refreshes them, e.g. `edgewise slice status
+--json ... > f.tmp && mv f.tmp f`). Each file is read again when it changes; one that does not
+parse (half written) is named as a problem until it does. A handshake's age is counted to now,
+not to when the file was written, so a file that stops being refreshed shows its peers going
+stale."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ def q4_page(request: Request, ctx: Ctx, who: Who) -> Response:
     plans = []
     for p in ctx.store.plans():
         c = comparison(ctx, p["name"])
-        scalers = [s for s in ctx.readings.scalers() if s.app == p["app"]]
+        scalers = next((r.scalers for r in ctx.readings.rows() if r.app == p["app"]), ())
         plans.append({"c": c, "svg": Markup(plan_chart(c)), "scalers": scalers})
     return render(request, "q4.html", viewer, plans=plans, runs=run_charts(ctx))
 

@@ -157,8 +157,8 @@ def test_migrations_run_twice_and_make_the_schema(tmp_path: Path) -> None:
     migrate(url)
     migrate(url)
     tables = set(inspect(create_engine(url)).get_table_names())
-    assert {"api_tokens", "feedback", "audit", "bench_runs", "samples",
-            "alembic_version"} <= tables
+    assert {"api_tokens", "feedback", "audit", "bench_runs", "samples", "event_plans",
+            "placements", "alembic_version"} <= tables
 
 
 def test_token_create_prints_once_and_stores_the_hash(tmp_path: Path,

@@ -45,3 +45,9 @@ def test_demo_store_gives_the_runs_attainment(tmp_path: Path) -> None:
     assert "Frontier" in c.get("/runs", headers=h).text
     page = c.get("/apps/flash-sale", headers=h).text
     assert 'data-testid="calendar"' in page and "flash-sale" in page
+    for q in ("p50", "p90"):  # the day-ahead forecast over the whole run
+        fc = c.get(f"/api/v1/apps/flash-sale/series/forecast_{q}_rps", headers=h,
+                   params={"start": NOW - 3 * 86_400, "end": NOW}).json()
+        assert len(fc["series"][0]["points"]) >= 400
+    (placement,) = c.get("/api/v1/placements", headers=h).json()
+    assert placement["plan"]["kind"] == "PlacementPlan"
