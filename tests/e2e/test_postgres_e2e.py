@@ -7,6 +7,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import requests
 
 from bench.k8slab import PYTHON, edgewise, free_port, wait_for
+from tests.support.planfiles import plan_dir
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
@@ -66,10 +68,10 @@ def test_migrations_and_the_api_on_postgresql(postgres: str, tmp_path: Path) -> 
     migrate(postgres)
     migrate(postgres)  # idempotent
     engine = create_engine(postgres)
-    assert {"api_tokens", "feedback", "audit", "bench_runs", "samples"} <= set(
-        inspect(engine).get_table_names())
+    assert {"api_tokens", "feedback", "audit", "bench_runs", "samples", "event_plans",
+            "placements"} <= set(inspect(engine).get_table_names())
     with engine.connect() as c:
-        assert c.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert c.execute(text("select version_num from alembic_version")).scalar() == "0002"
     tokens = {}
     for role in ("viewer", "operator", "admin"):
         out = subprocess.run([PYTHON, "-m", "edgewise.cli", "serve", "token", "create", "--role",
@@ -77,9 +79,10 @@ def test_migrations_and_the_api_on_postgresql(postgres: str, tmp_path: Path) -> 
                              check=True)
         tokens[role] = out.stdout.strip()
     port = free_port()
+    plan = plan_dir(tmp_path / "plan", int(time.time()))
     proc = edgewise(["serve", "--port", str(port), "--database-url", postgres,
-                     "--slos", str(Path(__file__).parents[2] / "examples/slos.yaml")],
-                    tmp_path / "serve.log")
+                     "--slos", str(Path(__file__).parents[2] / "examples/slos.yaml"),
+                     "--plan", str(plan)], tmp_path / "serve.log")
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: requests.get(f"{url}/healthz", timeout=1).ok, 60, "edgewise serve")
@@ -98,6 +101,9 @@ def test_migrations_and_the_api_on_postgresql(postgres: str, tmp_path: Path) -> 
         assert len(lines) == 1 and '"prescaled in time"' in lines[0]
         audit = requests.get(f"{url}/api/v1/audit", headers=h("admin"), timeout=5).json()
         assert audit[0]["action"] == "feedback" and audit[0]["actor"].startswith("local:")
+        (stored_plan,) = requests.get(f"{url}/api/v1/plans", headers=h("viewer"),
+                                      timeout=5).json()
+        assert stored_plan["name"] == "shop-doorbuster" and stored_plan["hours"] == 3
         slos = requests.get(f"{url}/api/v1/slos", headers=h("viewer"), timeout=5).json()
         assert {s["name"] for s in slos} == {"shop-latency", "shop-availability"}
     finally:

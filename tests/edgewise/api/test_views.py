@@ -18,6 +18,7 @@ from edgewise.api.eventplan import PlanFileError, parse_hours
 from edgewise.api.sources import downsample
 from tests.edgewise.api.conftest import NOW, Served
 from tests.support.cli import REPO, run_cli
+from tests.support.planfiles import plan_dir
 from tests.support.wgdump import status_file
 
 H = 3600
@@ -61,25 +62,6 @@ class MemoryFleet:
         return []
 
 
-def _plan_dir(d: Path, hours: int = 3, planned: float = 16.0, replicas: int = 3) -> Path:
-    """A plan as `edgewise plan` writes it (planning/report.py's columns), for app "shop",
-    covering the store's last `hours` hours."""
-    d.mkdir(parents=True, exist_ok=True)
-    start = NOW - hours * H + 60  # the store's ticks are at NOW - 60 i
-    from datetime import UTC, datetime
-
-    stamp = [datetime.fromtimestamp(start + h * H, UTC).replace(tzinfo=None).isoformat()
-             for h in range(hours)]
-    rows = ["hour_start,p50_rps,p90_rps,burst,planned_rps,web,db"]
-    rows += [f"{s},15.00,16.50,1.100,{planned + h:.2f},{replicas},1" for h, s in enumerate(stamp)]
-    (d / "plan.csv").write_text("\n".join(rows) + "\n")
-    (d / "plan.json").write_text(json.dumps({
-        "scenario": "shop", "entry": "web",
-        "event": {"name": "doorbuster", "start": stamp[1], "end": stamp[2], "multiplier": 3.0},
-        "window": {"start": stamp[0], "hours": hours}, "sweep": []}))
-    return d
-
-
 @pytest.fixture
 def with_fleet(make_served: Callable[..., Served], tmp_path: Path) -> tuple[Served, MemoryFleet]:
     fleet = MemoryFleet(SCALER)
@@ -87,7 +69,7 @@ def with_fleet(make_served: Callable[..., Served], tmp_path: Path) -> tuple[Serv
     ticks = [NOW - 60 * i for i in range(1440)]
     s.store.put_samples("shop", "replicas_ready", [(t, 2.0 if NOW - t < H else 3.0)
                                                    for t in ticks])
-    load_plan(s.store, _plan_dir(tmp_path / "plan"))
+    load_plan(s.store, plan_dir(tmp_path / "plan", NOW))
     return s, fleet
 
 
@@ -255,11 +237,11 @@ def test_forecast_series_and_downsampling(served: Served) -> None:
 
 
 def test_bad_plan_files_and_bench_results(tmp_path: Path, served: Served) -> None:
-    d = _plan_dir(tmp_path / "p")
+    d = plan_dir(tmp_path / "p", NOW)
     (d / "plan.csv").write_text("hour_start,p50\n")
     with pytest.raises(PlanFileError, match="plan.csv: expected the columns"):
         load_plan(served.store, d)
-    d = _plan_dir(tmp_path / "q")
+    d = plan_dir(tmp_path / "q", NOW)
     (d / "plan.csv").write_text((d / "plan.csv").read_text().replace("15.00", "nan", 1))
     with pytest.raises(PlanFileError, match="not finite"):
         load_plan(served.store, d)
