@@ -30,11 +30,12 @@ from envs.randomize import RandomizationSpec, random_scenario
 from envs.scenario import Scenario, load_scenario
 from envs.twin import Twin
 from evaluation.compare import BASELINES, rl_factories, run_bench
+from evaluation.frontier import FRONTIER_NAMES, beyond_frontier, frontier
 from scaler.learned.runtime import RLPolicy
 from scaler.policy import PolicyContext
 
 POLICIES = ("hpa", "keda", "holt-winters", "seasonal-naive", "static-peak", "oracle", "rl",
-            "rl-raw")
+            "rl-raw", *(n for n in FRONTIER_NAMES if n not in ("hpa", "keda")))
 RANDOM = RandomizationSpec(run_seconds=3 * 86_400, max_events=1, event_probability=1.0,
                            multiplier=(2.0, 8.0))
 
@@ -106,13 +107,19 @@ def decision_p99_ms(model: str) -> tuple[float, float]:
 
 def run(model: str, quick: bool, jobs: int) -> dict[str, Any]:
     BASELINES.update(rl_factories(model))  # worker processes (fork) inherit the loaded model
-    report: dict[str, Any] = {"scenarios": {}, "ratios": {}}
+    report: dict[str, Any] = {"scenarios": {}, "ratios": {}, "frontier": {},
+                              "beyond_frontier": {}}
     for name, sc, announced in scenarios(quick):
         t0 = time.monotonic()
         bench = run_bench(sc, POLICIES, 0, jobs=jobs)
         res = {ep.policy: asdict(ep.summary) for ep in bench.episodes}
         report["scenarios"][name] = res
         report["ratios"][name] = ratios(res, announced)
+        points = frontier(res)
+        report["frontier"][name] = [asdict(p) for p in points]
+        report["beyond_frontier"][name] = {
+            p: beyond_frontier(res[p]["slo_violation_minutes"], res[p]["replica_hours"], points)
+            for p in ("rl", "rl-raw", "oracle")}
         _print(name, res, report["ratios"][name], time.monotonic() - t0)
     manifest = RLPolicy.load(model).manifest
     report["train_minutes"] = manifest.training.get("minutes")
@@ -127,7 +134,7 @@ def run(model: str, quick: bool, jobs: int) -> dict[str, Any]:
 def _print(name: str, res: dict[str, Any], rat: dict[str, Any], seconds: float) -> None:
     print(f"\n== {name} ({seconds:.0f} s)")
     print(f"{'policy':16}{'event viol min':>16}{'viol min':>10}{'replica-h':>11}")
-    for p, s in res.items():
+    for p, s in sorted(res.items(), key=lambda kv: kv[0] in FRONTIER_NAMES):
         print(f"{p:16}{s['event_slo_violation_minutes']:>16.0f}{s['slo_violation_minutes']:>10.0f}"
               f"{s['replica_hours']:>11.0f}")
     for p, r in rat.items():
