@@ -12,7 +12,8 @@ from datetime import datetime
 
 import numpy as np
 
-from envs.queueing import gamma_p95, response_time
+from envs.path_latency import mixture_p95
+from envs.queueing import response_time
 from envs.twin_config import Trajectory, TwinConfig
 from envs.workload import Event
 
@@ -34,22 +35,12 @@ class TickMetrics:
 def _e2e_p95_ms(config: TwinConfig, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
     """p95 (ms) of the slowest call path from the entry service, per tick.
 
-    Each path's latency is the sum of its services' responses (and network RTTs); a service
-    reached with probability w (the product of fan-outs below one along the path) contributes as
-    a Bernoulli(w) mixture: mean w m, variance w v + w (1 - w) m^2. The p95 of a path is that of a
-    gamma with the path's moments; the slowest path sets the end-to-end p95, which is monotone in
-    every service's moments.
+    A path's latency is the sum of its services' responses (and network RTTs); where a call is
+    made with probability below one, it is the exact mixture over how far down the path a
+    request goes, solved numerically (`envs/path_latency.py`). The slowest path sets the
+    end-to-end p95, which is monotone in every service's moments.
     """
-    pw = config.path_weights
-    spread = pw.reach * (1.0 - pw.reach)
-    path_mean = mean @ pw.reach + (pw.reach * pw.edge_rtt).sum(axis=0)
-    path_var = (
-        var @ pw.reach
-        + (mean**2) @ spread
-        + 2.0 * mean @ (spread * pw.edge_rtt)
-        + (spread * pw.edge_rtt**2).sum(axis=0)
-    )
-    worst = gamma_p95(path_mean, path_var).max(axis=1)
+    worst = mixture_p95(config.path_mixture, mean, var).max(axis=1)
     result: np.ndarray = (worst + config.entry_rtt_ms / 1000.0) * 1000.0
     return result
 
