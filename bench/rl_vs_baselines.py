@@ -10,7 +10,14 @@ min(holt-winters, seasonal-naive); on surprises no worse than hpa; replica-hours
 <= 1.25x oracle's. Decision latency: p99 of `decide` (batch of one, CPU) over a black-friday day,
 with the observation's latency figures already read (in-cluster they come from Prometheus);
 wall clock and CPU time both, with the load average (a shared machine inflates the wall p99).
-`--quick` runs black-friday and 2 + 1 randomized scenarios only (a smoke test).
+Held out: the real traces with closed hours shipped in examples/ (bank-calls: a bank's call
+centre, closed at night and at weekends; nyc-departures: every NYC departure around Thanksgiving
+2013, closed at night, intermittent by the minute) never enter training or tuning; they run here
+as announced-free scenarios (no worse than hpa). `--quick` runs black-friday, 2 + 1 randomized
+scenarios and nyc-departures only (a smoke test). Per scenario the JSON has `frontier` (the HPA
+targets and KEDA thresholds with their violation minutes and replica-hours) and
+`beyond_frontier` (true when the policy has fewer violation minutes than every setting that
+costs no more replica-hours).
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ from scaler.policy import PolicyContext
 
 POLICIES = ("hpa", "keda", "holt-winters", "seasonal-naive", "static-peak", "oracle", "rl",
             "rl-raw", *(n for n in FRONTIER_NAMES if n not in ("hpa", "keda")))
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+HELD_OUT = ("bank-calls", "nyc-departures")  # real traces, never in a training config
 RANDOM = RandomizationSpec(run_seconds=3 * 86_400, max_events=1, event_probability=1.0,
                            multiplier=(2.0, 8.0))
 
@@ -53,6 +62,8 @@ def scenarios(quick: bool) -> list[tuple[str, Scenario, bool]]:
         sc = random_scenario(base, RANDOM, np.random.default_rng(20_000 + k), graph=False,
                              announced=False)
         out.append((f"random-surprise-{k}", replace(sc, name=f"random-surprise-{k}"), False))
+    for name in HELD_OUT[1:] if quick else HELD_OUT:
+        out.append((name, load_scenario(EXAMPLES / f"{name}.yaml"), False))
     return out
 
 
