@@ -7,7 +7,7 @@ Every period the inner policy proposes replicas; the guardrails then apply, in t
 2. cooldown: no scale-down of a service within `cooldown_seconds` of its last scale-up;
 3. the demand cap (optional): no growth beyond what `max_demand_multiple` x the demand that can
    be expected needs at 100% busy, that demand being the larger of the entry rate observed now
-   and the history's ordinary daily peak times the largest announced multiplier of an event
+   and the history's ordinary daily peak, times the largest announced multiplier of an event
    running or starting within `demand_lookahead_seconds`; it never forces a scale-down (the cap
    is at least the current count), and it stops a forecast gone wrong on intermittent demand
    (closed hours, opening jumps) from asking for hundreds of replicas with no traffic;
@@ -152,7 +152,7 @@ class GuardedPolicy:
         ahead = obs.now + timedelta(seconds=self.guardrails.demand_lookahead_seconds)
         announced = max((ev.multiplier for ev in self._ctx.calendar
                          if ev.start <= ahead and obs.now < ev.end), default=1.0)
-        rate = max(obs.entry_rate_rps, self._ordinary_peak * announced)
+        rate = max(obs.entry_rate_rps, self._ordinary_peak) * announced
         cap: np.ndarray = np.ceil(multiple * rate / self._per_replica).astype(int)
         return cap
 
