@@ -12,8 +12,8 @@ from datetime import datetime
 
 import numpy as np
 
-from envs.queueing import ResponseTime, gamma_p95, response_time
-from envs.sli import within_share
+from envs.path_latency import mixture_p95, slowest_within
+from envs.queueing import ResponseTime, response_time
 from envs.twin_config import Trajectory, TwinConfig
 from envs.workload import Event
 
@@ -33,34 +33,17 @@ class TickMetrics:
     within_slo_share: np.ndarray  # share of requests answered within the latency SLO
 
 
-def _e2e_p95_ms(config: TwinConfig, path_mean: np.ndarray, path_var: np.ndarray
-                ) -> np.ndarray:
+def _e2e_p95_ms(config: TwinConfig, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
     """p95 (ms) of the slowest call path from the entry service, per tick.
 
-    Each path's latency is the sum of its services' responses (and network RTTs); a service
-    reached with probability w (the product of fan-outs below one along the path) contributes as
-    a Bernoulli(w) mixture: mean w m, variance w v + w (1 - w) m^2. The p95 of a path is that of a
-    gamma with the path's moments; the slowest path sets the end-to-end p95, which is monotone in
-    every service's moments.
+    A path's latency is the sum of its services' responses (and network RTTs); where a call is
+    made with probability below one, it is the exact mixture over how far down the path a
+    request goes, solved numerically (`envs/path_latency.py`). The slowest path sets the
+    end-to-end p95, which is monotone in every service's moments.
     """
-    worst = gamma_p95(path_mean, path_var).max(axis=1)
+    worst = mixture_p95(config.path_mixture, mean, var).max(axis=1)
     result: np.ndarray = (worst + config.entry_rtt_ms / 1000.0) * 1000.0
     return result
-
-
-def path_moments(config: TwinConfig, mean: np.ndarray, var: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance (s, s^2) of every call path's latency, per tick: (ticks, paths)."""
-    pw = config.path_weights
-    spread = pw.reach * (1.0 - pw.reach)
-    path_mean = mean @ pw.reach + (pw.reach * pw.edge_rtt).sum(axis=0)
-    path_var = (
-        var @ pw.reach
-        + (mean**2) @ spread
-        + 2.0 * mean @ (spread * pw.edge_rtt)
-        + (spread * pw.edge_rtt**2).sum(axis=0)
-    )
-    return path_mean, path_var
 
 
 def _survival(drop_ratio: np.ndarray, visits: np.ndarray) -> np.ndarray:
@@ -93,10 +76,17 @@ def _service_moments(config: TwinConfig, rates: np.ndarray, traj: Trajectory, p9
 
 def request_moments(config: TwinConfig, rates: np.ndarray, traj: Trajectory
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per tick: path latency mean and variance (ticks, paths) and the request error ratio."""
+    """Per tick: each service's response mean and variance (s, s^2; ticks, services) and the
+    request error ratio."""
     mean, var, error, _, _ = _service_moments(config, rates, traj, False)
-    path_mean, path_var = path_moments(config, mean, var)
-    return path_mean, path_var, error
+    return mean, var, error
+
+
+def within_share(config: TwinConfig, x_seconds: float, mean: np.ndarray, var: np.ndarray
+                 ) -> np.ndarray:
+    """Per tick: the share of requests answered within `x_seconds` end to end (the entry RTT
+    included), from the same path mixture as the p95."""
+    return slowest_within(config.path_mixture, mean, var, x_seconds - config.entry_rtt_ms / 1000)
 
 
 def tick_metrics(
@@ -108,13 +98,11 @@ def tick_metrics(
     and are NaN unless asked for.
     """
     mean, var, error, rt, drain = _service_moments(config, rates, traj, service_p95)
-    path_mean, path_var = path_moments(config, mean, var)
-    entry = config.entry_rtt_ms / 1000.0
-    e2e = np.minimum(_e2e_p95_ms(config, path_mean, path_var), TIMEOUT_MS)
+    e2e = np.minimum(_e2e_p95_ms(config, mean, var), TIMEOUT_MS)
     violation = (e2e > config.slo.p95_latency_ms) | (error > config.slo.max_error_ratio)
     cost = traj.desired @ config.replica_hour_price() * config.tick_seconds / 3600.0
     p95 = np.minimum((rt.p95 + drain) * 1000.0, TIMEOUT_MS)
-    within = within_share(config.slo.p95_latency_ms / 1000.0 - entry, path_mean, path_var)
+    within = within_share(config, config.slo.p95_latency_ms / 1000.0, mean, var)
     return TickMetrics(mean * 1000.0, p95, e2e, error, violation, cost, within)
 
 

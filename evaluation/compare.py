@@ -19,6 +19,7 @@ from envs.scenario import Scenario
 from envs.twin_config import TwinConfig
 from evaluation.clairvoyant import OraclePolicy, StaticPeakPolicy
 from evaluation.episode import Episode, run_episode
+from evaluation.frontier import beyond_frontier, frontier, frontier_settings
 from evaluation.report import write_report
 from scaler.forecast_policy import holt_winters, seasonal_naive
 from scaler.guardrails import GuardedPolicy, Guardrails
@@ -39,7 +40,8 @@ BASELINES: dict[str, PolicyFactory] = {
     "static-peak": lambda sc, run: StaticPeakPolicy(sc.config(), run),
     "oracle": lambda sc, run: OraclePolicy(sc.config(), run),
 }
-
+# The HPA targets and KEDA thresholds of the cost-vs-violations frontier (hpa-30 .. keda-90).
+BASELINES.update({k: v for k, v in frontier_settings().items() if k not in BASELINES})
 
 
 def rl_factories(model: str | Path = "default", *, check_graph: ServiceGraph | None = None,
@@ -161,6 +163,9 @@ def _episode(scenario: Scenario, arm: Arm, seed: int) -> Episode:
 
 def results(bench: BenchRun) -> dict[str, object]:
     sc = bench.scenario
+    policies = {ep.policy: asdict(ep.summary) for ep in bench.episodes}
+    points = frontier(policies)
+    names = {p.setting for p in points}
     return {
         "scenario": sc.name,
         "seed": bench.seed,
@@ -177,7 +182,12 @@ def results(bench: BenchRun) -> dict[str, object]:
             }
             for e in sc.events
         ],
-        "policies": {ep.policy: asdict(ep.summary) for ep in bench.episodes},
+        "policies": policies,
+        "frontier": [asdict(p) for p in points],
+        "beyond_frontier": {
+            name: beyond_frontier(s["slo_violation_minutes"], s["replica_hours"], points)
+            for name, s in policies.items() if name not in names
+        },
     }
 
 
