@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammainc
 
 from envs.twin_config import Trajectory, TwinConfig
 
@@ -43,22 +42,12 @@ class RequestCounts:
         return 1.0 - float(self.errors.sum()) / total if total > 0 else 1.0
 
 
-def gamma_cdf(x: float, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """P(X <= x) for a gamma with these moments (same shape clip as `gamma_p95`)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = np.maximum(var, 1e-18)
-        shape = np.clip(mean**2 / v, 0.5, 1e6)
-        scale = np.maximum(mean, 1e-12) / shape
-        out: np.ndarray = gammainc(shape, x / scale)
-    return np.where(np.isfinite(mean), out, 0.0)
-
-
 def _chunk(config: TwinConfig, rates: np.ndarray, traj: Trajectory,
            buckets: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
-    from envs.outcome import request_moments, within_share  # outcome imports this module's users
+    from envs.outcome import request_moments, within_shares  # outcome imports this module's users
 
     mean, var, error = request_moments(config, rates, traj)
-    within = np.stack([within_share(config, b, mean, var) for b in buckets], axis=1)
+    within = within_shares(config, buckets, mean, var)
     return within, error
 
 

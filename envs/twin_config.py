@@ -12,7 +12,7 @@ import numpy as np
 
 from envs.graph import PriceClass, ServiceGraph
 from envs.observation import Slo
-from envs.path_latency import PathMixture
+from envs.path_latency import PathMixture, build_mixture
 
 
 @dataclass(frozen=True)
@@ -78,19 +78,9 @@ class TwinConfig:
     def path_mixture(self) -> PathMixture:
         """Each entry path as a mixture over where a request stops (`envs/path_latency.py`)."""
         pw = self.path_weights
-        n_s, n_p = pw.reach.shape
-        paths = self.graph.entry_paths()
-        k = max(len(nodes) for nodes, _ in paths)
-        prefix = np.zeros((n_s, n_p, k))
-        weight = np.zeros((n_p, k))
-        rtt = np.zeros((n_p, k))
-        for p, (nodes, _) in enumerate(paths):
-            w = [pw.reach[n, p] for n in nodes] + [0.0]
-            for j in range(len(nodes)):
-                prefix[list(nodes[: j + 1]), p, j] = 1.0
-                weight[p, j] = w[j] - w[j + 1]
-                rtt[p, j] = sum(pw.edge_rtt[m, p] for m in nodes[: j + 1])
-        return PathMixture(prefix, weight, rtt)
+        paths = [(nodes, [pw.reach[n, p] for n in nodes], [pw.edge_rtt[n, p] for n in nodes])
+                 for p, (nodes, _) in enumerate(self.graph.entry_paths())]
+        return build_mixture(len(self.graph.services), paths)
 
     @cached_property
     def capacity_rps(self) -> np.ndarray:
