@@ -26,6 +26,7 @@ from scaler.guardrails import GuardedPolicy, Guardrails
 from scaler.hpa.policy import HpaPolicy
 from scaler.keda import KedaPolicy
 from scaler.policy import Policy
+from scaler.slo_floor import FloorKind, floor_policy
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -45,8 +46,10 @@ BASELINES.update({k: v for k, v in frontier_settings().items() if k not in BASEL
 
 
 def rl_factories(model: str | Path = "default", *, check_graph: ServiceGraph | None = None,
-                 trusted_keys: Sequence[Ed25519PublicKey] = ()) -> dict[str, PolicyFactory]:
-    """`rl` (the controller's default guardrails, HPA floor) and `rl-raw` (no guardrails) for an
+                 trusted_keys: Sequence[Ed25519PublicKey] = (),
+                 floor: FloorKind = FloorKind.SLO) -> dict[str, PolicyFactory]:
+    """`rl` (the controller's default guardrails and floor: the SLO's needs at the observed
+    rate, or with `floor=FloorKind.HPA` the HPA at 70%) and `rl-raw` (no guardrails) for an
     exported model; loads it now (a bad model raises scaler.errors.ModelError here; with
     `trusted_keys`, so does an unsigned or mis-signed one)."""
     from scaler.learned.runtime import RLPolicy
@@ -56,7 +59,8 @@ def rl_factories(model: str | Path = "default", *, check_graph: ServiceGraph | N
         loaded.check_graph(check_graph)
 
     def guarded(sc: Scenario, run: np.ndarray) -> Policy:
-        return GuardedPolicy(loaded.clone(), Guardrails(), floor=HpaPolicy(), name="rl")
+        return GuardedPolicy(loaded.clone(), Guardrails(), floor=floor_policy(floor, HpaPolicy()),
+                             name="rl")
 
     return {"rl": guarded, "rl-raw": lambda sc, run: loaded.clone()}
 
