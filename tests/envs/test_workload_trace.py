@@ -143,6 +143,17 @@ def test_closed_hours_in_a_rates_trace_hold_a_sample_for_its_spacing_only(
     assert list(rps[:3]) == [4, 6, 0] and rps[3:36].sum() == 0
 
 
+def test_a_shop_opening_mid_day_is_closed_before_its_first_sample(tmp_path: Path) -> None:
+    """Replayed from its first day's midnight (closed hours zero), a rates trace that opens at
+    09:00 is zero before then, not its last sample wrapped around."""
+    f = tmp_path / "rates.csv"
+    f.write_text("timestamp,rate\n2026-11-23T09:00:00,4\n2026-11-23T09:05:00,6\n"
+                 "2026-11-23T23:55:00,9\n")
+    rps = load_trace(f, datetime(2020, 1, 1), 288, 300, gaps=GapPolicy.ZERO,
+                     align=TraceAlign.START)
+    assert rps[:108].sum() == 0 and list(rps[108:110]) == [4, 6] and rps[-1] == 9
+
+
 def scenario_with_trace(tmp_path: Path, **fields: object) -> object:
     from envs.scenario import parse_scenario
 
