@@ -32,7 +32,9 @@ def p99(values: list[float]) -> float:
 
 class HubBench:
     def __init__(self, root: Path, count: int) -> None:
-        from slices.hub import HubAdmin, HubRegistry, api_client
+        from slices.hub import HubRegistry
+        from slices.hub_admin import HubAdmin
+        from slices.hub_client import api_client
 
         self.lab = HubLab(root)
         self.sites = [f"n{i}" for i in range(count)]
@@ -59,7 +61,7 @@ class HubBench:
         agent.run(self.stop, AGENT_INTERVAL_SECONDS)
 
     def run(self, index: int) -> tuple[float, list[float]]:
-        from slices.hub import HubAdmin
+        from slices.hub_admin import HubAdmin
 
         name = f"bench{index}"
         started = time.monotonic()

@@ -136,7 +136,8 @@ class HubLab(Lab):
 
     def onboard(self, site_id: str) -> Path:
         """Namespace, ServiceAccount, RBAC and a token for `site_id`; its kubeconfig file."""
-        from slices.hub import HubAdmin, api_client
+        from slices.hub_admin import HubAdmin
+        from slices.hub_client import api_client
 
         def run() -> str:
             return HubAdmin(api_client(str(self.admin_kubeconfig))).onboard_site(

@@ -35,6 +35,7 @@ GATEWAY = "10.213.0.1"
 SERVICE_IP = "10.0.0.1"  # the `kubernetes` Service: first IP of the lab's service range
 NFT_TABLE = "edgewise_lab"
 POD_LOGS = Path("/var/log/pods")
+NETNS_DIR = Path("/run/netns")  # where the CRI pins each pod sandbox's network namespace
 
 
 def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -157,10 +158,12 @@ class Node:
     started_seconds: float = 0.0  # start() returned; the caller adds the wait for Ready
     t0: float = 0.0
     _logs_before: set[str] = field(default_factory=set)
+    _netns_before: set[str] = field(default_factory=set)
 
     def start(self) -> Node:
         self.t0 = t0 = time.monotonic()
         self._logs_before = set(os.listdir(POD_LOGS)) if POD_LOGS.is_dir() else set()
+        self._netns_before = set(os.listdir(NETNS_DIR)) if NETNS_DIR.is_dir() else set()
         d = self.workdir
         d.mkdir(parents=True, exist_ok=True)
         self.containerd = Containerd(d / "containerd", self.sandbox_image).start()
@@ -224,6 +227,12 @@ class Node:
         if self.containerd is not None:
             self.containerd.stop()
         _unmount_under(self.workdir)
+        # containerd is gone before the kubelet could tear the sandboxes down: delete the
+        # namespaces this node's pods got (which removes their veth pairs), none from before
+        for name in (set(os.listdir(NETNS_DIR)) if NETNS_DIR.is_dir() else set()) - \
+                self._netns_before:
+            if name.startswith("cni-"):
+                _run("ip", "netns", "delete", name, check=False)
         _run("nft", "delete", "table", "ip", NFT_TABLE, check=False)
         _run("ip", "link", "delete", BRIDGE, check=False)
         _remove_cgroups("kubepods")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -73,6 +74,20 @@ class Lab:
 
     def exec(self, site_id: str, *argv: str, check: bool = True) -> str:
         return sh("ip", "netns", "exec", self.hosts[site_id].netns or "", *argv, check=check)
+
+    def ping(self, site_id: str, address: str, count: int = 1) -> bool:
+        """True when all `count` probes from `site_id` to `address` were answered."""
+        out = self.exec(site_id, "ping", "-n", "-c", str(count), "-i", "0.2", "-W", "1", address,
+                        check=False)
+        return f" {count} received" in out
+
+    def wait_ping(self, site_id: str, address: str, timeout_seconds: float) -> bool:
+        """True as soon as one probe is answered within `timeout_seconds`."""
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            if self.ping(site_id, address):
+                return True
+        return False
 
     def close(self) -> None:
         for host in self.hosts.values():

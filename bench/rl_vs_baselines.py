@@ -10,7 +10,14 @@ min(holt-winters, seasonal-naive); on surprises no worse than hpa; replica-hours
 <= 1.25x oracle's. Decision latency: p99 of `decide` (batch of one, CPU) over a black-friday day,
 with the observation's latency figures already read (in-cluster they come from Prometheus);
 wall clock and CPU time both, with the load average (a shared machine inflates the wall p99).
-`--quick` runs black-friday and 2 + 1 randomized scenarios only (a smoke test).
+Held out: the real traces with closed hours shipped in examples/ (bank-calls: a bank's call
+centre, closed at night and at weekends; nyc-departures: every NYC departure around Thanksgiving
+2013, closed at night, intermittent by the minute) never enter training or tuning; they run here
+as announced-free scenarios (no worse than hpa). `--quick` runs black-friday, 2 + 1 randomized
+scenarios and nyc-departures only (a smoke test). Per scenario the JSON has `frontier` (the HPA
+targets and KEDA thresholds with their violation minutes and replica-hours) and
+`beyond_frontier` (true when the policy has fewer violation minutes than every setting that
+costs no more replica-hours).
 """
 
 from __future__ import annotations
@@ -30,11 +37,14 @@ from envs.randomize import RandomizationSpec, random_scenario
 from envs.scenario import Scenario, load_scenario
 from envs.twin import Twin
 from evaluation.compare import BASELINES, rl_factories, run_bench
+from evaluation.frontier import FRONTIER_NAMES, beyond_frontier, frontier
 from scaler.learned.runtime import RLPolicy
 from scaler.policy import PolicyContext
 
 POLICIES = ("hpa", "keda", "holt-winters", "seasonal-naive", "static-peak", "oracle", "rl",
-            "rl-raw")
+            "rl-raw", *(n for n in FRONTIER_NAMES if n not in ("hpa", "keda")))
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+HELD_OUT = ("bank-calls", "nyc-departures")  # real traces, never in a training config
 RANDOM = RandomizationSpec(run_seconds=3 * 86_400, max_events=1, event_probability=1.0,
                            multiplier=(2.0, 8.0))
 
@@ -52,6 +62,8 @@ def scenarios(quick: bool) -> list[tuple[str, Scenario, bool]]:
         sc = random_scenario(base, RANDOM, np.random.default_rng(20_000 + k), graph=False,
                              announced=False)
         out.append((f"random-surprise-{k}", replace(sc, name=f"random-surprise-{k}"), False))
+    for name in HELD_OUT[1:] if quick else HELD_OUT:
+        out.append((name, load_scenario(EXAMPLES / f"{name}.yaml"), False))
     return out
 
 
@@ -106,13 +118,19 @@ def decision_p99_ms(model: str) -> tuple[float, float]:
 
 def run(model: str, quick: bool, jobs: int) -> dict[str, Any]:
     BASELINES.update(rl_factories(model))  # worker processes (fork) inherit the loaded model
-    report: dict[str, Any] = {"scenarios": {}, "ratios": {}}
+    report: dict[str, Any] = {"scenarios": {}, "ratios": {}, "frontier": {},
+                              "beyond_frontier": {}}
     for name, sc, announced in scenarios(quick):
         t0 = time.monotonic()
         bench = run_bench(sc, POLICIES, 0, jobs=jobs)
         res = {ep.policy: asdict(ep.summary) for ep in bench.episodes}
         report["scenarios"][name] = res
         report["ratios"][name] = ratios(res, announced)
+        points = frontier(res)
+        report["frontier"][name] = [asdict(p) for p in points]
+        report["beyond_frontier"][name] = {
+            p: beyond_frontier(res[p]["slo_violation_minutes"], res[p]["replica_hours"], points)
+            for p in ("rl", "rl-raw", "oracle")}
         _print(name, res, report["ratios"][name], time.monotonic() - t0)
     manifest = RLPolicy.load(model).manifest
     report["train_minutes"] = manifest.training.get("minutes")
@@ -127,7 +145,7 @@ def run(model: str, quick: bool, jobs: int) -> dict[str, Any]:
 def _print(name: str, res: dict[str, Any], rat: dict[str, Any], seconds: float) -> None:
     print(f"\n== {name} ({seconds:.0f} s)")
     print(f"{'policy':16}{'event viol min':>16}{'viol min':>10}{'replica-h':>11}")
-    for p, s in res.items():
+    for p, s in sorted(res.items(), key=lambda kv: kv[0] in FRONTIER_NAMES):
         print(f"{p:16}{s['event_slo_violation_minutes']:>16.0f}{s['slo_violation_minutes']:>10.0f}"
               f"{s['replica_hours']:>11.0f}")
     for p, r in rat.items():

@@ -1,9 +1,15 @@
 """How fast is the twin? One simulated year of `boutique` at 60 s ticks, and Ciw on a slice.
 
 Prints, and with `--json FILE` writes:
-- simulated_year_seconds: wall time to simulate and score one year (525,600 ticks x 12 services)
-  through the vectorized schedule path (`run_schedule` + `summarize`): a replica schedule known
-  in advance, as the planner and the oracle use it;
+- simulated_year_seconds / simulated_year_cpu_seconds: wall and CPU (process) time to simulate
+  and score one year (525,600 ticks x 12 services) through the vectorized schedule path
+  (`run_schedule` + `summarize`): a replica schedule known in advance, as the planner and the
+  oracle use it; the end-to-end p95 by the twin's solver (safeguarded Newton on the slowest
+  path's mixture tail, envs/path_latency.py);
+- baseline_year_seconds / baseline_year_cpu_seconds: the same year, in the same run, with the
+  reference solver (`PathSolver.BISECTION`, issue 15's first: per-path bisection), and
+  speedup_cpu, its CPU time over the twin's; max_p95_rel_diff: the largest relative difference
+  of the two runs' per-tick end-to-end p95 (the reference is ~0.05% from the root);
 - closed_loop_year_seconds: the same year with a policy in the loop (`Twin.step` every tick,
   the policy a fixed-utilisation rule reading each observation), then scored;
 - ticks_per_second: closed-loop ticks per second;
@@ -26,7 +32,8 @@ import numpy as np
 
 from envs.graph import load_graph
 from envs.observation import Slo
-from envs.outcome import summarize
+from envs.outcome import TickMetrics, summarize
+from envs.path_latency import PathSolver
 from envs.twin import Twin, run_schedule
 from envs.twin_config import TwinConfig
 from envs.workload import WorkloadSpec, generate
@@ -40,12 +47,14 @@ def _rule(config: TwinConfig, entry: np.ndarray) -> np.ndarray:
     return np.ceil(rates / (config.capacity_rps * 0.7)).astype(int)
 
 
-def year_schedule(config: TwinConfig, entry: np.ndarray) -> float:
-    t = time.perf_counter()
+def year_schedule(config: TwinConfig, entry: np.ndarray, solver: PathSolver = PathSolver.NEWTON
+                  ) -> tuple[float, float, TickMetrics]:
+    """Wall and CPU seconds of a scheduled year, and its metrics."""
+    t, c = time.perf_counter(), time.process_time()
     desired = _rule(config, entry)
     traj = run_schedule(config, entry, desired, desired[0])
-    summarize(config, entry, traj, np.zeros(len(entry), dtype=bool))
-    return time.perf_counter() - t
+    _, m = summarize(config, entry, traj, np.zeros(len(entry), dtype=bool), solver)
+    return time.perf_counter() - t, time.process_time() - c, m
 
 
 def year_closed_loop(config: TwinConfig, entry: np.ndarray) -> tuple[float, float]:
@@ -101,13 +110,20 @@ def main() -> None:
     args = ap.parse_args()
     config = TwinConfig(load_graph("boutique"), Slo(400.0, 0.001))
     entry = generate(WorkloadSpec(), (), START, YEAR_TICKS, 60, np.random.default_rng(0))
-    schedule_s = year_schedule(config, entry)
+    schedule_s, schedule_cpu, fast = year_schedule(config, entry)
+    base_s, base_cpu, ref = year_schedule(config, entry, PathSolver.BISECTION)
+    diff = float(np.max(np.abs(fast.e2e_p95_ms / ref.e2e_p95_ms - 1.0)))
     closed_s, tps = year_closed_loop(config, entry)
     mean_rps = float(entry.mean())
     ciw_s = ciw_slice(config, mean_rps, args.slice_minutes)
     twin_s = twin_slice(config, mean_rps, args.slice_minutes)
     figures = {
         "simulated_year_seconds": round(schedule_s, 3),
+        "simulated_year_cpu_seconds": round(schedule_cpu, 3),
+        "baseline_year_seconds": round(base_s, 3),
+        "baseline_year_cpu_seconds": round(base_cpu, 3),
+        "speedup_cpu": round(base_cpu / schedule_cpu, 2),
+        "max_p95_rel_diff": diff,
         "ticks_per_second": round(tps, 1),
         "ciw_seconds_same_slice": round(ciw_s, 3),
         "closed_loop_year_seconds": round(closed_s, 3),
@@ -117,8 +133,12 @@ def main() -> None:
     }
     print("one simulated year of boutique (525,600 ticks x 12 services):")
     print(
-        f"  schedule path (vectorized):  {schedule_s:7.2f} s   target <= 10 s: "
-        f"{'met' if schedule_s <= 10 else 'MISSED'}"
+        f"  schedule path (vectorized):  {schedule_cpu:7.2f} s CPU ({schedule_s:.2f} s wall)   "
+        f"target <= 10 s CPU: {'met' if schedule_cpu <= 10 else 'MISSED'}"
+    )
+    print(
+        f"  baseline (per-path bisection): {base_cpu:5.2f} s CPU ({base_s:.2f} s wall): "
+        f"{base_cpu / schedule_cpu:.1f}x the CPU; per-tick p95 within {diff:.2%} of it"
     )
     print(f"  closed loop (policy per tick): {closed_s:5.2f} s   ({tps:,.0f} ticks/s)")
     print(f"same slice ({args.slice_minutes:g} simulated min at {mean_rps:.0f} rps entry):")

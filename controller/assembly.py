@@ -26,6 +26,7 @@ from scaler.guardrails import GuardedPolicy, Guardrails
 from scaler.hpa.policy import ControllerConfig, HpaPolicy
 from scaler.policy import Policy, PolicyContext
 from scaler.prescale import EventFloor, PlannedEvent
+from scaler.slo_floor import floor_policy
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def assemble(spec: ScalerSpec, graph: ServiceGraph, start: datetime, *,
     except ModelLoadError as e:
         return Policies(None, fallback, None, Unready(Reason.MODEL_LOAD_FAILED, str(e)))
     floor = EventFloor(inner, planned_events(spec, graph), spec.policy.target_utilization)
-    primary = GuardedPolicy(floor, g, floor=reactive(spec),
+    primary = GuardedPolicy(floor, g, floor=floor_policy(spec.behavior.floor, reactive(spec)),
                             name=inner.name if spec.policy.type == "baseline" else "rl")
     primary.reset(ctx)
     forecaster = inner if isinstance(inner, ForecastPolicy) else None

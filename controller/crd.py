@@ -78,6 +78,9 @@ _POLICY = _obj({
 }, anyOf=[{"properties": {"type": {"enum": ["baseline"]}}}, {"required": ["model"]}])
 
 _BEHAVIOR = _obj({
+    "floor": _str("The guardrails' floor: slo (the replicas the latency SLO needs at the observed "
+                  "request rates, by the twin's sizing) or hpa (the HPA at targetUtilization)",
+                  enum=["slo", "hpa"], default="slo"),
     "maxStepUp": _num("Largest scale-up per period, as a fraction of current", 0, default=1.0),
     "maxStepUpPods": _int("Scale-up per period allowed in pods, whatever the fraction", 0,
                           default=4),

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from scaler.errors import InvalidSpecError, KeyFileError
 from scaler.learned.signature import parse_public_key
+from scaler.slo_floor import FloorKind
 
 GROUP, VERSION, KIND, PLURAL = "edgewise.io", "v1alpha1", "PredictiveScaler", "predictivescalers"
 
@@ -116,6 +117,9 @@ class PolicySpec(_Model):
 
 
 class BehaviorSpec(_Model):
+    # The guardrails' floor: "slo" (the replicas the SLO needs at the observed rate) or "hpa"
+    # (the HPA at targetUtilization), see scaler/slo_floor.py.
+    floor: FloorKind = Field(FloorKind.SLO, alias="floor")
     max_step_up: float = Field(1.0, alias="maxStepUp", ge=0)
     max_step_up_pods: int = Field(4, alias="maxStepUpPods", ge=0)
     max_step_down: float = Field(0.5, alias="maxStepDown", ge=0, le=1)

@@ -229,7 +229,8 @@ def _export(args: argparse.Namespace) -> int:
 def _hub_admin(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if not args.hub:
         raise ValidationError("this command needs --hub-config ADMIN.kubeconfig (the hub)")
-    from slices.hub import HubAdmin, api_client
+    from slices.hub_admin import HubAdmin
+    from slices.hub_client import api_client
 
     return HubAdmin(api_client(str(args.hub)))
 

@@ -11,26 +11,24 @@ from pathlib import Path
 from typing import Any
 
 from edgewise.exits import Exit
-
-EXIT_OK, EXIT_USAGE = Exit.OK, Exit.USAGE
+from edgewise.outputs import claim_file
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from slo.errors import SloError
+    """Bad SLO files (`InvalidSloError`, permanent) and refused outputs reach the top-level
+    handler: one line on stderr, exit 2."""
     from slo.model import load_slos
     from slo.rules import render_rules
 
-    try:
-        text = render_rules(load_slos(Path(args.config)))
-    except SloError as e:
-        print(f"edgewise: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+    if args.out != "-":
+        claim_file(Path(args.out), force=args.force, inputs=[args.config])
+    text = render_rules(load_slos(Path(args.config)))
     if args.out == "-":
         sys.stdout.write(text)
     else:
         Path(args.out).write_text(text)
         print(f"wrote {args.out}", file=sys.stderr)
-    return EXIT_OK
+    return Exit.OK
 
 
 def add_parser(sub: Any) -> None:
@@ -45,5 +43,7 @@ def add_parser(sub: Any) -> None:
                              "1h/5m 14.4x and 6h/30m 6x (page), 1d/2h 3x and 3d/6h 1x (ticket). "
                              "`promtool check rules` accepts the output.")
     rules.add_argument("--config", required=True, help="SLO YAML file (a list under `slos:`)")
-    rules.add_argument("--out", default="-", help="rules file to write (default: stdout)")
+    rules.add_argument("--out", default="-", help="rules file to write (default: stdout); an "
+                       "existing file is refused unless --force, the --config never")
+    rules.add_argument("--force", action="store_true", help="replace an existing --out file")
     rules.set_defaults(func=cmd_rules)

@@ -1,4 +1,4 @@
-"""What identifies `edgewise/Autoscale-v2` and how its action becomes replicas.
+"""What identifies `edgewise/Autoscale-v3` and how its action becomes replicas.
 
 Shared by the gymnasium env (`envs/autoscale_v2.py`) and the learned-policy runtime
 (`scaler/learned/`), which must run a policy without importing gymnasium.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-ENV_ID = "edgewise/Autoscale-v2"
-ENV_VERSION = 2
+ENV_ID = "edgewise/Autoscale-v3"
+ENV_VERSION = 3
 
 
 def action_to_desired(base: np.ndarray, action: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""`edgewise/Autoscale-v2`: the twin as a gymnasium env with forecast and graph features.
+"""`edgewise/Autoscale-v3`: the twin as a gymnasium env with forecast and graph features.
 
 Differences from v0 (envs/autoscale.py, unchanged). v2 replaced v1 (whose base sizing was the
 q84 of a seasonal-naive forecast, x exp(week-over-week spread)); v1 models are refused at load.

@@ -6,6 +6,9 @@ service time, the same for every service), sizes each service to the smallest re
 within its budget and below `MAX_UTILISATION`, and keeps the loosest budget whose end-to-end p95
 still meets the SLO. Sizing depends on the entry rate only, so it is computed once per distinct
 entry rate, rounded up to a 0.5% grid (conservative), and looked up.
+
+`slo_floor` is the same sizing at what a controller observes (each service's request rate): the
+guardrails' default floor (scaler/slo_floor.py), in the twin and in the cluster alike.
 """
 
 from __future__ import annotations
@@ -55,10 +58,35 @@ def _size(config: TwinConfig, rates: np.ndarray, budget: float) -> np.ndarray:
     return result
 
 
+def grid_level(entry_rps: np.ndarray) -> np.ndarray:
+    """Entry rates rounded up to the 0.5% grid the sizing is computed on (0 stays 0)."""
+    entry = np.asarray(entry_rps, dtype=float)
+    level: np.ndarray = np.where(
+        entry > 0, GRID ** np.ceil(np.log(np.maximum(entry, 1e-9)) / np.log(GRID)), 0.0)
+    return level
+
+
+def implied_entry_rps(config: TwinConfig, rate_rps: np.ndarray) -> float:
+    """The entry rate that loads every service at least as much as its observed request rate:
+    the largest rate / visit ratio (services no request visits are ignored)."""
+    visits = config.visit_ratios
+    rate = np.nan_to_num(np.asarray(rate_rps, dtype=float), nan=0.0, posinf=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        implied = np.where(visits > 0, np.maximum(rate, 0.0) / visits, 0.0)
+    return float(implied.max(initial=0.0))
+
+
+def slo_floor(config: TwinConfig, rate_rps: np.ndarray) -> np.ndarray:
+    """Per service: the fewest replicas that meet the SLO at the observed request rates (the
+    twin's own sizing, `required_replicas`, at `implied_entry_rps`)."""
+    entry = np.array([implied_entry_rps(config, rate_rps)])
+    result: np.ndarray = required_replicas(config, entry)[0]
+    return result
+
+
 def required_replicas(config: TwinConfig, entry_rps: np.ndarray) -> np.ndarray:
     """(ticks, services) replicas that meet the SLO at each tick's entry demand, if any can."""
-    entry = np.asarray(entry_rps, dtype=float)
-    grid = np.where(entry > 0, GRID ** np.ceil(np.log(np.maximum(entry, 1e-9)) / np.log(GRID)), 0.0)
+    grid = grid_level(entry_rps)
     levels, index = np.unique(grid, return_inverse=True)
     rates = levels[:, None] * config.visit_ratios[None, :]
     best = np.tile(config.max_replicas, (len(levels), 1))

@@ -1,6 +1,6 @@
 """Short-horizon forecast of the entry rate, with its spread fitted on the history.
 
-The encoder of `edgewise/Autoscale-v2` (envs/features.py) sizes from it, in the twin and
+The encoder of `edgewise/Autoscale-v3` (envs/features.py) sizes from it, in the twin and
 in-cluster alike. Model, in logs: rate = (ordinary + announced uplift) x exp(level + deviation).
 - ordinary: the same time one and two weeks ago, each smoothed over +-15 ticks, the lower of the
   two (a one-off surge last week is ignored); the last rate while the history is under a week;
@@ -12,6 +12,13 @@ in-cluster alike. Model, in logs: rate = (ordinary + announced uplift) x exp(lev
 `phi` and the spread of the k-tick-ahead log error (`spread_log[k - 1]`) are fitted by replaying
 the model over the history's last week, so the headroom a sizing adds is measured, not assumed.
 With under a week and a day of history, phi is 0 and the spread the week-over-week default.
+
+Closed hours and intermittent demand: a tick with no demand (or no expectation) carries no error
+to learn from, so the state decays instead, the level as its EWMA would towards a zero error and
+the deviation as phi ** k: after a night closed, yesterday evening's surprise is forgotten rather
+than multiplied onto the morning's announced uplift. The median is also bounded by what demand
+could reach: `CEILING_FACTOR` x (the larger of the ordinary daily peak and the last day's maximum,
+plus the announced uplift).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ SMOOTH_HALF_TICKS = 15
 LEVEL_ALPHA = 0.05
 MAX_HORIZON_TICKS = 120
 DEFAULT_SPREAD_LOG = 0.1
+CEILING_FACTOR = 2.0
 
 
 class EntryForecast:
@@ -46,6 +54,7 @@ class EntryForecast:
         self.deviation = 0.0
         self._peak, self._peak_at = self._median_day_max(), self._n
         self._event_peaks: dict[int, float] = {}
+        self.phi = 0.0  # while fitting, a tick with no demand clears the deviation
         self.phi, self.spread_log = self._fit()
 
     @property
@@ -67,7 +76,16 @@ class EntryForecast:
         k = np.arange(horizon)
         expected = self._expected(self._n + k, now, k * float(self.tick_seconds))
         decay = self.phi ** (k + 1.0)
-        result: np.ndarray = expected * np.exp(self.level + decay * self.deviation)
+        result: np.ndarray = np.minimum(expected * np.exp(self.level + decay * self.deviation),
+                                        self.ceiling(now, horizon))
+        return result
+
+    def ceiling(self, now: datetime, horizon: int) -> np.ndarray:
+        """The most the median may say for ticks +1 .. +horizon (see the module docstring)."""
+        recent = self._buf[max(0, self._n - self._day) : self._n]
+        usual = max(self._peak, float(recent.max()) if len(recent) else 0.0)
+        offsets = np.arange(horizon) * float(self.tick_seconds)
+        result: np.ndarray = CEILING_FACTOR * (usual + self._uplift(now, offsets))
         return result
 
     def spread(self, horizon: int) -> np.ndarray:
@@ -77,13 +95,16 @@ class EntryForecast:
         return result
 
     def _update(self, expected: float, rate_rps: float) -> float:
-        """Fold one tick's log error into level and deviation; returns that error (the last
-        one, level + deviation, when the tick has no demand or no expectation)."""
+        """Fold one tick's log error into level and deviation; returns that error. A tick with
+        no demand or no expectation has none: the state decays (level towards 0 at the EWMA's
+        rate, deviation by phi) and the decayed level + deviation is returned."""
         if expected > 0 and rate_rps > 0:
             err = float(np.log(rate_rps / expected))
             self.level = float(np.clip((1 - LEVEL_ALPHA) * self.level + LEVEL_ALPHA * err, -1, 2))
             self.deviation = err - self.level
             return err
+        self.level *= 1 - LEVEL_ALPHA
+        self.deviation *= self.phi
         return self.level + self.deviation
 
     def _fit(self) -> tuple[float, np.ndarray]:

@@ -31,19 +31,27 @@ class PriceClass(StrEnum):
 
 @dataclass(frozen=True)
 class Service:
-    """One deployable service. `capacity_rps` is what one replica sustains at 100% busy."""
+    """One deployable service. `capacity_rps` is what one replica sustains at 100% busy, within
+    the CPU it can use: with a CPU limit, at most `cpu_limit_millicores / cpu_millicores_per_rps`
+    (a throttled pod serves no faster). `cpu_limit_millicores=None`: no limit."""
 
     name: str
     capacity_rps: float
     concurrency: int
     cpu_millicores_per_rps: float
     cpu_request_millicores: float
+    cpu_limit_millicores: float | None
     startup_seconds: float
     min_replicas: int
     max_replicas: int
     price_class: PriceClass
     queue_limit_per_replica: int
     annotations: Mapping[str, Any]
+
+    @property
+    def busy_cpu_millicores(self) -> float:
+        """CPU one replica uses at 100% busy (at most its limit)."""
+        return self.capacity_rps * self.cpu_millicores_per_rps
 
     @property
     def service_time_ms(self) -> float:
@@ -149,8 +157,9 @@ _SERVICE_DEFAULTS: dict[str, Any] = {
 
 # Upper bounds of a service's fields (beyond them the twin's arrays or arithmetic blow up).
 _MAX = {"capacity_rps": 1e9, "concurrency": 10_000, "cpu_millicores_per_rps": 1e9,
-        "cpu_request_millicores": 1e7, "startup_seconds": 86_400.0, "min_replicas": MAX_REPLICAS,
-        "max_replicas": MAX_REPLICAS, "queue_limit_per_replica": 10_000_000, "fanout": 1_000.0}
+        "cpu_request_millicores": 1e7, "cpu_limit_millicores": 1e7, "startup_seconds": 86_400.0,
+        "min_replicas": MAX_REPLICAS, "max_replicas": MAX_REPLICAS,
+        "queue_limit_per_replica": 10_000_000, "fanout": 1_000.0}
 
 
 def _number(where: str, field: str, raw: Any, *, positive: bool, integer: bool = False) -> float:
@@ -166,11 +175,30 @@ def _annotations(where: str, raw: Any) -> dict[str, Any]:
     return dict(raw)
 
 
+def _cpu_limit(where: str, raw: Any, request: float) -> float | None:
+    """`cpu_limit_millicores`: absent or null is no limit (Kubernetes' default), else >= request."""
+    if raw is None:
+        return None
+    limit = _number(where, "cpu_limit_millicores", raw, positive=True)
+    if limit < request:
+        raise GraphError(f"{where}: field 'cpu_limit_millicores' ({limit:g}) is below "
+                         f"'cpu_request_millicores' ({request:g}); Kubernetes refuses that pod")
+    return limit
+
+
+def _default_cpu_per_rps(capacity: float, request: float, limit: float | None) -> float:
+    """With a CPU limit, a 100%-busy replica is CPU-bound at its limit (it bursts above its
+    request up to the limit); with no limit, it uses 90% of its request unless
+    `cpu_millicores_per_rps` says how much more it takes."""
+    return (limit if limit is not None else 0.9 * request) / capacity
+
+
 def _parse_service(name: str, raw: Any) -> Service:
     where = f"service {name!r}"
     if not isinstance(raw, Mapping):
         raise GraphError(f"{where}: expected a mapping of fields, got {type(raw).__name__}")
-    known = set(_SERVICE_DEFAULTS) | {"capacity_rps", "cpu_millicores_per_rps", "annotations"}
+    known = set(_SERVICE_DEFAULTS) | {"capacity_rps", "cpu_millicores_per_rps",
+                                      "cpu_limit_millicores", "annotations"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise GraphError(
@@ -184,16 +212,21 @@ def _parse_service(name: str, raw: Any) -> Service:
         raise GraphError(f"{where}: field 'price_class' must be 'edge' or 'cloud', got {price!r}")
     capacity = _number(where, "capacity_rps", f["capacity_rps"], positive=True)
     request = _number(where, "cpu_request_millicores", f["cpu_request_millicores"], positive=True)
-    # Default: a replica that is 100% busy uses 90% of its CPU request.
-    cpu_per_rps = f.get("cpu_millicores_per_rps", 0.9 * request / capacity)
+    limit = _cpu_limit(where, f.get("cpu_limit_millicores"), request)
+    cpu_per_rps = _number(where, "cpu_millicores_per_rps",
+                          f.get("cpu_millicores_per_rps", _default_cpu_per_rps(
+                              capacity, request, limit)), positive=True)
+    if limit is not None:  # capacity is what the CPU the pod may use sustains
+        capacity = min(capacity, limit / cpu_per_rps)
     svc = Service(
         name=name,
         capacity_rps=capacity,
         concurrency=int(
             _number(where, "concurrency", f["concurrency"], positive=True, integer=True)
         ),
-        cpu_millicores_per_rps=_number(where, "cpu_millicores_per_rps", cpu_per_rps, positive=True),
+        cpu_millicores_per_rps=cpu_per_rps,
         cpu_request_millicores=request,
+        cpu_limit_millicores=limit,
         startup_seconds=_number(where, "startup_seconds", f["startup_seconds"], positive=False),
         min_replicas=int(
             _number(where, "min_replicas", f["min_replicas"], positive=True, integer=True)

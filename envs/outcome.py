@@ -12,8 +12,8 @@ from datetime import datetime
 
 import numpy as np
 
-from envs.queueing import ResponseTime, gamma_p95, response_time
-from envs.sli import within_share
+from envs.path_latency import PathSolver, SlowestPath
+from envs.queueing import ResponseTime, response_time
 from envs.twin_config import Trajectory, TwinConfig
 from envs.workload import Event
 
@@ -31,36 +31,6 @@ class TickMetrics:
     violation: np.ndarray
     cost: np.ndarray
     within_slo_share: np.ndarray  # share of requests answered within the latency SLO
-
-
-def _e2e_p95_ms(config: TwinConfig, path_mean: np.ndarray, path_var: np.ndarray
-                ) -> np.ndarray:
-    """p95 (ms) of the slowest call path from the entry service, per tick.
-
-    Each path's latency is the sum of its services' responses (and network RTTs); a service
-    reached with probability w (the product of fan-outs below one along the path) contributes as
-    a Bernoulli(w) mixture: mean w m, variance w v + w (1 - w) m^2. The p95 of a path is that of a
-    gamma with the path's moments; the slowest path sets the end-to-end p95, which is monotone in
-    every service's moments.
-    """
-    worst = gamma_p95(path_mean, path_var).max(axis=1)
-    result: np.ndarray = (worst + config.entry_rtt_ms / 1000.0) * 1000.0
-    return result
-
-
-def path_moments(config: TwinConfig, mean: np.ndarray, var: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance (s, s^2) of every call path's latency, per tick: (ticks, paths)."""
-    pw = config.path_weights
-    spread = pw.reach * (1.0 - pw.reach)
-    path_mean = mean @ pw.reach + (pw.reach * pw.edge_rtt).sum(axis=0)
-    path_var = (
-        var @ pw.reach
-        + (mean**2) @ spread
-        + 2.0 * mean @ (spread * pw.edge_rtt)
-        + (spread * pw.edge_rtt**2).sum(axis=0)
-    )
-    return path_mean, path_var
 
 
 def _survival(drop_ratio: np.ndarray, visits: np.ndarray) -> np.ndarray:
@@ -93,28 +63,42 @@ def _service_moments(config: TwinConfig, rates: np.ndarray, traj: Trajectory, p9
 
 def request_moments(config: TwinConfig, rates: np.ndarray, traj: Trajectory
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per tick: path latency mean and variance (ticks, paths) and the request error ratio."""
+    """Per tick: each service's response mean and variance (s, s^2; ticks, services) and the
+    request error ratio."""
     mean, var, error, _, _ = _service_moments(config, rates, traj, False)
-    path_mean, path_var = path_moments(config, mean, var)
-    return path_mean, path_var, error
+    return mean, var, error
+
+
+def within_shares(config: TwinConfig, bounds_seconds: tuple[float, ...], mean: np.ndarray,
+                  var: np.ndarray) -> np.ndarray:
+    """Per tick and bound: the share of requests answered within the bound end to end (the entry
+    RTT included), from the same path mixture as the p95: (ticks, bounds)."""
+    slowest = SlowestPath(config.path_mixture, mean, var)
+    entry = config.entry_rtt_ms / 1000.0
+    return np.stack([slowest.within(b - entry) for b in bounds_seconds], axis=1)
 
 
 def tick_metrics(
-    config: TwinConfig, rates: np.ndarray, traj: Trajectory, *, service_p95: bool = True
+    config: TwinConfig, rates: np.ndarray, traj: Trajectory, *, service_p95: bool = True,
+    solver: PathSolver = PathSolver.NEWTON,
 ) -> TickMetrics:
     """Latency, errors, SLO violations and cost of every tick of a trajectory.
 
-    The SLO needs only the moments; per-service p95s (`service_p95_ms`) cost a few Newton passes
-    and are NaN unless asked for.
+    End to end: the p95 of the slowest call path from the entry service, each path's latency the
+    sum of its services' responses (and network RTTs), where a call is made with probability
+    below one the exact mixture over how far down the path a request goes, solved numerically
+    (`envs/path_latency.py`, `solver`); the share of requests within the SLO from the same
+    mixture. Per-service p95s (`service_p95_ms`) cost a few Newton passes and are NaN unless
+    asked for.
     """
     mean, var, error, rt, drain = _service_moments(config, rates, traj, service_p95)
-    path_mean, path_var = path_moments(config, mean, var)
+    slowest = SlowestPath(config.path_mixture, mean, var)
     entry = config.entry_rtt_ms / 1000.0
-    e2e = np.minimum(_e2e_p95_ms(config, path_mean, path_var), TIMEOUT_MS)
+    e2e = np.minimum((slowest.p95(solver) + entry) * 1000.0, TIMEOUT_MS)
     violation = (e2e > config.slo.p95_latency_ms) | (error > config.slo.max_error_ratio)
     cost = traj.desired @ config.replica_hour_price() * config.tick_seconds / 3600.0
     p95 = np.minimum((rt.p95 + drain) * 1000.0, TIMEOUT_MS)
-    within = within_share(config.slo.p95_latency_ms / 1000.0 - entry, path_mean, path_var)
+    within = slowest.within(config.slo.p95_latency_ms / 1000.0 - entry)
     return TickMetrics(mean * 1000.0, p95, e2e, error, violation, cost, within)
 
 
@@ -161,16 +145,17 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
 CHUNK_TICKS = 16_384  # keeps each temporary (ticks x services) within the CPU caches' reach
 
 
-def _chunked_metrics(config: TwinConfig, rates: np.ndarray, traj: Trajectory) -> TickMetrics:
+def _chunked_metrics(config: TwinConfig, rates: np.ndarray, traj: Trajectory,
+                     solver: PathSolver) -> TickMetrics:
     """`tick_metrics` (without per-service p95s) in blocks of ticks: same result, less memory
     traffic on long runs."""
     parts = [
         tick_metrics(config, rates[lo : lo + CHUNK_TICKS], traj.part(slice(lo, lo + CHUNK_TICKS)),
-                     service_p95=False)
+                     service_p95=False, solver=solver)
         for lo in range(0, len(rates), CHUNK_TICKS)
     ]
     if not parts:
-        return tick_metrics(config, rates, traj, service_p95=False)
+        return tick_metrics(config, rates, traj, service_p95=False, solver=solver)
     return TickMetrics(*(np.concatenate([getattr(p, f.name) for p in parts])
                          for f in fields(TickMetrics)))
 
@@ -187,10 +172,11 @@ def _request_slis(entry_rps: np.ndarray, m: TickMetrics, tick_seconds: int
 
 
 def summarize(
-    config: TwinConfig, entry_rps: np.ndarray, traj: Trajectory, in_event: np.ndarray
+    config: TwinConfig, entry_rps: np.ndarray, traj: Trajectory, in_event: np.ndarray,
+    solver: PathSolver = PathSolver.NEWTON,
 ) -> tuple[Summary, TickMetrics]:
     rates = np.asarray(entry_rps, dtype=float)[:, None] * config.visit_ratios[None, :]
-    m = _chunked_metrics(config, rates, traj)
+    m = _chunked_metrics(config, rates, traj, solver)
     minutes = config.tick_seconds / 60.0
     changes = np.diff(traj.desired, axis=0) != 0
     summary = Summary(

@@ -6,9 +6,11 @@ W = 0 with probability 1 - C, else Exp(theta), theta = servers * mu - lam, C the
 probability of waiting. Everything here is closed form (and a few Newton steps for the p95), so
 a simulated year of a 12-service app is a handful of numpy passes.
 
-Overload (utilisation >= 1) cannot be in steady state; the twin tracks it as a fluid backlog (see
-`envs/twin.py`) and adds its drain time to the response; the stochastic part is then evaluated at
-`MAX_STEADY_UTILISATION`.
+Below saturation the formulas are exact up to utilisation 1 (no clamp: at rho 0.99 a single
+server waits 99 service times on average, as Erlang C says). At and above 1 there is no steady
+state: the twin tracks the excess as a fluid backlog (see `envs/twin.py`) whose drain time the
+caller adds, and the queueing part is the limit from below, an unbounded wait, which the outcome
+model caps at its timeout (`envs/outcome.py`), so latency is continuous and monotone in load.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaincc, gammaln
 
-MAX_STEADY_UTILISATION = 0.98
 TAIL = 0.05  # 1 - 0.95: the p95
 
 
@@ -73,18 +74,20 @@ def response_time(
 ) -> ResponseTime:
     """Mean, variance and (if `p95`, else NaN) p95 of the M/M/c response time, in seconds.
 
-    Utilisation is capped at MAX_STEADY_UTILISATION; callers add the fluid backlog's drain time.
-    With no servers the result is +inf.
+    Exact for utilisation < 1; at or above 1 (and with no servers) the result is +inf: callers
+    cap it and add the fluid backlog's drain time.
     """
     c = np.asarray(servers, dtype=float)
     mu = np.broadcast_to(np.asarray(service_rate, dtype=float), c.shape)
-    lam = np.minimum(np.asarray(rate_rps, dtype=float), MAX_STEADY_UTILISATION * c * mu)
+    lam = np.broadcast_to(np.asarray(rate_rps, dtype=float), c.shape)
+    saturated = lam >= c * mu
+    lam = np.where(saturated, 0.0, lam)  # evaluated as idle, then replaced by +inf below
     c_wait = erlang_c(c, lam / mu)
     with np.errstate(divide="ignore", invalid="ignore"):
         theta = np.maximum(c * mu - lam, 1e-12)
         mean = 1.0 / mu + c_wait / theta
         var = 1.0 / mu**2 + c_wait * (2.0 - c_wait) / theta**2
-    none = c <= 0
+    none = (c <= 0) | saturated
     if not p95:
         nan = np.full(c.shape, np.nan)
         return ResponseTime(np.where(none, np.inf, mean), np.where(none, np.inf, var), nan)

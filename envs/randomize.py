@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from envs.graph import ServiceGraph
+from envs.graph import Service, ServiceGraph
 from envs.scenario import Scenario
 from envs.workload import Event
 
@@ -54,11 +54,13 @@ def _u(rng: np.random.Generator, r: Range) -> float:
 
 def random_graph(graph: ServiceGraph, spec: RandomizationSpec,
                  rng: np.random.Generator) -> ServiceGraph:
-    services = tuple(
-        replace(s, capacity_rps=s.capacity_rps * _u(rng, spec.capacity_scale),
-                startup_seconds=s.startup_seconds * _u(rng, spec.startup_scale))
-        for s in graph.services
-    )
+    def draw(s: Service) -> Service:
+        scale = _u(rng, spec.capacity_scale)  # a faster replica spends less CPU per request,
+        return replace(s, capacity_rps=s.capacity_rps * scale,  # so it saturates as before
+                       cpu_millicores_per_rps=s.cpu_millicores_per_rps / scale,
+                       startup_seconds=s.startup_seconds * _u(rng, spec.startup_scale))
+
+    services = tuple(draw(s) for s in graph.services)
     calls = tuple(replace(c, fanout=c.fanout * _u(rng, spec.fanout_scale)) for c in graph.calls)
     return replace(graph, services=services, calls=calls)
 

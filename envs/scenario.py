@@ -13,12 +13,23 @@ history: 14d
 tick_seconds: 60
 slo: {p95_latency_ms: 400, max_error_ratio: 0.001}
 prices: {cloud_vcpu_hour: 0.048, edge_vcpu_hour: 0.070}
-workload: {base_rps: 200}        # any WorkloadSpec field; or `trace: FILE.csv` (see envs/trace.py)
-                                 # with `trace_scale: K` (rates x K)
+workload: {base_rps: 200}        # any WorkloadSpec field; or `trace: FILE.csv` (envs/trace.py)
 events:
   - {name: black-friday, start: 2026-11-27T00:00:00, multiplier: 8, ramp: 15m, peak: 6h,
      decay: 6h, announced: true}
 ```
+
+A trace replaces the generated workload: `trace: FILE.csv` (relative to the scenario file), and
+- `trace_scale: K` multiplies every rate by K, or `trace_daily_peak_rps: X` scales the trace so
+  its ordinary daily peak (the median over calendar days of each day's maximum, history and run
+  together) is X requests per second (give one of the two, not both);
+- `trace_gaps: error | zero` (default `error`): `zero` says that hours without samples are closed
+  hours, zero demand, instead of a broken export;
+- `trace_smooth: 15m` (default none): a centred moving average over that window, for a log of
+  orders or sessions where each line stands for a visit's requests spread around it;
+- `trace_align: calendar | start` (default `calendar`): the trace's timestamps are dates on the
+  scenario's calendar and must cover the history and the run; `start` replays the trace's first
+  sample at `start - history`, whatever its date.
 """
 
 from __future__ import annotations
@@ -34,12 +45,13 @@ from typing import Any
 import numpy as np
 import yaml
 
+from envs.daily_peak import median_daily_peak
 from envs.errors import EnvError, ScenarioError
 from envs.graph import ServiceGraph, load_graph
 from envs.number import MAX_DURATION_SECONDS, MAX_TICKS, finite
 from envs.observation import Slo
 from envs.textfile import describe_yaml_error, read_text
-from envs.trace import load_trace
+from envs.trace import GapPolicy, TraceAlign, load_trace
 from envs.twin_config import Prices, TwinConfig
 from envs.workload import Event, WorkloadSpec, generate
 
@@ -269,16 +281,58 @@ def parse_scenario(raw: Any, *, base_dir: Path | None = None, name: str = "scena
     except ScenarioError as e:
         raise ScenarioError(f"scenario {name!r}: {e}") from e
     if "trace" in raw:
-        trace_path = Path(str(raw["trace"]))
-        trace_path = (
-            trace_path if trace_path.is_absolute() or base_dir is None else base_dir / trace_path
-        )
-        first = scenario.start - timedelta(seconds=scenario.history_seconds)
-        scale = finite(f"scenario {name!r}", "trace_scale", raw.get("trace_scale", 1.0),
-                       error=ScenarioError, above=0, maximum=1e6)
-        rps = load_trace(trace_path, first, scenario.history_ticks + scenario.ticks, tick)
-        scenario = replace(scenario, trace_rps=rps * scale)
+        scenario = _with_trace(scenario, raw, base_dir)
     return scenario
+
+
+def _choice(raw: Mapping[str, Any], field: str, kind: type[GapPolicy] | type[TraceAlign],
+            default: str) -> Any:
+    value = raw.get(field, default)
+    try:
+        return kind(str(value))
+    except ValueError:
+        known = ", ".join(k.value for k in kind)
+        raise ScenarioError(f"field {field!r} must be one of {known}, got {value!r}") from None
+
+
+def _smooth_ticks(raw: Mapping[str, Any], scenario: Scenario) -> int:
+    """The `trace_smooth` window in ticks (1: none), at most the trace's length."""
+    if "trace_smooth" not in raw:
+        return 1
+    seconds = parse_duration(raw["trace_smooth"], "trace_smooth",
+                             maximum=scenario.history_seconds + scenario.duration_seconds)
+    return max(1, int(seconds // scenario.tick_seconds))
+
+
+def _with_trace(scenario: Scenario, raw: Mapping[str, Any], base_dir: Path | None) -> Scenario:
+    """The scenario with its demand imported from `trace` (see the module docstring)."""
+    where = f"scenario {scenario.name!r}"
+    trace_path = Path(str(raw["trace"]))
+    if not (trace_path.is_absolute() or base_dir is None):
+        trace_path = base_dir / trace_path
+    first = scenario.start - timedelta(seconds=scenario.history_seconds)
+    if "trace_scale" in raw and "trace_daily_peak_rps" in raw:
+        raise ScenarioError(f"{where}: give trace_scale or trace_daily_peak_rps, not both")
+    scale = finite(where, "trace_scale", raw.get("trace_scale", 1.0), error=ScenarioError,
+                   above=0, maximum=1e6)
+    peak = finite(where, "trace_daily_peak_rps", raw.get("trace_daily_peak_rps", 1.0),
+                  error=ScenarioError, above=0, maximum=MAX_RPS)
+    try:
+        gaps = _choice(raw, "trace_gaps", GapPolicy, GapPolicy.ERROR.value)
+        align = _choice(raw, "trace_align", TraceAlign, TraceAlign.CALENDAR.value)
+        width = _smooth_ticks(raw, scenario)
+    except ScenarioError as e:
+        raise ScenarioError(f"{where}: {e}") from e
+    rps = load_trace(trace_path, first, scenario.history_ticks + scenario.ticks,
+                     scenario.tick_seconds, gaps=gaps, align=align)
+    if width > 1:
+        rps = np.convolve(rps, np.ones(width) / width, mode="same")
+    if "trace_daily_peak_rps" in raw:
+        ordinary = median_daily_peak(rps, first, scenario.tick_seconds)
+        if ordinary <= 0:
+            raise ScenarioError(f"{where}: the trace has no demand to scale")
+        scale = peak / ordinary
+    return replace(scenario, trace_rps=rps * scale)
 
 
 def load_scenario(source: str | Path) -> Scenario:

@@ -4,8 +4,9 @@ within each latency bucket boundary, per tick.
 These are the counters a real service exports (`edgewise_requests_total`,
 `edgewise_request_errors_total`, the buckets of `edgewise_request_duration_seconds`), so the same
 SLO math runs on the twin's own figures and on Prometheus (`slo/`). The end-to-end latency of a
-request is that of its slowest call path, modelled as a gamma with the path's moments (as for
-the p95 in `envs/outcome.py`); its share within x is the gamma CDF at x.
+request is that of its slowest call path, the exact mixture over where a request stops of a gamma
+per prefix sum (`envs/path_latency.py`, as for the p95 in `envs/outcome.py`); its share within x
+is that mixture's CDF at x.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammainc
 
 from envs.twin_config import Trajectory, TwinConfig
 
@@ -42,31 +42,12 @@ class RequestCounts:
         return 1.0 - float(self.errors.sum()) / total if total > 0 else 1.0
 
 
-def gamma_cdf(x: float, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """P(X <= x) for a gamma with these moments (same shape clip as `gamma_p95`)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = np.maximum(var, 1e-18)
-        shape = np.clip(mean**2 / v, 0.5, 1e6)
-        scale = np.maximum(mean, 1e-12) / shape
-        out: np.ndarray = gammainc(shape, x / scale)
-    return np.where(np.isfinite(mean), out, 0.0)
-
-
-def within_share(x_seconds: float, path_mean: np.ndarray, path_var: np.ndarray) -> np.ndarray:
-    """Per tick: the share of requests whose slowest path takes at most `x_seconds`."""
-    if x_seconds <= 0:
-        return np.zeros(path_mean.shape[0])
-    out: np.ndarray = gamma_cdf(x_seconds, path_mean, path_var).min(axis=1)
-    return out
-
-
 def _chunk(config: TwinConfig, rates: np.ndarray, traj: Trajectory,
            buckets: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
-    from envs.outcome import request_moments  # outcome imports this module's users
+    from envs.outcome import request_moments, within_shares  # outcome imports this module's users
 
-    path_mean, path_var, error = request_moments(config, rates, traj)
-    entry = config.entry_rtt_ms / 1000.0
-    within = np.stack([within_share(b - entry, path_mean, path_var) for b in buckets], axis=1)
+    mean, var, error = request_moments(config, rates, traj)
+    within = within_shares(config, buckets, mean, var)
     return within, error
 
 

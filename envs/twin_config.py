@@ -12,6 +12,7 @@ import numpy as np
 
 from envs.graph import PriceClass, ServiceGraph
 from envs.observation import Slo
+from envs.path_latency import PathMixture, build_mixture
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,14 @@ class TwinConfig:
             reach[list(nodes), p] = w
             edge_rtt[list(nodes), p] = np.concatenate([[0.0], rtt[list(edges)]])
         return PathWeights(reach, edge_rtt)
+
+    @cached_property
+    def path_mixture(self) -> PathMixture:
+        """Each entry path as a mixture over where a request stops (`envs/path_latency.py`)."""
+        pw = self.path_weights
+        paths = [(nodes, [pw.reach[n, p] for n in nodes], [pw.edge_rtt[n, p] for n in nodes])
+                 for p, (nodes, _) in enumerate(self.graph.entry_paths())]
+        return build_mixture(len(self.graph.services), paths)
 
     @cached_property
     def capacity_rps(self) -> np.ndarray:

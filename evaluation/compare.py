@@ -19,12 +19,14 @@ from envs.scenario import Scenario
 from envs.twin_config import TwinConfig
 from evaluation.clairvoyant import OraclePolicy, StaticPeakPolicy
 from evaluation.episode import Episode, run_episode
+from evaluation.frontier import beyond_frontier, frontier, frontier_settings
 from evaluation.report import write_report
 from scaler.forecast_policy import holt_winters, seasonal_naive
 from scaler.guardrails import GuardedPolicy, Guardrails
 from scaler.hpa.policy import HpaPolicy
 from scaler.keda import KedaPolicy
 from scaler.policy import Policy
+from scaler.slo_floor import FloorKind, floor_policy
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -39,12 +41,15 @@ BASELINES: dict[str, PolicyFactory] = {
     "static-peak": lambda sc, run: StaticPeakPolicy(sc.config(), run),
     "oracle": lambda sc, run: OraclePolicy(sc.config(), run),
 }
-
+# The HPA targets and KEDA thresholds of the cost-vs-violations frontier (hpa-30 .. keda-90).
+BASELINES.update({k: v for k, v in frontier_settings().items() if k not in BASELINES})
 
 
 def rl_factories(model: str | Path = "default", *, check_graph: ServiceGraph | None = None,
-                 trusted_keys: Sequence[Ed25519PublicKey] = ()) -> dict[str, PolicyFactory]:
-    """`rl` (the controller's default guardrails, HPA floor) and `rl-raw` (no guardrails) for an
+                 trusted_keys: Sequence[Ed25519PublicKey] = (),
+                 floor: FloorKind = FloorKind.SLO) -> dict[str, PolicyFactory]:
+    """`rl` (the controller's default guardrails and floor: the SLO's needs at the observed
+    rate, or with `floor=FloorKind.HPA` the HPA at 70%) and `rl-raw` (no guardrails) for an
     exported model; loads it now (a bad model raises scaler.errors.ModelError here; with
     `trusted_keys`, so does an unsigned or mis-signed one)."""
     from scaler.learned.runtime import RLPolicy
@@ -54,7 +59,8 @@ def rl_factories(model: str | Path = "default", *, check_graph: ServiceGraph | N
         loaded.check_graph(check_graph)
 
     def guarded(sc: Scenario, run: np.ndarray) -> Policy:
-        return GuardedPolicy(loaded.clone(), Guardrails(), floor=HpaPolicy(), name="rl")
+        return GuardedPolicy(loaded.clone(), Guardrails(), floor=floor_policy(floor, HpaPolicy()),
+                             name="rl")
 
     return {"rl": guarded, "rl-raw": lambda sc, run: loaded.clone()}
 
@@ -161,6 +167,9 @@ def _episode(scenario: Scenario, arm: Arm, seed: int) -> Episode:
 
 def results(bench: BenchRun) -> dict[str, object]:
     sc = bench.scenario
+    policies = {ep.policy: asdict(ep.summary) for ep in bench.episodes}
+    points = frontier(policies)
+    names = {p.setting for p in points}
     return {
         "scenario": sc.name,
         "seed": bench.seed,
@@ -177,7 +186,12 @@ def results(bench: BenchRun) -> dict[str, object]:
             }
             for e in sc.events
         ],
-        "policies": {ep.policy: asdict(ep.summary) for ep in bench.episodes},
+        "policies": policies,
+        "frontier": [asdict(p) for p in points],
+        "beyond_frontier": {
+            name: beyond_frontier(s["slo_violation_minutes"], s["replica_hours"], points)
+            for name, s in policies.items() if name not in names
+        },
     }
 
 

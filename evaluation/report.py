@@ -13,6 +13,7 @@ import numpy as np
 from envs.outcome import Summary
 from envs.scenario import Scenario
 from evaluation.episode import Episode
+from evaluation.frontier import FRONTIER_NAMES, frontier
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 WIDTH, HEIGHT, PAD = 960, 220, 48
@@ -100,6 +101,56 @@ def _bars(title: str, values: Sequence[tuple[str, float]]) -> str:
     return "".join(rows)
 
 
+def _frontier_chart(episodes: Sequence[Episode]) -> str:
+    """Violation minutes against replica-hours: the HPA/KEDA settings (grey; the Pareto ones
+    joined) and every other policy (coloured, labelled)."""
+    summaries = {ep.policy: {"slo_violation_minutes": ep.summary.slo_violation_minutes,
+                             "replica_hours": ep.summary.replica_hours} for ep in episodes}
+    points = frontier(summaries)
+    if not points:
+        return ""
+    others = [ep for ep in episodes if ep.policy not in FRONTIER_NAMES]
+    xs = [p.replica_hours for p in points] + [ep.summary.replica_hours for ep in others]
+    ys = [p.slo_violation_minutes for p in points] + [
+        ep.summary.slo_violation_minutes for ep in others]
+    x_lo, x_hi = min(xs) * 0.95, max(xs) * 1.05
+    y_hi = max(max(ys) * 1.05, 1.0)
+    w, h = WIDTH - 2 * PAD, 2 * HEIGHT - 2 * PAD
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return PAD + w * (x - x_lo) / (x_hi - x_lo), PAD + h * (1 - y / y_hi)
+
+    title = "Cost vs SLO violations: HPA targets and KEDA thresholds (grey), other policies"
+    parts = [f'<svg width="{WIDTH}" height="{2 * HEIGHT}" role="img" '
+             f'aria-label="{html.escape(title)}"><text x="{PAD}" y="18" font-weight="bold">'
+             f"{html.escape(title)}</text>",
+             f'<text x="{PAD + w - 120}" y="{2 * HEIGHT - 8}" font-size="11">replica-hours</text>',
+             f'<text x="4" y="{PAD - 6}" font-size="11">violation min</text>']
+    for frac in (0.0, 0.5, 1.0):
+        parts.append(f'<text x="4" y="{PAD + h * (1 - frac) + 4:.1f}" font-size="10">'
+                     f"{y_hi * frac:,.0f}</text>")
+        x = PAD + w * frac
+        parts.append(f'<text x="{x - 16:.1f}" y="{PAD + h + 14}" font-size="10">'
+                     f"{x_lo + (x_hi - x_lo) * frac:,.0f}</text>")
+    pareto = sorted((p for p in points if p.pareto), key=lambda p: p.replica_hours)
+    line = " ".join("{:.1f},{:.1f}".format(*at(p.replica_hours, p.slo_violation_minutes))
+                    for p in pareto)
+    parts.append(f'<polyline fill="none" stroke="#999" points="{line}"/>')
+    for p in points:
+        x, y = at(p.replica_hours, p.slo_violation_minutes)
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#999"/>'
+                     f'<text x="{x + 5:.1f}" y="{y - 5:.1f}" font-size="10" fill="#666">'
+                     f"{html.escape(p.setting)}</text>")
+    for i, ep in enumerate(others):
+        x, y = at(ep.summary.replica_hours, ep.summary.slo_violation_minutes)
+        color = COLORS[i % len(COLORS)]
+        parts.append(f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" '
+                     f'fill="{color}"/><text x="{x + 6:.1f}" y="{y + 12:.1f}" font-size="11" '
+                     f'fill="{color}">{html.escape(ep.policy)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _table(episodes: Sequence[Episode]) -> str:
     cols = tuple(f.name for f in fields(Summary))
     head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in cols)
@@ -126,7 +177,10 @@ def write_report(
         if hi > 0 and lo < 1:
             bands.append((max(lo, 0.0), min(hi, 1.0)))
     end = scenario.start + timedelta(seconds=total)
-    charts = [
+    table, frontier_chart = _table(episodes), _frontier_chart(episodes)
+    episodes = [ep for ep in episodes  # the timelines: the tuned settings only in the scatter
+                if ep.policy not in FRONTIER_NAMES or ep.policy in ("hpa", "keda")]
+    charts = [frontier_chart,
         _chart("Entry demand", "requests/s", [("demand", run_rps)], bands=bands),
         _chart(
             "Replicas (all services)",
@@ -160,7 +214,7 @@ svg{{display:block;margin:12px 0}}</style></head><body>
 <p>{scenario.start.isoformat()} to {end.isoformat()}, tick {scenario.tick_seconds} s,
 SLO p95 &le; {scenario.slo.p95_latency_ms:g} ms and errors &le; {scenario.slo.max_error_ratio:g}.
 Shaded: event windows. Series are reduced to {MAX_POINTS} points (bucket maxima).</p>
-{_table(episodes)}
+{table}
 {"".join(charts)}
 </body></html>
 """

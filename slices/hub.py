@@ -1,43 +1,38 @@
 """The hub adapter: slice state as custom resources in a hub cluster's Kubernetes API.
 
-The only slices module that imports `kubernetes`. `HubRegistry` implements
+With `slices.hub_admin` and `slices.hub_client`, the only slices modules that import
+`kubernetes`. `HubRegistry` implements
 `slices.store.SliceRegistry` with one site's credentials (an administrator's for slice
-create/delete); `HubAdmin` installs the CRDs and RBAC, onboards sites (namespace,
-ServiceAccount, a TokenRequest token) and admits them to slices. `slices.hub_manifest` says what
-each object is and why the RBAC keeps a site to its own member.
+create/delete); `slices.hub_admin.HubAdmin` installs the hub and onboards sites, and
+`slices.hub_client` maps the apiserver's answers to slices errors.
 
 Overlay addresses come from the slice's pool (a ConfigMap) updated with its resourceVersion as
 precondition: two concurrent joins both read version N, one update wins, the other gets 409 and
-allocates again from version N+1. Every call has a short timeout and unreachable-hub errors
-become `HubUnavailableError` (temporary), so an agent keeps its last config and backs off.
+allocates again from version N+1.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
+from kubernetes import client
 
 from slices import hub_manifest as hm
 from slices import ipam
 from slices.errors import (
     AlreadyExistsError,
     ConflictError,
-    ForbiddenError,
     HubUnavailableError,
     NotFoundError,
     RotationError,
-    ValidationError,
 )
+from slices.hub_admin import HubAdmin
+from slices.hub_client import TIMEOUT, api_client, hub_call
 from slices.model import (
     BASE_LISTEN_PORT,
     Endpoint,
@@ -52,49 +47,8 @@ from slices.model import (
 )
 from slices.store import Observations
 
-TIMEOUT = (2.0, 5.0)  # connect, read seconds: a dead hub must not stall an agent's pass
 CAS_ATTEMPTS = 50
 Obj = dict[str, Any]
-
-
-def api_client(kubeconfig: str) -> client.ApiClient:
-    cfg = client.Configuration()
-    config.load_kube_config(config_file=kubeconfig,  # type: ignore[no-untyped-call]
-                            client_configuration=cfg)
-    cfg.retries = urllib3.Retry(total=0, connect=0, read=0)  # the agent's loop retries
-    if not cfg.verify_ssl:
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    return client.ApiClient(cfg)
-
-
-@contextmanager
-def _hub(what: str) -> Iterator[None]:
-    try:
-        yield
-    except ApiException as exc:
-        status = int(exc.status or 0)
-        if status == 403:
-            raise ForbiddenError(f"hub refused {what} (403): this site's token does not allow "
-                                 "it") from exc
-        if status == 404:
-            raise NotFoundError(f"{what}: not found on the hub") from exc
-        if status == 409 and _reason(exc) == "AlreadyExists":
-            raise AlreadyExistsError(f"{what}: already exists on the hub") from exc
-        if status == 409:
-            raise ConflictError(f"{what}: conflict on the hub ({exc.reason})") from exc
-        if status in (400, 422):
-            raise ValidationError(f"{what}: the hub rejected it: {exc.reason}") from exc
-        raise HubUnavailableError(f"{what}: hub answered {status} {exc.reason}") from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise HubUnavailableError(f"{what}: hub unreachable ({type(exc).__name__})") from exc
-
-
-def _reason(exc: ApiException) -> str:
-    """The `reason` of the apiserver's Status body (AlreadyExists vs Conflict for a 409)."""
-    try:
-        return str(json.loads(exc.body or "{}").get("reason", ""))
-    except (ValueError, AttributeError):
-        return ""
 
 
 class HubRegistry:
@@ -115,7 +69,7 @@ class HubRegistry:
 
     # -- raw object access -----------------------------------------------------------------
     def _get(self, namespace: str, kind: str, name: str) -> Obj:
-        with _hub(f"{kind} {namespace}/{name}"):
+        with hub_call(f"{kind} {namespace}/{name}"):
             obj: Obj = self.custom.get_namespaced_custom_object(
                 hm.GROUP, hm.VERSION, namespace, hm.plural(kind), name,
                 _request_timeout=TIMEOUT)
@@ -124,7 +78,7 @@ class HubRegistry:
     def _list(self, kind: str, slice_name: str | None = None,
               namespace: str | None = None) -> list[Obj]:
         selector = f"{hm.SLICE_LABEL}={slice_name}" if slice_name else ""
-        with _hub(f"list {kind}"):
+        with hub_call(f"list {kind}"):
             if namespace is None:
                 found = self.custom.list_cluster_custom_object(
                     hm.GROUP, hm.VERSION, hm.plural(kind), label_selector=selector,
@@ -136,7 +90,7 @@ class HubRegistry:
         return list(found["items"])
 
     def _create(self, namespace: str, kind: str, body: Obj) -> None:
-        with _hub(f"create {kind} {namespace}/{body['metadata']['name']}"):
+        with hub_call(f"create {kind} {namespace}/{body['metadata']['name']}"):
             self.custom.create_namespaced_custom_object(
                 hm.GROUP, hm.VERSION, namespace, hm.plural(kind), body,
                 _request_timeout=TIMEOUT)
@@ -144,13 +98,13 @@ class HubRegistry:
     def _replace(self, namespace: str, kind: str, body: Obj) -> None:
         """Update with the body's resourceVersion as precondition (409 if someone was first)."""
         name = body["metadata"]["name"]
-        with _hub(f"update {kind} {namespace}/{name}"):
+        with hub_call(f"update {kind} {namespace}/{name}"):
             self.custom.replace_namespaced_custom_object(
                 hm.GROUP, hm.VERSION, namespace, hm.plural(kind), name, body,
                 _request_timeout=TIMEOUT)
 
     def _delete(self, namespace: str, kind: str, name: str) -> None:
-        with _hub(f"delete {kind} {namespace}/{name}"):
+        with hub_call(f"delete {kind} {namespace}/{name}"):
             self.custom.delete_namespaced_custom_object(
                 hm.GROUP, hm.VERSION, namespace, hm.plural(kind), name,
                 _request_timeout=TIMEOUT)
@@ -218,7 +172,7 @@ class HubRegistry:
 
     # -- the address pool --------------------------------------------------------------------
     def _pool(self, slice_name: str) -> tuple[dict[str, str], Any]:
-        with _hub(f"address pool of slice {slice_name}"):
+        with hub_call(f"address pool of slice {slice_name}"):
             cm = self.core.read_namespaced_config_map(hm.ipam_name(slice_name),
                                                       hm.HUB_NAMESPACE, _request_timeout=TIMEOUT)
         return dict(cm.data or {}), cm
@@ -233,7 +187,7 @@ class HubRegistry:
                 return data
             cm.data = new  # cm.metadata.resourceVersion is the precondition
             try:
-                with _hub(f"update address pool of slice {slice_name}"):
+                with hub_call(f"update address pool of slice {slice_name}"):
                     self.core.replace_namespaced_config_map(
                         hm.ipam_name(slice_name), hm.HUB_NAMESPACE, cm,
                         _request_timeout=TIMEOUT)
@@ -331,7 +285,7 @@ class HubRegistry:
         if known_observed == observed:
             return  # the hub already holds it: no write
         try:
-            with _hub(f"status of SliceMember {hm.site_namespace(observer)}/{slice_name}"):
+            with hub_call(f"status of SliceMember {hm.site_namespace(observer)}/{slice_name}"):
                 self.custom.patch_namespaced_custom_object_status(
                     hm.GROUP, hm.VERSION, hm.site_namespace(observer), "slicemembers",
                     slice_name, {"status": {"observed": _merge(known_observed, observed)}},
@@ -346,7 +300,7 @@ class HubRegistry:
         if known == handshakes:
             return
         try:
-            with _hub(f"status of SliceMember {hm.site_namespace(observer)}/{slice_name}"):
+            with hub_call(f"status of SliceMember {hm.site_namespace(observer)}/{slice_name}"):
                 self.custom.patch_namespaced_custom_object_status(
                     hm.GROUP, hm.VERSION, hm.site_namespace(observer), "slicemembers",
                     slice_name, {"status": {"handshakes": _merge(known, handshakes)}},
@@ -397,74 +351,3 @@ class HubRegistry:
 def _merge(known: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
     """A JSON merge patch turning map `known` into `wanted` (null deletes a key)."""
     return {**{k: None for k in known if k not in wanted}, **wanted}
-
-
-class HubAdmin:
-    """An administrator's calls: install the hub, onboard sites, admit them to slices."""
-
-    def __init__(self, api: client.ApiClient) -> None:
-        self.api = api
-        self.core: Any = client.CoreV1Api(api)
-        self.rbac: Any = client.RbacAuthorizationV1Api(api)
-        self.ext: Any = client.ApiextensionsV1Api(api)
-
-    def apply(self, manifests: list[hm.Manifest]) -> None:
-        """Create each object; one that already exists is left as it is (idempotent)."""
-        for obj in manifests:
-            try:
-                with _hub(f"create {obj['kind']} {obj['metadata']['name']}"):
-                    self._create(obj)
-            except AlreadyExistsError:
-                continue
-
-    def _create(self, obj: hm.Manifest) -> None:
-        kind, ns = obj["kind"], obj["metadata"].get("namespace")
-        if kind == "CustomResourceDefinition":
-            self.ext.create_custom_resource_definition(obj, _request_timeout=TIMEOUT)
-        elif kind in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
-            api = self.core if kind == "Namespace" else self.rbac
-            getattr(api, f"create_{hm.snake(kind)}")(obj, _request_timeout=TIMEOUT)
-        else:
-            api = self.rbac if kind.startswith("Role") else self.core
-            getattr(api, f"create_namespaced_{hm.snake(kind)}")(ns, obj, _request_timeout=TIMEOUT)
-
-    def install(self, timeout_seconds: float = 30.0) -> None:
-        self.apply(hm.hub_base())
-        deadline = time.monotonic() + timeout_seconds
-        for obj in hm.hub_base():
-            if obj["kind"] != "CustomResourceDefinition":
-                continue
-            while not self._established(obj["metadata"]["name"]):
-                if time.monotonic() > deadline:
-                    raise HubUnavailableError(f"CRD {obj['metadata']['name']} not Established")
-                time.sleep(0.1)
-
-    def _established(self, name: str) -> bool:
-        with _hub(f"CRD {name}"):
-            crd = self.ext.read_custom_resource_definition(name, _request_timeout=TIMEOUT)
-        return any(c.type == "Established" and c.status == "True"
-                   for c in (crd.status.conditions or []))
-
-    def onboard_site(self, site_id: str, server: str, token_seconds: int = 86400) -> str:
-        """Create the site's namespace, account and RBAC; return a kubeconfig with its token."""
-        validate_name("site id", site_id)
-        self.apply(hm.site_objects(site_id))
-        request = client.AuthenticationV1TokenRequest(
-            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=token_seconds))
-        with _hub(f"token for site {site_id}"):
-            answer = self.core.create_namespaced_service_account_token(
-                hm.AGENT_ACCOUNT, hm.site_namespace(site_id), request, _request_timeout=TIMEOUT)
-        return hm.kubeconfig(server, site_id, str(answer.status.token))
-
-    def admit(self, slice_name: str, site_id: str) -> None:
-        self.apply([hm.admission(slice_name, site_id)])
-
-    def delete_slice_objects(self, slice_name: str) -> None:
-        selector = f"{hm.SLICE_LABEL}={slice_name}"
-        with _hub(f"RBAC of slice {slice_name}"):
-            for rb in self.rbac.list_namespaced_role_binding(
-                    hm.HUB_NAMESPACE, label_selector=selector, _request_timeout=TIMEOUT).items:
-                self.rbac.delete_namespaced_role_binding(rb.metadata.name, hm.HUB_NAMESPACE)
-            self.rbac.delete_namespaced_role(f"edgewise-slice-{slice_name}-ipam",
-                                             hm.HUB_NAMESPACE)
-            self.core.delete_namespaced_config_map(hm.ipam_name(slice_name), hm.HUB_NAMESPACE)

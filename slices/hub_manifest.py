@@ -16,12 +16,12 @@ gets 403 writing site B's member: B's namespace grants A nothing.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
 from typing import Any
 
 import yaml
 
-from slices.model import Endpoint, Member, RotationPhase
+from slices.errors import ValidationError
+from slices.model import Member
 
 GROUP = "slices.edgewise.io"
 VERSION = "v1alpha1"
@@ -192,11 +192,14 @@ def member_spec(slice_name: str, m: Member) -> Manifest:
 
 def member_of(site_id: str, spec: Manifest) -> Member:
     """The member a spec describes; `site_id` comes from the object's namespace, not the spec."""
-    endpoint = spec["endpoint"]
-    return Member(site_id, Endpoint(IPv4Address(endpoint["host"]), int(endpoint["port"])),
-                  IPv4Address(spec["overlayIP"]), spec["publicKey"],
-                  int(spec.get("generation", 0)), spec.get("nextPublicKey"),
-                  RotationPhase(spec.get("phase", "none")))
+    endpoint = spec.get("endpoint")
+    missing = [k for k in ("overlayIP", "publicKey") if k not in spec]
+    if not isinstance(endpoint, dict) or missing:
+        raise ValidationError(f"site {site_id}: SliceMember spec lacks "
+                              f"{', '.join(missing) or 'endpoint'}")
+    return Member.parse(site_id, endpoint.get("host"), endpoint.get("port"), spec["overlayIP"],
+                        spec["publicKey"], spec.get("generation", 0), spec.get("nextPublicKey"),
+                        spec.get("phase", "none"))
 
 
 def snake(kind: str) -> str:

@@ -141,6 +141,24 @@ class Member:
         if not isinstance(self.phase, RotationPhase):
             raise ValidationError(f"site {self.site_id}: rotation phase {self.phase!r} unknown")
 
+    @staticmethod
+    def parse(site_id: str, host: object, port: object, overlay_ip: object, public_key: object,
+              generation: object = 0, next_public_key: object = None,
+              phase: object = "none") -> Member:
+        """A member from stored text (a registry row, a hub object's spec): every field
+        converted here, and anything malformed is a `ValidationError` naming the site and field."""
+        try:
+            endpoint = Endpoint(IPv4Address(str(host)), int(str(port)))
+            overlay = IPv4Address(str(overlay_ip))
+            gen = int(str(generation))
+            rotation = RotationPhase(str(phase))
+        except ValueError as exc:
+            raise ValidationError(f"site {site_id}: stored member is malformed ({exc})") from exc
+        if not isinstance(public_key, str) or not (
+                next_public_key is None or isinstance(next_public_key, str)):
+            raise ValidationError(f"site {site_id}: stored public key is not text")
+        return Member(site_id, endpoint, overlay, public_key, gen, next_public_key, rotation)
+
     def port_for(self, generation: int) -> int:
         """Generations alternate between two ports so old and new interfaces coexist."""
         return self.endpoint.port + ROTATION_PORT_OFFSET * (generation % 2)

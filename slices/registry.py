@@ -284,9 +284,7 @@ class Registry:
 
 
 def _member(row: tuple[str, str, int, str, str, int, str | None, str]) -> Member:
-    site_id, host, port, overlay, public_key, generation, next_key, phase = row
-    return Member(site_id, Endpoint(IPv4Address(host), port), IPv4Address(overlay), public_key,
-                  generation, next_key, RotationPhase(phase))
+    return Member.parse(*row)
 
 
 def _free_port(db: sqlite3.Connection, site_id: str) -> int:

@@ -35,7 +35,7 @@ from envs.errors import EnvError
 from envs.randomize import RandomizationSpec
 from envs.scenario import Scenario, load_scenario
 from envs.textfile import describe_yaml_error, read_text
-from envs.trace import load_trace
+from envs.trace import TraceAlign, load_trace
 from training.errors import ConfigError
 
 
@@ -104,7 +104,8 @@ class TrainConfig(BaseModel):
         if self.prometheus:
             rps = prometheus_rates(self._path(self.prometheus), first, ticks, sc.tick_seconds)
         else:
-            rps = load_trace(self._path(str(self.trace)), first, ticks, sc.tick_seconds)
+            rps = load_trace(self._path(str(self.trace)), first, ticks, sc.tick_seconds,
+                             align=TraceAlign.START)  # replayed at the training dates
         return replace(sc, name=f"{sc.name}-user-history", trace_rps=rps)
 
 

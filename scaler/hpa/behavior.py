@@ -107,6 +107,9 @@ def _period_start(current: int, policy: ScalingPolicy, up: Sequence[ScaleEvent],
     return current - added + removed
 
 
+MAX_INT32 = 2**31 - 1  # replica counts are int32 upstream; limits saturate instead of wrapping
+
+
 def scale_up_limit(current: int, up: Sequence[ScaleEvent], down: Sequence[ScaleEvent],
                    rules: ScalingRules, now_seconds: float) -> int:
     """calculateScaleUpLimitWithScalingRules: the most replicas the policies allow now."""
@@ -120,7 +123,7 @@ def scale_up_limit(current: int, up: Sequence[ScaleEvent], down: Sequence[ScaleE
             proposed = start + policy.value
         else:
             proposed = math.ceil(start * (1 + policy.value / 100))
-        result = pick(result, proposed)
+        result = pick(result, min(proposed, MAX_INT32))
     return int(result)
 
 
@@ -178,7 +181,8 @@ SCALE_UP_LIMIT_MINIMUM = 4.0
 def convert_with_rules(current: int, desired: int, bounds: Bounds) -> tuple[int, Reason]:
     """convertDesiredReplicasWithRules, the legacy path (no `behavior`): at most
     max(2 x current, 4) replicas per sync."""
-    scale_up_cap = int(max(SCALE_UP_LIMIT_FACTOR * current, SCALE_UP_LIMIT_MINIMUM))
+    scale_up_cap = min(int(max(SCALE_UP_LIMIT_FACTOR * current, SCALE_UP_LIMIT_MINIMUM)),
+                       MAX_INT32)
     if bounds.max_replicas > scale_up_cap:
         maximum, reason = scale_up_cap, Reason.SCALE_UP_LIMIT
     else:
@@ -232,12 +236,15 @@ class ScalingHistory:
         return recommendation, reason
 
     def stabilize_legacy(self, desired: int, window_seconds: int, now_seconds: float) -> int:
-        """stabilizeRecommendation: the max recommendation of the last `window_seconds`."""
+        """stabilizeRecommendation: the max recommendation of the last `window_seconds`.
+
+        A recommendation exactly `window_seconds` old is outdated: upstream compares it with a
+        cutoff taken a moment later in the same sync (so with no window nothing is held)."""
         cutoff = now_seconds - window_seconds
         best = desired
         old_index: int | None = None
         for i, rec in enumerate(self.recommendations):
-            if rec.timestamp_seconds < cutoff:
+            if rec.timestamp_seconds <= cutoff:
                 old_index = i
             elif rec.replicas > best:
                 best = rec.replicas

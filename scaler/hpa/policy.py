@@ -10,6 +10,7 @@ behavior, the legacy normalization. Metric readings are plain values handed in b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -30,11 +31,13 @@ from scaler.hpa.replica_calculator import (
     CalculatorConfig,
     HomogeneousPods,
     MetricReplicas,
+    PodMetric,
     ResourceReplicas,
     external_metric_replicas,
     external_per_pod_metric_replicas,
     homogeneous_resource_replicas,
 )
+from scaler.hpa.startup_filter import ReadyCohorts
 from scaler.policy import PolicyContext
 
 SYNC_PERIOD_SECONDS = 15
@@ -266,17 +269,24 @@ def syncs_per_tick(tick_seconds: int, sync_period_seconds: int = SYNC_PERIOD_SEC
 
 
 class HpaPolicy:
-    """One CPU-utilization HPA per service (target 70% of the CPU request by default)."""
+    """One CPU-utilization HPA per service (target 70% of the CPU request by default).
 
-    name = "hpa"
+    `behavior=None` (the default) is the HPA `kubectl autoscale` creates: no `behavior:`, so
+    upstream's legacy normalization (300 s scale-down stabilization, at most max(2x, 4) replicas
+    per sync); pass a `Behavior` (e.g. `Behavior()`, autoscaling/v2's defaults) for the
+    behavior path. CPU samples go through the start-up filter (`scaler/hpa/startup_filter.py`):
+    the twin's CPU reading of a tick is a sample over that tick.
+    """
 
     def __init__(self, target_cpu_utilization: float = 0.7, behavior: Behavior | None = None,
-                 config: ControllerConfig | None = None) -> None:
+                 config: ControllerConfig | None = None, *, name: str = "hpa") -> None:
+        self.name = name
         self.target_percent = round(target_cpu_utilization * 100)
-        self.behavior = behavior if behavior is not None else Behavior()
+        self.behavior = behavior
         self.config = config or ControllerConfig()
         self._controllers: list[HorizontalController] = []
         self._requests_milli: list[int] = []
+        self._cohorts: list[ReadyCohorts] = []
         self._ctx: PolicyContext | None = None
 
     def reset(self, ctx: PolicyContext) -> None:
@@ -287,20 +297,29 @@ class HpaPolicy:
             for s in ctx.graph.services
         ]
         self._requests_milli = [round(s.cpu_request_millicores) for s in ctx.graph.services]
+        self._cohorts = [ReadyCohorts(s.startup_seconds) for s in ctx.graph.services]
 
     def decide(self, obs: Observation) -> np.ndarray:
         if self._ctx is None:
             raise ScalerError("HpaPolicy.decide called before reset(ctx)")
         start = (obs.now - self._ctx.start).total_seconds()
-        syncs = syncs_per_tick(self._ctx.tick_seconds, self.config.sync_period_seconds)
+        tick = self._ctx.tick_seconds
+        syncs = syncs_per_tick(tick, self.config.sync_period_seconds)
         desired = np.empty(len(self._controllers), dtype=np.int64)
+        metric = PodMetric(0, timestamp_seconds=start, window_seconds=tick)  # the tick's mean
+        calc = self.config.calculator
         for i, controller in enumerate(self._controllers):
             request = self._requests_milli[i]
             usage = round(float(obs.cpu_utilization[i]) * request)
+            cohorts = self._cohorts[i]
+            # pods ready before the run are long past start-up; new ones since the tick began
+            cohorts.update(int(obs.ready[i]), start - tick if obs.tick >= 0 else -math.inf)
 
-            def readings(pods: PodCounts, _now: float, usage: int = usage,
-                         request: int = request) -> Sequence[Reading]:
-                sample = HomogeneousPods(pods.ready, pods.unready, 0, usage, request)
+            def readings(pods: PodCounts, now: float, usage: int = usage, request: int = request,
+                         cohorts: ReadyCohorts = cohorts) -> Sequence[Reading]:
+                held = min(cohorts.cpu_unready(now, metric, calc), pods.ready)
+                sample = HomogeneousPods(pods.ready - held, pods.unready + held, 0, usage,
+                                         request)
                 return (ResourceReading(self.target_percent, sample),)
 
             pods = PodCounts(int(obs.ready[i]), int(obs.pending[i]))

@@ -157,15 +157,18 @@ def group_pods(
         if metric is None:
             missing.add(pod.name)
             continue
-        if resource is ResourceName.CPU and _cpu_unready(pod, metric, now_seconds, config):
+        if resource is ResourceName.CPU and cpu_unready(pod, metric, now_seconds, config):
             unready.add(pod.name)
             continue
         ready += 1
     return PodGroups(ready, frozenset(unready), frozenset(missing), frozenset(ignored))
 
 
-def _cpu_unready(pod: PodSample, metric: PodMetric, now_seconds: float,
-                 config: CalculatorConfig) -> bool:
+def cpu_unready(pod: PodSample, metric: PodMetric, now_seconds: float,
+                config: CalculatorConfig) -> bool:
+    """The CPU start-up filter: inside its CPU initialization period a pod counts only once it
+    is ready and its sample window starts after it became ready; later, only a pod that never
+    became ready within the initial readiness delay is left out."""
     if pod.ready is None or pod.start_seconds is None:
         return True
     if pod.start_seconds + config.cpu_initialization_period_seconds > now_seconds:

@@ -15,12 +15,20 @@ in SB3 (both unpickle when loaded); `manifest.json`; and, when signed, `manifest
 
 Pure: no torch here; `check_manifest` is what every loader calls first. The runtime never opens
 `model.zip` or `vecnormalize.pkl` (they unpickle); it only checks their checksums when present.
+
+Compatibility: a model of another env version is refused, except the versions listed in
+`COMPATIBLE_ENV_VERSIONS`, whose observations and actions are the current env's (the observation
+schema is still checked against the graph when the policy starts) and only the twin they were
+trained in differs. Such a model loads, with a warning on the `edgewise.model` logger naming the
+version and what changed, and `Manifest.compatibility` saying the same. Its manifest is left as
+trained (it is the record of what the model was trained on).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +40,17 @@ FORMAT = 2  # 2: actor.npz and the manifest's `actor`; 1 had only SB3's zip for 
 RUNTIME_FILES = ("actor.npz", "obs_norm.npz")  # what the runtime reads: plain arrays
 TRAINING_FILES = ("model.zip", "vecnormalize.pkl")  # SB3's, read only by training (pickle)
 FILES = RUNTIME_FILES + TRAINING_FILES
+log = logging.getLogger("edgewise.model")
+
+# Older env versions whose models still run: same observation schema and action space as
+# ENV_VERSION, trained on an older twin. Version -> (its env id, what differs).
+COMPATIBLE_ENV_VERSIONS: dict[int, tuple[str, str]] = {
+    2: ("edgewise/Autoscale-v2",
+        "trained on the twin before issue 15 (a busy pod used 90% of its CPU request, latency was "
+        "clamped at utilisation 0.98, one gamma per branching path); the observations and "
+        "actions are v3's, so it runs, but its headroom was learned on the old dynamics: "
+        "retrain with `edgewise train` for the new twin"),
+}
 
 
 @dataclass(frozen=True)
@@ -82,7 +101,10 @@ def check_manifest(directory: Path, schema: list[dict[str, str]] | None = None) 
             f"model {str(directory)!r} predates the pickle-free weight file (manifest format 1, "
             "weights only in model.zip): convert it with `edgewise model convert --model DIR` "
             "if you trust where it came from (that loads model.zip), or retrain")
-    if m.format != FORMAT or m.env_id != ENV_ID or m.env_version != ENV_VERSION:
+    older = COMPATIBLE_ENV_VERSIONS.get(m.env_version)
+    compatible = older is not None and m.env_id == older[0] and m.format == FORMAT
+    if not compatible and (m.format != FORMAT or m.env_id != ENV_ID
+                           or m.env_version != ENV_VERSION):
         raise ManifestMismatchError(
             f"model {str(directory)!r} is for {m.env_id} version {m.env_version} (manifest format "
             f"{m.format}); this code runs {ENV_ID} version {ENV_VERSION}: retrain with "
@@ -98,7 +120,16 @@ def check_manifest(directory: Path, schema: list[dict[str, str]] | None = None) 
                                     "checksum in manifest.json (corrupt or edited); re-export")
     if schema is not None:
         check_schema(m, schema, str(directory))
+    if compatible and older is not None:
+        log.warning("model %r is for %s version %d, loaded as compatible with version %d: %s",
+                    str(directory), m.env_id, m.env_version, ENV_VERSION, older[1])
     return m
+
+
+def compatibility(m: Manifest) -> str | None:
+    """None for a model of this env version; else why an older one still runs here."""
+    older = COMPATIBLE_ENV_VERSIONS.get(m.env_version)
+    return None if m.env_version == ENV_VERSION or older is None else older[1]
 
 
 def check_schema(m: Manifest, schema: list[dict[str, str]], where: str) -> None:

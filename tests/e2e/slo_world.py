@@ -15,7 +15,9 @@ import yaml
 
 from bench.k8slab import PYTHON, Proc, Prometheus, edgewise, free_port, wait_for
 
-SCENARIO, POLICY = "flash-sale", "hpa"
+# holt-winters misses both objectives on the flash sale (latency 0.970, availability 0.998 at
+# seed 0); the HPA with CPU limits (issue 15) serves every request, which would test nothing
+SCENARIO, POLICY = "flash-sale", "holt-winters"
 
 
 def _slo_file(path: Path, threshold_ms: float) -> Path:

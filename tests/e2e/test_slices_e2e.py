@@ -36,6 +36,7 @@ pytestmark = [
                        reason="needs wireguard-go and wg (scripts/apt-packages.txt)"),
 ]
 SITES = ("s1", "s2", "s3", "s4")
+PING_WAIT_SECONDS = 5.0  # wireguard-go peers on one loopback underlay answer within a second
 A, B = "a", "b"
 ADDR = {("a", "s1"): "10.10.0.1", ("a", "s2"): "10.10.0.2", ("a", "s3"): "10.10.0.3",
         ("b", "s1"): "10.20.0.1", ("b", "s4"): "10.20.0.2"}
@@ -74,20 +75,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         assert not any(ns in listed for ns in namespaces), "namespace left behind"
 
 
-def ping(lab: Lab, site: str, address: str, count: int = 1) -> bool:
-    out = lab.exec(site, "ping", "-n", "-c", str(count), "-i", "0.2", "-W", "1", address,
-                   check=False)
-    return f" {count} received" in out
-
-
-def wait_ping(lab: Lab, site: str, address: str, timeout_seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        if ping(lab, site, address):
-            return True
-    return False
-
-
 def test_apply_twice_changes_nothing(lab: Lab) -> None:
     for site in SITES:
         assert lab.agent(site).reconcile().changes == ()
@@ -96,7 +83,8 @@ def test_apply_twice_changes_nothing(lab: Lab) -> None:
 def test_in_slice_ping_both_ways(lab: Lab) -> None:
     for src, dst, slc in (("s1", "s2", A), ("s2", "s1", A), ("s2", "s3", A), ("s3", "s2", A),
                           ("s1", "s3", A), ("s3", "s1", A), ("s1", "s4", B), ("s4", "s1", B)):
-        assert wait_ping(lab, src, ADDR[(slc, dst)]), f"{src} -> {dst} in slice {slc}"
+        assert lab.wait_ping(src, ADDR[(slc, dst)], PING_WAIT_SECONDS), \
+            f"{src} -> {dst} in slice {slc}"
 
 
 def test_data_path_is_sized(lab: Lab) -> None:
@@ -116,10 +104,10 @@ def test_data_path_is_sized(lab: Lab) -> None:
 
 def test_no_reach_across_slices(lab: Lab) -> None:
     for address in ("10.10.0.1", "10.10.0.2", "10.10.0.3"):
-        assert not ping(lab, "s4", address), f"s4 reached {address}"
+        assert not lab.ping("s4", address), f"s4 reached {address}"
     for src in ("s2", "s3"):
         for address in ("10.20.0.1", "10.20.0.2"):
-            assert not ping(lab, src, address), f"{src} reached {address}"
+            assert not lab.ping(src, address), f"{src} reached {address}"
 
 
 def test_tampered_spoke_cannot_route_through_hub(lab: Lab) -> None:
@@ -131,7 +119,7 @@ def test_tampered_spoke_cannot_route_through_hub(lab: Lab) -> None:
     lab.exec("s4", "ip", "route", "add", "10.10.0.0/24", "dev", iface)
     counter_before = lab.exec("s1", "nft", "list", "ruleset")
     for address in ("10.10.0.1", "10.10.0.2", "10.10.0.3"):
-        assert not ping(lab, "s4", address), f"s4 reached {address} through the hub"
+        assert not lab.ping("s4", address), f"s4 reached {address} through the hub"
     assert counter_before
     lab.exec("s4", "ip", "route", "del", "10.10.0.0/24", "dev", iface)
     assert lab.agent("s4").reconcile().changed  # drift repaired: AllowedIPs back to slice B
@@ -142,10 +130,10 @@ def test_peer_removed_by_hand_comes_back(lab: Lab) -> None:
     iface = next(r.ifname for r in lab.hosts["s1"].records() if r.slice_name == A)
     s2_key = lab.registry.get_member(A, "s2").public_key
     lab.exec("s1", "wg", "set", iface, "peer", s2_key, "remove")
-    assert not ping(lab, "s1", ADDR[(A, "s2")])
+    assert not lab.ping("s1", ADDR[(A, "s2")])
     changes = lab.agent("s1").reconcile().changes
     assert any(c.startswith("SetPeer") for c in changes)
-    assert wait_ping(lab, "s1", ADDR[(A, "s2")])
+    assert lab.wait_ping("s1", ADDR[(A, "s2")], PING_WAIT_SECONDS)
 
 
 def test_underlay_capture_shows_only_wireguard(lab: Lab) -> None:
@@ -156,8 +144,8 @@ def test_underlay_capture_shows_only_wireguard(lab: Lab) -> None:
                             stderr=subprocess.DEVNULL)
     try:
         time.sleep(1.0)
-        assert ping(lab, "s1", ADDR[(A, "s2")], count=5)
-        assert ping(lab, "s4", ADDR[(B, "s1")], count=3)
+        assert lab.ping("s1", ADDR[(A, "s2")], count=5)
+        assert lab.ping("s4", ADDR[(B, "s1")], count=3)
         server = subprocess.Popen(["ip", "netns", "exec", lab.hosts["s2"].netns or "", "iperf3",
                                    "-s", "-1", "-B", ADDR[(A, "s2")]],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -225,7 +213,7 @@ def test_rotate_s2_under_ping_loses_nothing(lab: Lab, record_property: object) -
     for site in ("s1", "s2", "s3"):
         lab.agent(site).reconcile()
     assert [f.name for f in (lab.site("s2").state_dir / "keys").glob("a.*.key")] == ["a.1.key"]
-    assert wait_ping(lab, "s3", ADDR[(A, "s2")])
+    assert lab.wait_ping("s3", ADDR[(A, "s2")], PING_WAIT_SECONDS)
 
 
 def test_status_shows_handshake_and_traffic(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
@@ -241,18 +229,18 @@ def test_status_shows_handshake_and_traffic(lab: Lab, capsys: pytest.CaptureFixt
 
 
 def test_leave_revokes_within_one_reconcile(lab: Lab) -> None:
-    assert wait_ping(lab, "s3", ADDR[(A, "s1")])
+    assert lab.wait_ping("s3", ADDR[(A, "s1")], PING_WAIT_SECONDS)
     lab.registry.leave(A, "s3")
     for site in ("s1", "s2"):
         lab.agent(site).reconcile()
     # s3 has not reconciled: its interface and peers are still there, yet nothing gets through.
     assert any(r.slice_name == A for r in lab.hosts["s3"].records())
     for address in (ADDR[(A, "s1")], ADDR[(A, "s2")]):
-        assert not ping(lab, "s3", address), f"s3 still reaches {address} after leave"
+        assert not lab.ping("s3", address), f"s3 still reaches {address} after leave"
     lab.agent("s3").reconcile()
     assert lab.hosts["s3"].records() == ()
     assert not list((lab.site("s3").state_dir / "keys").glob("a.*.key"))
-    assert wait_ping(lab, "s1", ADDR[(A, "s2")])
+    assert lab.wait_ping("s1", ADDR[(A, "s2")], PING_WAIT_SECONDS)
 
 
 def test_private_keys_only_in_own_key_files(lab: Lab) -> None:

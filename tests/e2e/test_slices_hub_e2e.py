@@ -64,7 +64,8 @@ def overlay(lab: HubLab, slice_name: str, site: str) -> str:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubLab]:
-    from slices.hub import HubAdmin, api_client
+    from slices.hub_admin import HubAdmin
+    from slices.hub_client import api_client
 
     made = HubLab(tmp_path_factory.mktemp("hub"))
     try:
@@ -115,20 +116,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def ping(lab: HubLab, site: str, address: str, count: int = 1) -> bool:
-    out = lab.exec(site, "ping", "-n", "-c", str(count), "-i", "0.2", "-W", "1", address,
-                   check=False)
-    return f" {count} received" in out
-
-
-def wait_ping(lab: HubLab, site: str, address: str, timeout_seconds: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        if ping(lab, site, address):
-            return True
-    return False
-
-
 def test_joins_got_distinct_addresses_from_the_pool(lab: HubLab) -> None:
     addresses = {s: overlay(lab, A, s) for s in MEMBERS[A]}
     assert sorted(addresses.values()) == ["10.10.0.1", "10.10.0.2", "10.10.0.3"]
@@ -156,12 +143,12 @@ def test_sites_are_separate_agents_and_the_hub_listens_only_in_its_namespace(
 def test_reach_inside_each_slice_none_across(lab: HubLab) -> None:
     for src, dst, slc in (("s1", "s2", A), ("s2", "s3", A), ("s3", "s1", A), ("s1", "s4", B),
                           ("s4", "s1", B)):
-        assert wait_ping(lab, src, overlay(lab, slc, dst), 30), f"{src} -> {dst} in {slc}"
+        assert lab.wait_ping(src, overlay(lab, slc, dst), 30), f"{src} -> {dst} in {slc}"
     for address in ("10.10.0.1", "10.10.0.2", "10.10.0.3"):
-        assert not ping(lab, "s4", address), f"s4 reached {address}"
+        assert not lab.ping("s4", address), f"s4 reached {address}"
     for src in ("s2", "s3"):
         for address in ("10.20.0.1", "10.20.0.2"):
-            assert not ping(lab, src, address), f"{src} reached {address}"
+            assert not lab.ping(src, address), f"{src} reached {address}"
 
 
 def test_members_report_their_handshakes_to_the_hub(lab: HubLab) -> None:
@@ -209,8 +196,8 @@ def test_underlay_carries_only_wireguard_and_tls_to_the_hub(lab: HubLab) -> None
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(1.0)
-        assert ping(lab, "s1", overlay(lab, A, "s2"), count=5)
-        assert ping(lab, "s4", overlay(lab, B, "s1"), count=3)
+        assert lab.ping("s1", overlay(lab, A, "s2"), count=5)
+        assert lab.ping("s4", overlay(lab, B, "s1"), count=3)
         time.sleep(1.5)  # an agent pass or two: hub traffic in the capture too
     finally:
         dump.send_signal(signal.SIGINT)
@@ -354,7 +341,7 @@ def test_hub_down_30s_traffic_flows_and_a_join_and_rotation_complete_after(
     assert lab.admin.call(lambda: hub_registry(lab).get_member(A, "s3")).public_key != s3_key
     s4_a = overlay(lab, A, "s4")
     assert s4_a == "10.10.0.4"
-    assert wait_ping(lab, "s1", s4_a, 30) and wait_ping(lab, "s4", overlay(lab, A, "s1"), 10)
+    assert lab.wait_ping("s1", s4_a, 30) and lab.wait_ping("s4", overlay(lab, A, "s1"), 10)
 
 
 def test_rotation_through_the_hub_loses_no_ping(lab: HubLab) -> None:

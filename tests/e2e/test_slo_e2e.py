@@ -50,7 +50,7 @@ def test_api_attainment_equals_the_twins_results_json(world: Any) -> None:
           f"api {ava['attainment_ratio']!r}")
     assert lat["attainment_ratio"] == pytest.approx(twin["latency_attainment"], abs=1e-6)
     assert ava["attainment_ratio"] == pytest.approx(twin["availability_attainment"], abs=1e-6)
-    # The run is not trivially perfect: the flash sale costs hpa budget on both objectives.
+    # The run is not trivially perfect: the flash sale costs holt-winters budget on both.
     assert twin["latency_attainment"] < 0.995 and twin["availability_attainment"] < 0.999
     assert lat["error_budget_remaining_ratio"] == pytest.approx(
         1 - (1 - twin["latency_attainment"]) / 0.005, abs=1e-3)

@@ -1,4 +1,4 @@
-"""edgewise/Autoscale-v2: gymnasium conventions, seeded determinism, the shared encoder."""
+"""edgewise/Autoscale-v3: gymnasium conventions, seeded determinism, the shared encoder."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from envs.scenario import load_scenario
 
 
 def _env() -> AutoscaleV2Env:
-    env = gym.make("envs.registration:edgewise/Autoscale-v2", episode_ticks=60,
+    env = gym.make("envs.registration:edgewise/Autoscale-v3", episode_ticks=60,
                    randomize=RandomizationSpec(), random_probability=0.5).unwrapped
     assert isinstance(env, AutoscaleV2Env)
     return env

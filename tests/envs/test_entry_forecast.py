@@ -82,3 +82,27 @@ def test_announced_event_is_added_in_units_of_that_days_peak() -> None:
     plain = EntryForecast(hist, TICK, ()).median(START, 30)
     np.testing.assert_allclose(median[:11], plain[:11])  # ramps from 0 at its start
     np.testing.assert_allclose(median[11:20] - plain[11:20], 3.0 * 150.0, rtol=0.01)
+
+
+def test_closed_hours_decay_the_error_state_instead_of_freezing_it() -> None:
+    """A shop open 09:00-21:00: a busy evening (4x the usual) sets a large error, then 12 h
+    closed. The error must not be multiplied onto the next morning's announced uplift (the
+    19 -> 701 replicas blow-up on opening hours)."""
+    minute = np.arange(3 * WEEK) % DAY
+    hist = np.where((minute >= 9 * 60) & (minute < 21 * 60), 100.0, 0.0)
+    opening = START + timedelta(days=1, hours=9)
+    fc = EntryForecast(hist, TICK, (Event("opening", opening, 3.0, 900, 3600, 3600, True),))
+    day_one = np.where((np.arange(DAY) >= 9 * 60) & (np.arange(DAY) < 21 * 60), 100.0, 0.0)
+    day_one[18 * 60 : 21 * 60] = 400.0  # the busy evening
+    for k, rate in enumerate(day_one):
+        fc.observe(float(rate), START + timedelta(minutes=k + 1))
+        if k == 21 * 60 - 1:
+            assert fc.level + fc.deviation > 0.5  # a large error at closing time
+    for k in range(9 * 60 - 1):  # closed until 08:59 the next day
+        fc.observe(0.0, START + timedelta(days=1, minutes=k + 1))
+    assert abs(fc.level) < 0.01 and abs(fc.deviation) < 0.01
+    now = opening - timedelta(minutes=1)
+    ahead = fc.median(now, 120)
+    # ordinary 100 rps plus the announced uplift of 2 x the ordinary peak (100): about 300
+    assert 250 < ahead.max() < 330
+    assert np.all(ahead <= fc.ceiling(now, 120))

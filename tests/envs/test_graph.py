@@ -100,3 +100,34 @@ def test_load_graph_errors(tmp_path: Path) -> None:
     bad.write_text("entry: [unclosed\n")
     with pytest.raises(GraphError, match="not valid YAML"):
         load_graph(bad)
+
+
+def test_cpu_limit_sets_the_busy_cpu_and_caps_capacity() -> None:
+    g = parse_graph({"entry": "web", "services": {
+        "web": {"capacity_rps": 50, "cpu_request_millicores": 100, "cpu_limit_millicores": 200},
+        "slow": {"capacity_rps": 50, "cpu_request_millicores": 100, "cpu_limit_millicores": 200,
+                 "cpu_millicores_per_rps": 8.0},
+        "free": {"capacity_rps": 50, "cpu_request_millicores": 100,
+                 "cpu_millicores_per_rps": 8.0},
+        "old": {"capacity_rps": 50, "cpu_request_millicores": 100},
+    }, "calls": [{"from": "web", "to": n} for n in ("slow", "free", "old")]})
+    web, slow, free, old = g.services
+    assert web.busy_cpu_millicores == pytest.approx(200.0)  # a busy pod runs at its limit
+    assert slow.capacity_rps == pytest.approx(25.0)  # 200m / 8m per request: throttled
+    assert free.cpu_limit_millicores is None and free.capacity_rps == 50  # no limit: 400m
+    assert free.busy_cpu_millicores / free.cpu_request_millicores == pytest.approx(4.0)
+    assert old.busy_cpu_millicores == pytest.approx(90.0)  # no limit, no figure: 90% of request
+
+
+def test_cpu_limit_below_request_is_refused() -> None:
+    with pytest.raises(GraphError, match="'cpu_limit_millicores' .* is below"):
+        parse_graph({"entry": "web", "services": {"web": {
+            "capacity_rps": 5, "cpu_request_millicores": 500, "cpu_limit_millicores": 200}}})
+
+
+def test_boutique_takes_online_boutique_requests_and_limits() -> None:
+    g = load_graph("boutique")
+    front = g.service("frontend")
+    assert (front.cpu_request_millicores, front.cpu_limit_millicores) == (100, 200)
+    cart = g.service("cart")
+    assert (cart.cpu_request_millicores, cart.cpu_limit_millicores) == (200, 300)

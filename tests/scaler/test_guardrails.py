@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -96,3 +96,52 @@ def test_reactive_floor_keeps_a_bad_policy_at_least_as_good_as_the_hpa() -> None
     assert safe.summary.slo_violation_minutes <= hpa.summary.slo_violation_minutes
     assert guarded.last is not None
     assert ClipReason.REACTIVE_FLOOR in guarded.last.reasons
+
+
+class Explode:
+    """A model gone wrong on intermittent demand: it asks for 700 replicas everywhere."""
+
+    name = "explode"
+
+    def reset(self, ctx: object) -> None:
+        return None
+
+    def decide(self, obs: object) -> np.ndarray:
+        return np.full(12, 700, dtype=int)
+
+
+def test_demand_cap_stops_growth_with_no_traffic_but_allows_an_announced_prescale() -> None:
+    """The opening-hours blow-up (19 -> 701 replicas with zero traffic): the cap holds growth to
+    what 4x the expected demand needs; an announced 8x event raises the cap with it."""
+    from envs.graph import load_graph
+    from envs.observation import Observation, Slo
+    from envs.workload import Event
+    from scaler.policy import PolicyContext
+
+    graph = load_graph("boutique")
+    start = datetime(2026, 11, 27, 8, 0)
+    history = np.full(7 * 1440, 100.0)  # an ordinary daily peak of 100 rps
+    sale = Event("opening", start + timedelta(minutes=30), 8.0, 900, 3600, 3600, True)
+    guarded = GuardedPolicy(Explode(), Guardrails(max_step_up=100, max_step_up_pods=1000))
+    cur = np.full(12, 19)
+
+    def obs(now: datetime) -> Observation:
+        zeros = np.zeros(12)
+        return Observation(tick=0, now=now, rate_rps=zeros, cpu_utilization=zeros, ready=cur,
+                           pending=zeros.astype(int), desired=cur, entry_rate_rps=0.0,
+                           latency_source=lambda: None)  # type: ignore[arg-type,return-value]
+
+    quiet = PolicyContext(graph, 60, Slo(400, 0.001), start, history, (),
+                          np.random.default_rng(0))
+    guarded.reset(quiet)
+    out = guarded.decide(obs(start))
+    per_replica = graph.array("capacity_rps") / graph.visit_ratios()
+    want = np.maximum(np.ceil(4 * 100.0 / per_replica), 19)
+    np.testing.assert_array_equal(out, np.minimum(want, graph.array("max_replicas")))
+    assert out.max() < 701 and guarded.last is not None
+    assert ClipReason.DEMAND_CAP in guarded.last.reasons
+    guarded.reset(replace(quiet, calendar=(sale,)))
+    prescale = guarded.decide(obs(start))
+    want = np.maximum(np.ceil(4 * 800.0 / per_replica), 19)
+    np.testing.assert_array_equal(prescale, np.minimum(want, graph.array("max_replicas")))
+    assert prescale[graph.index("frontend")] == 54  # 4 x 800 rps / 60 rps per replica

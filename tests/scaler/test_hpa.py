@@ -341,10 +341,21 @@ def observe(tick: int, tick_seconds: int, util: list[float], ready: list[int],
         entry_rate_rps=0.0, latency_source=NO_LATENCY)
 
 
-def test_hpa_policy_scale_up_rate_is_max_of_100_percent_and_4_pods_per_15s() -> None:
+def test_hpa_policy_default_is_the_legacy_path_2x_or_4_pods_per_sync() -> None:
+    """No `behavior:` (what `kubectl autoscale` creates): at most max(2 x current, 4)."""
     policy = HpaPolicy()
     policy.reset(context(15))
-    assert policy.name == "hpa"
+    assert policy.name == "hpa" and policy.behavior is None
+    steps = [2]
+    for tick in range(5):
+        out = policy.decide(observe(tick, 15, [5.0, 0.7], [2, 1], [steps[-1], 1]))
+        steps.append(int(out[0]))
+    assert steps == [2, 4, 8, 15, 15, 15]
+
+
+def test_hpa_policy_scale_up_rate_is_max_of_100_percent_and_4_pods_per_15s() -> None:
+    policy = HpaPolicy(behavior=Behavior())  # the behavior path, autoscaling/v2 defaults
+    policy.reset(context(15))
     steps = [2]
     for tick in range(6):
         # the 2 original pods stay ready and saturated; new pods are still starting

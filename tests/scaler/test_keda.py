@@ -130,6 +130,7 @@ def test_scale_down_after_the_sale_waits_for_the_stabilization_window() -> None:
         out = policy.decide(observe(at + timedelta(seconds=k * TICK), 7.0, desired))
         desired = [int(x) for x in out]
         trace.append(desired[0])
-    # the window closes one tick in; recommendations of 9 from before keep 9 for 300 s
-    assert trace[:6] == [9] * 6
+    # the window closes one tick in; the recommendations of 9 (the last at 45 s) keep 9 until
+    # the sync 300 s after it (345 s, the last sync of tick 5)
+    assert trace[:5] == [9] * 5
     assert trace[-1] == 2

@@ -368,3 +368,66 @@ def test_homogeneous_fast_path_matches_per_pod_path() -> None:
         fast = homogeneous_resource_replicas(
             current, target, HomogeneousPods(ready, unready, missing, usage, request), TOL)
         assert fast == slow
+
+
+# TestReplicaCalcConfigurableTolerance (upstream case names): Tolerances(scale_down, scale_up)
+# per HPA (the HPAConfigurableTolerance feature); requests 0.9/1.0/1.1 CPU, target 100%.
+CONFIGURABLE_TOLERANCE = {
+    "Outside of a 0% tolerance": (Tolerances(0.0, 0.0), (909, 1010, 1111), 4, 101),
+    "Within a 200% scale-up tolerance": (Tolerances(0.1, 2.0), (1890, 1910, 1900), 3, 190),
+    "Outside 8% scale-up tolerance (and superfuous scale-down tolerance)": (
+        Tolerances(2.0, 0.08), (1100, 1080, 1090), 4, 109),
+    "Within a 36% scale-down tolerance": (Tolerances(0.36, 0.1), (660, 640, 650), 3, 65),
+    "Outside a 34% scale-down tolerance": (Tolerances(0.34, 0.1), (660, 640, 650), 2, 65),
+}
+
+
+@pytest.mark.parametrize("case", CONFIGURABLE_TOLERANCE.values(),
+                         ids=[f"TestReplicaCalcConfigurableTolerance/{k}"
+                              for k in CONFIGURABLE_TOLERANCE])
+def test_configurable_tolerance(case: tuple[Tolerances, tuple[int, ...], int, int]) -> None:
+    tolerances, levels, expected, utilization = case
+    pods, metrics = build(Case(3, expected, (900, 1000, 1100), levels, 100, utilization, 0))
+    config = CalculatorConfig(tolerances, 120.0, 10.0)
+    out = resource_replicas(3, 100, pods, metrics, NOW, config)
+    assert (out.replicas, out.utilization_percent) == (expected, utilization)
+    assert out.raw_average_milli == CONTAINERS * sum(levels) // len(levels)  # expectedValue
+
+
+ASYMMETRIC = Tolerances(0.1, 0.01)
+
+
+def test_configurable_tolerance_cm() -> None:
+    """TestReplicaCalcConfigurableToleranceCM: 20,666 average over a 20,000 target, 1% up."""
+    pods = [PodSample(f"p{i}") for i in range(3)]
+    metrics = {f"p{i}": PodMetric(v) for i, v in enumerate((20000, 21000, 21000))}
+    config = CalculatorConfig(ASYMMETRIC, 120.0, 10.0)
+    out = pods_metric_replicas(3, 20000, pods, metrics, NOW, config)
+    assert (out.replicas, out.usage_milli) == (4, 20666)
+
+
+@pytest.mark.parametrize(
+    ("kind", "current", "target", "values", "expected", "usage"),
+    [
+        ("object", 3, 20000, (20666,), 4, 20666),
+        ("object-per-pod", 4, 5000, (20208,), 5, 5052),
+        ("external", 3, 8800, (8900,), 4, 8900),
+        ("external-per-pod", 3, 2800, (8600,), 4, 2867),
+    ],
+    ids=["TestReplicaCalcConfigurableToleranceCMObject",
+         "TestReplicaCalcConfigurableTolerancePerPodCMObject",
+         "TestReplicaCalcConfigurableToleranceCMExternal",
+         "TestReplicaCalcConfigurableTolerancePerPodCMExternal"],
+)
+def test_configurable_tolerance_object_and_external(kind: str, current: int, target: int,
+                                                    values: tuple[int, ...], expected: int,
+                                                    usage: int) -> None:
+    if kind == "object":
+        out = object_metric_replicas(current, target, values[0], current, ASYMMETRIC)
+    elif kind == "object-per-pod":
+        out = object_per_pod_metric_replicas(current, target, values[0], ASYMMETRIC)
+    elif kind == "external":
+        out = external_metric_replicas(current, target, values, current, ASYMMETRIC)
+    else:
+        out = external_per_pod_metric_replicas(current, target, values, ASYMMETRIC)
+    assert (out.replicas, out.usage_milli) == (expected, usage)

@@ -31,7 +31,23 @@ def _rules(tmp_path: Path) -> Path:
 def test_committed_rules_match_the_generator(tmp_path: Path) -> None:
     assert _rules(tmp_path).read_text() == COMMITTED.read_text(), \
         "regenerate: edgewise slo rules --config examples/slos.yaml " \
-        "--out deploy/prometheus/edgewise-slo-rules.yaml"
+        "--out deploy/prometheus/edgewise-slo-rules.yaml --force"
+
+
+def test_rules_out_is_claimed_like_every_output(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = _rules(tmp_path)
+    out.write_text("kept\n")
+    assert main(["slo", "rules", "--config", str(EXAMPLE), "--out", str(out)]) == 2
+    assert "exists (use --force" in capsys.readouterr().err
+    assert out.read_text() == "kept\n"
+    assert main(["slo", "rules", "--config", str(EXAMPLE), "--out", str(out), "--force"]) == 0
+    assert out.read_text() == COMMITTED.read_text()
+    config = tmp_path / "slos.yaml"
+    config.write_text(EXAMPLE.read_text())
+    assert main(["slo", "rules", "--config", str(config), "--out", str(config), "--force"]) == 2
+    assert "also an input" in capsys.readouterr().err
+    assert config.read_text() == EXAMPLE.read_text()
 
 
 def test_bad_slo_file_exits_2_naming_the_field(tmp_path: Path,
