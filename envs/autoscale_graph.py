@@ -45,7 +45,7 @@ class AutoscaleGraphEnv(AutoscaleV2Env):
 
     def _draw(self) -> Scenario:
         rng = self.np_random
-        if rng.random() < self.graph_probability:
+        if self.graph_probability > 0 and rng.random() < self.graph_probability:
             base = self.scenarios[int(rng.integers(len(self.scenarios)))]
             return random_app_scenario(base, self.graph_spec, self.randomize or RandomizationSpec(),
                                        rng)

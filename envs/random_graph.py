@@ -95,7 +95,7 @@ def _calls(n: int, rng: np.random.Generator, spec: GraphSpec) -> list[tuple[int,
             if other != first:
                 mine.append(other)
         callers.append(mine)
-        depth.append(min(depth[c] for c in mine) + 1)
+        depth.append(max(depth[c] for c in mine) + 1)
     # fan-in multiplies paths: drop second callers (newest first) until the count is bounded
     shared = [i for i in range(n - 1, 0, -1) if len(callers[i]) > 1]
     while shared and _total_paths(callers) > spec.max_paths:

@@ -1,0 +1,70 @@
+"""The graph actor-critic: torch and the numpy runtime agree; padding never reaches the gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("stable_baselines3")
+
+from envs.autoscale_graph import AutoscaleGraphEnv  # noqa: E402
+from envs.graph_features import MAX_SERVICES, unpack  # noqa: E402
+from envs.randomize import RandomizationSpec  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.graph_train import build_graph_ppo  # noqa: E402
+
+CFG = {"policy": "graph", "n_envs": 2, "scenarios": ["flash-sale"], "episode_ticks": 16,
+       "graph_probability": 0.5, "ppo": {"n_steps": 16, "batch_size": 16, "n_epochs": 1,
+                                         "hidden": 16, "rounds": 2}}
+
+
+@pytest.fixture(scope="module")
+def model():  # type: ignore[no-untyped-def]
+    cfg = TrainConfig(**CFG)
+    m = build_graph_ppo(cfg, cfg.training_scenarios())
+    with torch.no_grad():  # move off the near-zero initial head so the comparison means something
+        for p in m.policy.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    return m
+
+
+def _obs(seed: int) -> np.ndarray:
+    env = AutoscaleGraphEnv("black-friday", episode_ticks=4, randomize=RandomizationSpec(),
+                            graph_probability=1.0)
+    obs, _ = env.reset(seed=seed)
+    return obs
+
+
+def test_numpy_runtime_computes_the_torch_actor(model) -> None:  # type: ignore[no-untyped-def]
+    actor = model.policy.numpy_actor()
+    for seed in range(3):
+        obs = _obs(seed)
+        f = unpack(obs)
+        n = len(f.services)
+        want = model.policy.mlp_extractor.forward_actor(torch.as_tensor(obs[None]))[0]
+        assert np.allclose(actor(f.services, f.app, f.callers), want.detach().numpy()[:n],
+                           atol=1e-5)
+        assert np.all(want.detach().numpy()[n:] == 0)
+        action, _ = model.predict(obs[None], deterministic=True)
+        assert np.allclose(np.clip(actor(f.services, f.app, f.callers), -1, 1), action[0][:n],
+                           atol=1e-5)
+
+
+def test_padding_actions_do_not_change_the_likelihood(model) -> None:  # type: ignore[no-untyped-def]
+    obs = torch.as_tensor(_obs(1)[None])
+    n = len(unpack(obs[0].numpy()).services)
+    a = torch.zeros(1, MAX_SERVICES)
+    b = a.clone()
+    b[0, n:] = 0.9
+    _, lp_a, ent_a = model.policy.evaluate_actions(obs, a)
+    _, lp_b, ent_b = model.policy.evaluate_actions(obs, b)
+    assert torch.allclose(lp_a, lp_b) and torch.allclose(ent_a, ent_b)
+    c = a.clone()
+    c[0, 0] = 0.9
+    assert not torch.allclose(model.policy.evaluate_actions(obs, c)[1], lp_a)
+
+
+def test_it_learns_a_few_steps(model) -> None:  # type: ignore[no-untyped-def]
+    model.learn(32)
+    assert model.num_timesteps >= 32
