@@ -36,31 +36,41 @@ def split(obs: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 
 class GraphNet(nn.Module):
-    """Shared per-service layers with message passing; returns per-service states (B, N, H)."""
+    """Shared per-service layers with message passing over the app's real services only (the
+    padding is dropped before any layer runs): returns per-service states (V, H) of the V
+    valid services, the batch row of each, and the batch size."""
 
     def __init__(self, hidden: int, rounds: int) -> None:
         super().__init__()
         self.inp = nn.Linear(SERVICE_FEATURES + APP_FEATURES, hidden)
         self.rounds = nn.ModuleList(nn.Linear(4 * hidden, hidden) for _ in range(rounds))
 
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         services, app, mask, callers = split(obs)
-        m = mask[..., None]
-        x = torch.cat([services, app[:, None, :].expand(-1, services.shape[1], -1)], dim=-1)
-        h = torch.tanh(self.inp(x)) * m
-        up = callers / callers.sum(-1, keepdim=True).clamp(min=1.0)
-        callees = callers.transpose(1, 2)
-        down = callees / callees.sum(-1, keepdim=True).clamp(min=1.0)
-        count = m.sum(1, keepdim=True).clamp(min=1.0)
+        batch, n, _ = services.shape
+        valid = mask.reshape(-1) > 0.5
+        row = torch.arange(batch, device=obs.device).repeat_interleave(n)[valid]
+        pos = torch.cumsum(valid.long(), 0) - 1  # padded slot -> compact index
+        x = torch.cat([services.reshape(batch * n, -1)[valid], app[row]], dim=-1)
+        h = torch.tanh(self.inp(x))
+        # the call graph as an edge list (b, callee, caller): sparse, unlike the padded matrix
+        b, callee, caller = torch.nonzero(callers, as_tuple=True)
+        into, out_of = pos[b * n + callee], pos[b * n + caller]
+        w_up = 1.0 / callers.sum(-1).clamp(min=1.0)[b, callee]  # mean over a callee's callers
+        w_down = 1.0 / callers.sum(-2).clamp(min=1.0)[b, caller]  # mean over a caller's callees
+        count = mask.sum(1).clamp(min=1.0)[:, None]
         for layer in self.rounds:
-            pool = (h.sum(1, keepdim=True) / count).expand_as(h)
-            h = torch.tanh(layer(torch.cat([h, up @ h, down @ h, pool], dim=-1))) * m
-        return h, mask
+            up = torch.zeros_like(h).index_add_(0, into, h[out_of] * w_up[:, None])
+            down = torch.zeros_like(h).index_add_(0, out_of, h[into] * w_down[:, None])
+            pool = torch.zeros(batch, h.shape[1], dtype=h.dtype, device=h.device)
+            pool = pool.index_add_(0, row, h) / count
+            h = torch.tanh(layer(torch.cat([h, up, down, pool[row]], dim=-1)))
+        return h, row, valid
 
 
 class GraphExtractor(nn.Module):
-    """SB3's `mlp_extractor`: latent_pi is the per-service action mean (B, N), latent_vf the
-    pooled critic state (B, 2H)."""
+    """SB3's `mlp_extractor`: latent_pi is the per-service action mean (B, N), 0 on padding;
+    latent_vf the critic state (B, 2H): mean and max over the app's services."""
 
     def __init__(self, hidden: int, rounds: int) -> None:
         super().__init__()
@@ -69,15 +79,20 @@ class GraphExtractor(nn.Module):
         self.latent_dim_pi, self.latent_dim_vf = MAX_SERVICES, 2 * hidden
 
     def forward_actor(self, obs: torch.Tensor) -> torch.Tensor:
-        h, mask = self.pi(obs)
-        out: torch.Tensor = self.pi_head(h).squeeze(-1) * mask
-        return out
+        h, _, valid = self.pi(obs)
+        out = torch.zeros(valid.shape[0], dtype=h.dtype, device=h.device)
+        out = out.masked_scatter(valid, self.pi_head(h).squeeze(-1))
+        return out.reshape(-1, MAX_SERVICES)
 
     def forward_critic(self, obs: torch.Tensor) -> torch.Tensor:
-        h, mask = self.vf(obs)
-        m = mask[..., None]
-        mean = h.sum(1) / m.sum(1).clamp(min=1.0)
-        peak = (h - 2.0 * (1.0 - m)).max(dim=1).values  # tanh states: padding never wins
+        h, row, _ = self.vf(obs)
+        batch = obs.shape[0]
+        index = row[:, None].expand_as(h)
+        total = torch.zeros(batch, h.shape[1], dtype=h.dtype, device=h.device)
+        count = torch.zeros(batch, 1, dtype=h.dtype, device=h.device).index_add_(
+            0, row, torch.ones_like(h[:, :1]))
+        mean = total.index_add_(0, row, h) / count.clamp(min=1.0)
+        peak = torch.full_like(total, -1.0).scatter_reduce(0, index, h, "amax")
         return torch.cat([mean, peak], dim=-1)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
