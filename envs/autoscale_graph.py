@@ -56,12 +56,14 @@ class AutoscaleGraphEnv(AutoscaleV2Env):
         _, info = super().reset(seed=seed, options=options)
         flat = self._encoder
         assert isinstance(flat, FeatureEncoder) and self._twin is not None
-        self._encoder = GraphFeatureEncoder.around(flat)  # type: ignore[assignment]
+        graph = GraphFeatureEncoder.around(flat)
+        self._encoder = graph  # type: ignore[assignment]
         self._n = len(self.scenario.graph.services)
-        feats, self._base = self._encoder.encode(self._twin.observe())
+        feats, self._base = graph.encode(self._twin.observe())
         return pack(feats), info | {"services": self._n}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         obs, reward, term, trunc, info = super().step(np.asarray(action)[: self._n])
-        assert isinstance(obs, GraphFeatures)
-        return pack(obs), reward, term, trunc, info
+        feats: Any = obs  # the graph encoder's output (reset swapped the encoder)
+        assert isinstance(feats, GraphFeatures)
+        return pack(feats), reward, term, trunc, info

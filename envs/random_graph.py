@@ -108,7 +108,8 @@ def _calls(n: int, rng: np.random.Generator, spec: GraphSpec) -> list[tuple[int,
     return out
 
 
-def random_graph(spec: GraphSpec, rng: np.random.Generator, *, name: str = "random") -> ServiceGraph:
+def random_graph(spec: GraphSpec, rng: np.random.Generator, *,
+                 name: str = "random") -> ServiceGraph:
     """A random app graph (see the module docstring)."""
     n = int(rng.integers(spec.services[0], spec.services[1] + 1))
     names = ["entry", *(f"svc-{i}" for i in range(1, n))]

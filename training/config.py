@@ -103,7 +103,8 @@ class TrainConfig(BaseModel):
 
     def graph_spec(self) -> GraphSpec:
         try:
-            raw = {k: tuple(v) if isinstance(v, list) else v for k, v in self.graph.items()}
+            raw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                   for k, v in self.graph.items()}
             return GraphSpec(**raw)
         except (TypeError, ValueError) as e:
             raise ConfigError(f"training config: graph: {e}") from e

@@ -15,7 +15,12 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from envs.graph_features import APP_FEATURES, FEATURE_LIMIT, SERVICE_FEATURES
-from scaler.learned.graph_actor import GraphActor, GraphActorSpec, graph_actor_spec, save_graph_actor
+from scaler.learned.graph_actor import (
+    GraphActor,
+    GraphActorSpec,
+    graph_actor_spec,
+    save_graph_actor,
+)
 from training.errors import ExportError
 from training.graph_policy import GraphActorCriticPolicy
 

@@ -109,12 +109,23 @@ class GraphActorCriticPolicy(ActorCriticPolicy):
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def _build_mlp_extractor(self) -> None:
-        self.mlp_extractor = GraphExtractor(self.hidden, self.rounds)
+        self.mlp_extractor = GraphExtractor(self.hidden, self.rounds)  # type: ignore[assignment]
+
+    def _extractor(self) -> GraphExtractor:
+        ex = self.mlp_extractor
+        assert isinstance(ex, GraphExtractor)
+        return ex
+
+    def _normal(self, latent_pi: torch.Tensor) -> torch.distributions.Normal:
+        dist = self._get_action_dist_from_latent(latent_pi)
+        normal = getattr(dist, "distribution", None)
+        assert isinstance(normal, torch.distributions.Normal)
+        return normal
 
     def _build(self, lr_schedule: Schedule) -> None:
         super()._build(lr_schedule)
         self.action_net = nn.Identity()  # the extractor's head already gives the mean
-        head = self.mlp_extractor.pi_head
+        head = self._extractor().pi_head
         nn.init.orthogonal_(head.weight, gain=0.01)
         nn.init.zeros_(head.bias)
         self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
@@ -127,28 +138,27 @@ class GraphActorCriticPolicy(ActorCriticPolicy):
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         latent_pi, latent_vf = self.mlp_extractor(self.extract_features(obs))
         values = self.value_net(latent_vf)
-        dist = self._get_action_dist_from_latent(latent_pi)
-        actions = dist.get_actions(deterministic=deterministic)
-        log_prob = (dist.distribution.log_prob(actions) * self._mask(obs)).sum(-1)
+        normal = self._normal(latent_pi)
+        actions = normal.mean if deterministic else normal.rsample()
+        log_prob = (normal.log_prob(actions) * self._mask(obs)).sum(-1)  # type: ignore[no-untyped-call]
         return actions.reshape((-1, *self.action_space.shape)), values, log_prob  # type: ignore[misc]
 
     def evaluate_actions(self, obs: torch.Tensor, actions: torch.Tensor  # type: ignore[override]
                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         latent_pi, latent_vf = self.mlp_extractor(self.extract_features(obs))
-        dist = self._get_action_dist_from_latent(latent_pi)
+        normal = self._normal(latent_pi)
         mask = self._mask(obs)
-        log_prob = (dist.distribution.log_prob(actions) * mask).sum(-1)
-        entropy = (dist.distribution.entropy() * mask).sum(-1)
+        log_prob = (normal.log_prob(actions) * mask).sum(-1)  # type: ignore[no-untyped-call]
+        entropy = (normal.entropy() * mask).sum(-1)  # type: ignore[no-untyped-call]
         return self.value_net(latent_vf), log_prob, entropy
 
     def numpy_actor(self) -> GraphActor:
         """The deterministic actor's weights as float32 arrays (for actor.npz)."""
-        ex = self.mlp_extractor
-        assert isinstance(ex, GraphExtractor)
+        ex = self._extractor()
 
         def arrays(layer: nn.Linear) -> tuple[np.ndarray, np.ndarray]:
             return (layer.weight.detach().numpy().T.astype(np.float32).copy(),
                     layer.bias.detach().numpy().astype(np.float32).copy())
 
-        rounds = [l for l in ex.pi.rounds if isinstance(l, nn.Linear)]
-        return GraphActor(arrays(ex.pi.inp), tuple(arrays(l) for l in rounds), arrays(ex.pi_head))
+        rounds = [r for r in ex.pi.rounds if isinstance(r, nn.Linear)]
+        return GraphActor(arrays(ex.pi.inp), tuple(arrays(r) for r in rounds), arrays(ex.pi_head))

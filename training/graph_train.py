@@ -26,7 +26,6 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 from envs.autoscale_graph import AutoscaleGraphEnv
 from envs.graph_features import MAX_SERVICES
 from envs.random_graph import random_app_scenario
-from envs.randomize import RandomizationSpec
 from envs.scenario import Scenario, load_scenario
 from training.config import TrainConfig
 from training.graph_policy import GraphActorCriticPolicy
@@ -45,13 +44,15 @@ def graph_env(cfg: TrainConfig, scenarios: list[Scenario]) -> AutoscaleGraphEnv:
                              graph_probability=cfg.graph_probability, graph_spec=cfg.graph_spec())
 
 
-def _factory(cfg: TrainConfig, scenarios: list[Scenario]) -> Callable[[], gym.Env[Any, Any]]:
-    return lambda: graph_env(cfg, scenarios)
-
-
-def build_graph_ppo(cfg: TrainConfig, scenarios: list[Scenario]) -> PPO:
-    venv = DummyVecEnv([_factory(cfg, scenarios) for _ in range(cfg.n_envs)])
+def graph_venv(cfg: TrainConfig, scenarios: list[Scenario]) -> DummyVecEnv:
+    """`n_envs` graph envs batched in one process, seeded from `cfg.seed`."""
+    factory: Callable[[], gym.Env[Any, Any]] = lambda: graph_env(cfg, scenarios)  # noqa: E731
+    venv = DummyVecEnv([factory for _ in range(cfg.n_envs)])
     venv.seed(cfg.seed)
+    return venv
+
+
+def build_graph_ppo(cfg: TrainConfig, venv: DummyVecEnv) -> PPO:
     norm = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=cfg.ppo.gamma)
     p = cfg.ppo
     return PPO(GraphActorCriticPolicy, norm, learning_rate=p.learning_rate, n_steps=p.n_steps,

@@ -81,14 +81,15 @@ def parse_graph_actor_spec(raw: Mapping[str, Any], where: str) -> GraphActorSpec
                   f"version {GRAPH_ACTOR_VERSION}")
     limits = {"hidden": MAX_HIDDEN, "rounds": MAX_ROUNDS, "service_features": MAX_FEATURES,
               "app_features": MAX_FEATURES}
-    values = {}
+    values: dict[str, int] = {}
     for key, top in limits.items():
         v = raw.get(key)
         low = 0 if key == "rounds" else 1
         if type(v) is not int or not low <= v <= top:
             raise bad(f"{key} must be an integer in {low}..{top}, got {v!r}")
         values[key] = v
-    return GraphActorSpec(**values)
+    return GraphActorSpec(values["hidden"], values["rounds"], values["service_features"],
+                          values["app_features"])
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,9 @@ def save_graph_actor(actor: GraphActor, directory: Path) -> None:
         "head_w": actor.head[0], "head_b": actor.head[1]}
     for k, (w, b) in enumerate(actor.rounds):
         arrays[f"round{k}_w"], arrays[f"round{k}_b"] = w, b
-    np.savez(directory / ACTOR_FILE,  # type: ignore[arg-type]
-             **{k: (v if k == "version" else v.astype(np.float32)) for k, v in arrays.items()})
+    out: dict[str, Any] = {k: (v if k == "version" else v.astype(np.float32))
+                           for k, v in arrays.items()}
+    np.savez(directory / ACTOR_FILE, **out)
 
 
 def load_graph_actor(directory: Path, spec: GraphActorSpec, where: str) -> GraphActor:

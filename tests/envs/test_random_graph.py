@@ -7,7 +7,13 @@ import pytest
 
 from envs.capacity import required_replicas
 from envs.graph import load_graph
-from envs.random_graph import GraphSpec, random_app_scenario, random_graph, random_slo, unloaded_p95_ms
+from envs.random_graph import (
+    GraphSpec,
+    random_app_scenario,
+    random_graph,
+    random_slo,
+    unloaded_p95_ms,
+)
 from envs.randomize import RandomizationSpec
 from envs.scenario import load_scenario
 

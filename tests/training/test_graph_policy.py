@@ -12,7 +12,7 @@ from envs.autoscale_graph import AutoscaleGraphEnv  # noqa: E402
 from envs.graph_features import MAX_SERVICES, unpack  # noqa: E402
 from envs.randomize import RandomizationSpec  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
-from training.graph_train import build_graph_ppo  # noqa: E402
+from training.graph_train import build_graph_ppo, graph_venv  # noqa: E402
 
 CFG = {"policy": "graph", "n_envs": 2, "scenarios": ["flash-sale"], "episode_ticks": 16,
        "graph_probability": 0.5, "ppo": {"n_steps": 16, "batch_size": 16, "n_epochs": 1,
@@ -22,7 +22,7 @@ CFG = {"policy": "graph", "n_envs": 2, "scenarios": ["flash-sale"], "episode_tic
 @pytest.fixture(scope="module")
 def model():  # type: ignore[no-untyped-def]
     cfg = TrainConfig(**CFG)
-    m = build_graph_ppo(cfg, cfg.training_scenarios())
+    m = build_graph_ppo(cfg, graph_venv(cfg, cfg.training_scenarios()))
     with torch.no_grad():  # move off the near-zero initial head so the comparison means something
         for p in m.policy.parameters():
             p.add_(torch.randn_like(p) * 0.3)
@@ -68,3 +68,33 @@ def test_padding_actions_do_not_change_the_likelihood(model) -> None:  # type: i
 def test_it_learns_a_few_steps(model) -> None:  # type: ignore[no-untyped-def]
     model.learn(32)
     assert model.num_timesteps >= 32
+
+
+TINY_GRAPH = {**CFG, "seed": 3, "total_timesteps": 64, "eval_every_steps": 32,
+              "checkpoint_every_steps": 64}
+
+
+@pytest.mark.slow
+def test_train_export_load_and_decide_on_an_unseen_app(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from envs.scenario import load_scenario
+    from scaler.learned.runtime import RLPolicy
+    from scaler.policy import PolicyContext
+    from training.train import train
+
+    out = train(TrainConfig(**TINY_GRAPH), tmp_path / "run", progress=False)
+    policy = RLPolicy.load(out)
+    assert policy.is_graph and policy.manifest.actor["version"] == 2
+    training = policy.manifest.training
+    assert training["policy"] == "graph" and training["cpu_minutes"] > 0
+    assert "base_alone" in policy.manifest.evaluation
+    for name in ("flash-sale", "hotel-travel-sale"):  # the boutique, and a graph never trained on
+        sc = load_scenario(name)
+        history, run = sc.demand(0)
+        p = policy.clone()
+        p.reset(PolicyContext(sc.graph, sc.tick_seconds, sc.slo, sc.start, history, sc.calendar,
+                              np.random.default_rng(0)))
+        from envs.twin import Twin
+
+        twin = Twin(sc.config(), run[:3], sc.start)
+        desired = p.decide(twin.observe())
+        assert desired.shape == (len(sc.graph.services),) and (desired >= 0).all()
