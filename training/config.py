@@ -18,6 +18,7 @@ ppo: {learning_rate: 0.0003, n_steps: 1024, batch_size: 256, n_epochs: 5, gamma:
 policy: mlp            # or graph: one network shared by every service (ppo.hidden, ppo.rounds)
 graph_probability: 0.0 # policy graph: share of episodes on random apps (envs/random_graph.py)
 graph: {services: [5, 40]}   # any GraphSpec field
+imitation: {episodes: 0, tau: 0.85, epochs: 8}   # policy graph: oracle warm start before PPO
 ```
 Relative paths are resolved against the config file's folder.
 """
@@ -67,6 +68,19 @@ class PpoConfig(BaseModel):
     log_std_init: float = -1.5
 
 
+class ImitationConfig(BaseModel):
+    """policy: graph: the warm start fitted to the oracle before PPO (training/oracle_imitation.py);
+    `episodes: 0` skips it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    episodes: int = Field(default=0, ge=0, le=10_000)
+    ticks: int = Field(default=720, ge=2)
+    tau: float = Field(default=0.85, gt=0, lt=1)
+    epochs: int = Field(default=8, ge=1)
+    noise: float = Field(default=0.3, ge=0, le=1)
+    learning_rate: float = Field(default=1e-3, gt=0)
+
+
 class PolicyKind(StrEnum):
     """`mlp`: one network per app (its services' features in a fixed order); `graph`: one
     network shared by every service, over the call graph (training/graph_policy.py)."""
@@ -88,6 +102,7 @@ class TrainConfig(BaseModel):
     randomize: dict[str, Any] = Field(default_factory=dict)
     graph_probability: float = Field(default=0.0, ge=0, le=1)  # share of random apps (graph)
     graph: dict[str, Any] = Field(default_factory=dict)  # any envs.random_graph.GraphSpec field
+    imitation: ImitationConfig = Field(default_factory=lambda: ImitationConfig())
     episode_ticks: int = Field(default=1440, ge=2)
     eval_every_steps: int = Field(default=25_000, ge=1)
     checkpoint_every_steps: int = Field(default=50_000, ge=1)

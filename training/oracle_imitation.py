@@ -6,9 +6,9 @@ first fitted, by quantile regression, to what the clairvoyant oracle would have 
 - `collect` runs the graph envs (random apps, randomized and named scenarios: the training
   distribution) under the base sizing with a little per-episode noise on the action, and records
   each tick's packed observation and, per service, the target log2(ideal / base), where `ideal`
-  is the oracle's desired count for the tick the decision is for (`envs.capacity.lead_schedule` of the replicas
-  the SLO needs, so pods created then are ready in time) and `base` the encoder's base sizing at
-  that tick; clipped to the action range.
+  is the oracle's desired count for the tick the decision is for (`envs.capacity.lead_schedule`
+  of the replicas the SLO needs, so pods created then are ready in time) and `base` the
+  encoder's base sizing at that tick; clipped to the action range.
 - `fit` trains the actor's mean (the same `GraphExtractor` PPO then fine-tunes) with the pinball
   loss at quantile `tau` over the app's real services: a high `tau` keeps it on the safe side of
   the oracle where the features cannot tell.

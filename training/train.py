@@ -42,7 +42,9 @@ from scaler.learned.manifest import Manifest
 from training.config import PolicyKind, TrainConfig
 from training.errors import ConfigError
 from training.export import export
+from training.graph_policy import GraphActorCriticPolicy
 from training.graph_train import GraphEvaluation, build_graph_ppo, graph_env
+from training.oracle_imitation import collect, fit
 from training.run_directory import prepare
 
 EVAL_SCENARIO, EVAL_OFFSET, EVAL_TICKS = "black-friday", 4 * 1440 - 60, 720
@@ -224,20 +226,26 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, force: bool = Fa
           progress: bool = True, signing_key: Ed25519PrivateKey | None = None) -> Path:
     """Train, export to `out/model` (signed with `signing_key`), and return that directory."""
     prepare(out, resume=resume, force=force)
+    cpu_start = time.process_time()  # the whole run's CPU: envs, warm start, PPO, evaluations
     torch.set_num_threads(1)
     set_random_seed(cfg.seed)
     scenarios = cfg.training_scenarios()
     model = _build(cfg, scenarios, out, resume)
     formats = ["csv"] + (["tensorboard"] if importlib.util.find_spec("tensorboard") else [])
     model.set_logger(configure(str(out / "logs"), formats))
-    start, cpu_start = time.monotonic(), time.process_time()
+    start = time.monotonic()
     graph = cfg.policy is PolicyKind.GRAPH
     cb = _Progress(cfg, out, start, progress, GraphEvaluation(cfg) if graph else mlp_evaluator())
+    imitation: dict[str, Any] = {}
+    if graph and cfg.imitation.episodes > 0 and not resume:
+        imitation = warm_start(cfg, scenarios, model)
+        cb.init_callback(model)
+        cb.evaluate()  # the warm start alone is a candidate for the export
     remaining = max(cfg.total_timesteps - model.num_timesteps, 0)
     model.learn(remaining, callback=cb, reset_num_timesteps=not resume)
+    cb.evaluate()
     minutes = (time.monotonic() - start) / 60
     cpu_minutes = (time.process_time() - cpu_start) / 60
-    cb.evaluate()
     save_checkpoint(model, out, model.num_timesteps)
     best = _load(out / "best" / "ppo_000000000.zip", out / "best" / "vecnormalize_000000000.pkl",
                  model.get_env())
@@ -245,8 +253,23 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, force: bool = Fa
     chosen = {**cb.best[1], "selected": "best evaluation reward so far"}
     if isinstance(cb.evaluator, GraphEvaluation):
         chosen["base_alone"] = cb.evaluator.base
+    if imitation:
+        chosen["imitation"] = imitation
     manifest = build_manifest(best, out, cfg, scenarios, (minutes, cpu_minutes), chosen)
     return export(best, out / "model", manifest, signing_key)
+
+
+def warm_start(cfg: TrainConfig, scenarios: list[Scenario], model: PPO) -> dict[str, Any]:
+    """Fit the graph actor to the oracle's headroom (training/oracle_imitation.py)."""
+    im = cfg.imitation
+    c0 = time.process_time()
+    data = collect(cfg, scenarios, im.episodes, ticks=im.ticks, noise=im.noise)
+    policy = model.policy
+    assert isinstance(policy, GraphActorCriticPolicy)
+    losses = fit(policy, data, tau=im.tau, epochs=im.epochs, learning_rate=im.learning_rate,
+                 seed=cfg.seed)
+    return {"samples": len(data.obs), "tau": im.tau, "losses": [round(x, 5) for x in losses],
+            "cpu_minutes": round((time.process_time() - c0) / 60, 2)}
 
 
 def _load(zip_path: Path, norm_path: Path, env: Any) -> PPO:
