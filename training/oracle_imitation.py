@@ -96,6 +96,6 @@ def fit(policy: GraphActorCriticPolicy, data: ImitationData, *, tau: float, epoc
             opt.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
-            total, count = total + float(loss) * len(idx), count + len(idx)
+            total, count = total + float(loss.detach()) * len(idx), count + len(idx)
         losses.append(total / max(count, 1.0))
     return losses

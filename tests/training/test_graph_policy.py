@@ -98,3 +98,18 @@ def test_train_export_load_and_decide_on_an_unseen_app(tmp_path) -> None:  # typ
         twin = Twin(sc.config(), run[:3], sc.start)
         desired = p.decide(twin.observe())
         assert desired.shape == (len(sc.graph.services),) and (desired >= 0).all()
+
+
+def test_oracle_imitation_targets_and_fit() -> None:
+    from envs.graph_features import PACKED_SIZE
+    from training.oracle_imitation import collect, fit
+
+    cfg = TrainConfig(**{**CFG, "graph_probability": 1.0})
+    data = collect(cfg, cfg.training_scenarios(), 2, ticks=30)
+    assert data.obs.shape == (60, PACKED_SIZE) and data.target.shape == (60, MAX_SERVICES)
+    n = [len(unpack(o).services) for o in data.obs]
+    for row, k in zip(data.target, n, strict=True):
+        assert np.all(row[k:] == 0) and np.all(np.abs(row[:k]) <= 1)
+    m = build_graph_ppo(cfg, graph_venv(cfg, cfg.training_scenarios()))
+    losses = fit(m.policy, data, tau=0.5, epochs=6, batch_size=16, learning_rate=3e-3)
+    assert losses[-1] < losses[0]
