@@ -113,3 +113,26 @@ def test_oracle_imitation_targets_and_fit() -> None:
     m = build_graph_ppo(cfg, graph_venv(cfg, cfg.training_scenarios()))
     losses = fit(m.policy, data, tau=0.5, epochs=6, batch_size=16, learning_rate=3e-3)
     assert losses[-1] < losses[0]
+
+
+def test_shipped_default_is_the_graph_actor_of_its_model_zip() -> None:
+    """The default policy's actor.npz is its model.zip's actor, bit for bit, and the runtime acts
+    as SB3's `predict` on apps of any size (the boutique it trained on and unseen ones)."""
+    from stable_baselines3 import PPO
+
+    from scaler.learned.graph_actor import GraphActor
+    from scaler.learned.runtime import RLPolicy, default_model_dir
+
+    policy = RLPolicy.load("default")
+    assert policy.is_graph and isinstance(policy.actor, GraphActor)
+    sb3 = PPO.load(default_model_dir() / "model.zip", device="cpu")
+    mine, theirs = policy.actor, sb3.policy.numpy_actor()
+    for a, b in zip([mine.inp, *mine.rounds, mine.head], [theirs.inp, *theirs.rounds, theirs.head],
+                    strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    for seed in range(4):
+        obs = _obs(seed)
+        f = unpack(obs)
+        want, _ = sb3.predict(obs[None], deterministic=True)
+        np.testing.assert_allclose(policy.act(f), want[0][: len(f.services)], rtol=0, atol=2e-6)
