@@ -23,7 +23,7 @@ from scaler.errors import (  # noqa: E402
     ModelCorruptError,
     SchemaMismatchError,
 )
-from scaler.learned.runtime import RLPolicy, default_model_dir  # noqa: E402
+from scaler.learned.runtime import RLPolicy  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
 from training.errors import ConfigError, RunDirectoryError  # noqa: E402
 from training.export import actor_of  # noqa: E402
