@@ -90,3 +90,18 @@ def test_bad_files_are_refused(tmp_path: Path) -> None:
                        ({"rounds": 99}, "rounds"), ({"file": "x.npz"}, "file")):
         with pytest.raises(ModelCorruptError, match=match):
             parse_graph_actor_spec(spec_json | bad, "m")
+
+
+def test_an_unknown_actor_version_is_refused_naming_both(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from scaler.learned.runtime import RLPolicy, default_model_dir
+
+    model = Path(shutil.copytree(default_model_dir(), tmp_path / "m"))
+    m = json.loads((model / "manifest.json").read_text())
+    m["actor"]["version"] = 7
+    (model / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ModelCorruptError, match=r"version 7 is not one this code runs \(1: MLP, "
+                                                r"2: graph\)"):
+        RLPolicy.load(model)
