@@ -17,7 +17,12 @@ as announced-free scenarios (no worse than hpa). `--quick` runs black-friday, 2 
 scenarios and nyc-departures only (a smoke test). Per scenario the JSON has `frontier` (the HPA
 targets and KEDA thresholds with their violation minutes and replica-hours) and
 `beyond_frontier` (true when the policy has fewer violation minutes than every setting that
-costs no more replica-hours).
+costs no more replica-hours). Issue 15, part 4: `base` is the policy's base sizing alone (its
+network always 0, no guardrails); `network_gain` compares rl-raw with it per scenario and on the
+scenario mean (bench/learned_targets.py); the unseen graph, hotel-travel-sale on DeathStarBench's
+hotel-reservation topology (no training config has it), runs in both modes, zero-shot, and
+`unseen_graph` holds rl against hpa, keda and the oracle there (a per-app MLP model cannot
+observe another graph: then it is skipped).
 """
 
 from __future__ import annotations
@@ -32,19 +37,22 @@ from typing import Any
 
 import numpy as np
 
+from bench.learned_targets import network_gain, unseen_graph
 from envs.capacity import required_replicas
 from envs.randomize import RandomizationSpec, random_scenario
 from envs.scenario import Scenario, load_scenario
 from envs.twin import Twin
 from evaluation.compare import BASELINES, rl_factories, run_bench
 from evaluation.frontier import FRONTIER_NAMES, beyond_frontier, frontier
+from scaler.learned.base_sizing import BaseSizingPolicy
 from scaler.learned.runtime import RLPolicy
 from scaler.policy import PolicyContext
 
 POLICIES = ("hpa", "keda", "holt-winters", "seasonal-naive", "static-peak", "oracle", "rl",
-            "rl-raw", *(n for n in FRONTIER_NAMES if n not in ("hpa", "keda")))
+            "rl-raw", "base", *(n for n in FRONTIER_NAMES if n not in ("hpa", "keda")))
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 HELD_OUT = ("bank-calls", "nyc-departures")  # real traces, never in a training config
+UNSEEN = "hotel-travel-sale"  # on the hotel-reservation graph, which no training sees
 RANDOM = RandomizationSpec(run_seconds=3 * 86_400, max_events=1, event_probability=1.0,
                            multiplier=(2.0, 8.0))
 
@@ -64,6 +72,7 @@ def scenarios(quick: bool) -> list[tuple[str, Scenario, bool]]:
         out.append((f"random-surprise-{k}", replace(sc, name=f"random-surprise-{k}"), False))
     for name in HELD_OUT[1:] if quick else HELD_OUT:
         out.append((name, load_scenario(EXAMPLES / f"{name}.yaml"), False))
+    out.append((UNSEEN, load_scenario(UNSEEN), True))
     return out
 
 
@@ -118,10 +127,15 @@ def decision_p99_ms(model: str) -> tuple[float, float]:
 
 def run(model: str, quick: bool, jobs: int) -> dict[str, Any]:
     BASELINES.update(rl_factories(model))  # worker processes (fork) inherit the loaded model
+    BASELINES["base"] = lambda sc, run: BaseSizingPolicy()
+    graph_model = RLPolicy.load(model).is_graph
     report: dict[str, Any] = {"scenarios": {}, "ratios": {}, "frontier": {},
                               "beyond_frontier": {}}
     for name, sc, announced in scenarios(quick):
         t0 = time.monotonic()
+        if name == UNSEEN and not graph_model:
+            print(f"\n== {name}: skipped (an MLP model observes only its own app's graph)")
+            continue
         bench = run_bench(sc, POLICIES, 0, jobs=jobs)
         res = {ep.policy: asdict(ep.summary) for ep in bench.episodes}
         report["scenarios"][name] = res
@@ -132,8 +146,14 @@ def run(model: str, quick: bool, jobs: int) -> dict[str, Any]:
             p: beyond_frontier(res[p]["slo_violation_minutes"], res[p]["replica_hours"], points)
             for p in ("rl", "rl-raw", "oracle")}
         _print(name, res, report["ratios"][name], time.monotonic() - t0)
+    report["network_gain"] = network_gain(report["scenarios"])
+    if UNSEEN in report["scenarios"]:
+        report["unseen_graph"] = unseen_graph(UNSEEN, "hotel-reservation",
+                                              report["scenarios"][UNSEEN],
+                                              report["beyond_frontier"][UNSEEN])
     manifest = RLPolicy.load(model).manifest
     report["train_minutes"] = manifest.training.get("minutes")
+    report["train_cpu_minutes"] = manifest.training.get("cpu_minutes")
     report["training_curve"] = manifest.training.get("curve", [])
     wall_ms, cpu_ms = decision_p99_ms(model)
     report["decision_p99_ms"] = round(wall_ms, 3)
@@ -160,7 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     args = parser.parse_args(argv)
     report = run(args.model, args.quick, args.jobs)
-    print(f"\ntrain minutes: {report['train_minutes']}   decision p99: "
+    gain = report["network_gain"]
+    print(f"\nnetwork_gain (rl-raw vs base, scenario mean): {json.dumps(gain['mean'])} "
+          f"met: {gain['met']}")
+    if "unseen_graph" in report:
+        u = report["unseen_graph"]
+        print(f"unseen_graph {u['graph']}: {json.dumps(u['policies'])}; rl event violations / "
+              f"hpa's: {u.get('rl_event_violations_over_hpa')} met: {u.get('met_violations')}")
+    print(f"\ntrain minutes: {report['train_minutes']} wall, {report['train_cpu_minutes']} CPU"
+          f"   decision p99: "
           f"{report['decision_p99_ms']} ms wall, {report['decision_cpu_p99_ms']} ms CPU time "
           f"(load average {report['load_average_1m']} on {os.cpu_count()} cores)")
     for row in report["training_curve"]:

@@ -15,6 +15,10 @@ checkpoint_every_steps: 50000
 reward: {slo_penalty: 1.0, cost_weight: 0.3, overload_weight: 0.2}
 ppo: {learning_rate: 0.0003, n_steps: 1024, batch_size: 256, n_epochs: 5, gamma: 0.98,
       net_arch: [64, 64], log_std_init: -1.5}
+policy: mlp            # or graph: one network shared by every service (ppo.hidden, ppo.rounds)
+graph_probability: 0.0 # policy graph: share of episodes on random apps (envs/random_graph.py)
+graph: {services: [5, 40]}   # any GraphSpec field
+imitation: {episodes: 0, tau: 0.85, epochs: 8}   # policy graph: oracle warm start before PPO
 ```
 Relative paths are resolved against the config file's folder.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envs.errors import EnvError
+from envs.random_graph import GraphSpec
 from envs.randomize import RandomizationSpec
 from envs.scenario import Scenario, load_scenario
 from envs.textfile import describe_yaml_error, read_text
@@ -56,13 +62,37 @@ class PpoConfig(BaseModel):
     gae_lambda: float = 0.95
     ent_coef: float = 0.0
     clip_range: float = 0.2
-    net_arch: tuple[int, ...] = (64, 64)
+    net_arch: tuple[int, ...] = (64, 64)  # policy: mlp
+    hidden: int = Field(default=64, ge=1, le=1024)  # policy: graph, width of the shared layers
+    rounds: int = Field(default=2, ge=0, le=8)  # policy: graph, message-passing rounds
     log_std_init: float = -1.5
+
+
+class ImitationConfig(BaseModel):
+    """policy: graph: the warm start fitted to the oracle before PPO (training/oracle_imitation.py);
+    `episodes: 0` skips it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    episodes: int = Field(default=0, ge=0, le=10_000)
+    ticks: int = Field(default=720, ge=2)
+    tau: float = Field(default=0.85, gt=0, lt=1)
+    epochs: int = Field(default=8, ge=1)
+    noise: float = Field(default=0.3, ge=0, le=1)
+    learning_rate: float = Field(default=1e-3, gt=0)
+
+
+class PolicyKind(StrEnum):
+    """`mlp`: one network per app (its services' features in a fixed order); `graph`: one
+    network shared by every service, over the call graph (training/graph_policy.py)."""
+
+    MLP = "mlp"
+    GRAPH = "graph"
 
 
 class TrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     seed: int = 0
+    policy: PolicyKind = PolicyKind.MLP
     total_timesteps: int = Field(default=300_000, ge=1)
     n_envs: int = Field(default=2, ge=1, le=64)
     scenarios: tuple[str, ...] = ("black-friday", "flash-sale", "holiday-season", "normal-week")
@@ -70,6 +100,9 @@ class TrainConfig(BaseModel):
     prometheus: str | None = None
     random_probability: float = Field(default=0.6, ge=0, le=1)
     randomize: dict[str, Any] = Field(default_factory=dict)
+    graph_probability: float = Field(default=0.0, ge=0, le=1)  # share of random apps (graph)
+    graph: dict[str, Any] = Field(default_factory=dict)  # any envs.random_graph.GraphSpec field
+    imitation: ImitationConfig = Field(default_factory=lambda: ImitationConfig())
     episode_ticks: int = Field(default=1440, ge=2)
     eval_every_steps: int = Field(default=25_000, ge=1)
     checkpoint_every_steps: int = Field(default=50_000, ge=1)
@@ -82,6 +115,14 @@ class TrainConfig(BaseModel):
             return RandomizationSpec(**self.randomize)
         except (TypeError, ValueError) as e:
             raise ConfigError(f"training config: randomize: {e}") from e
+
+    def graph_spec(self) -> GraphSpec:
+        try:
+            raw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                   for k, v in self.graph.items()}
+            return GraphSpec(**raw)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"training config: graph: {e}") from e
 
     def _path(self, raw: str) -> Path:
         p = Path(raw)
@@ -152,4 +193,5 @@ def load_config(path: str | Path) -> TrainConfig:
         where = ".".join(str(x) for x in err["loc"])
         raise ConfigError(f"training config {str(p)!r}: field {where!r}: {err['msg']}") from None
     cfg.randomization()
+    cfg.graph_spec()
     return cfg

@@ -28,6 +28,8 @@ from scaler.learned.actor import Activation, Actor, save_actor
 from scaler.learned.manifest import FORMAT, Manifest, read_manifest, write_manifest
 from scaler.learned.signature import sign_export
 from training.errors import ExportError
+from training.graph_export import write_graph_runtime_files
+from training.graph_policy import GraphActorCriticPolicy
 
 ACTIVATIONS: dict[type[torch.nn.Module], Activation] = {
     torch.nn.Tanh: Activation.TANH, torch.nn.ReLU: Activation.RELU}
@@ -73,8 +75,11 @@ def export(model: BaseAlgorithm, directory: Path, manifest: Manifest,
     norm = model.get_vec_normalize_env()
     assert norm is not None
     norm.save(str(directory / "vecnormalize.pkl"))
-    actor = write_runtime_files(model, norm, directory)
-    write_manifest(replace(manifest, actor=actor.spec.to_json()), directory)
+    if isinstance(model.policy, GraphActorCriticPolicy):
+        spec = write_graph_runtime_files(model, directory).to_json()
+    else:
+        spec = write_runtime_files(model, norm, directory).spec.to_json()
+    write_manifest(replace(manifest, actor=spec), directory)
     if signing_key is not None:
         sign_export(directory, signing_key)
     return directory

@@ -36,11 +36,15 @@ from tqdm import tqdm
 from envs.action import ENV_ID, ENV_VERSION
 from envs.autoscale_v2 import AutoscaleV2Env
 from envs.features import observation_schema
+from envs.graph_features import graph_observation_schema
 from envs.scenario import Scenario, load_scenario
 from scaler.learned.manifest import Manifest
-from training.config import TrainConfig
+from training.config import PolicyKind, TrainConfig
 from training.errors import ConfigError
 from training.export import export
+from training.graph_policy import GraphActorCriticPolicy
+from training.graph_train import GraphEvaluation, build_graph_ppo, graph_env
+from training.oracle_imitation import collect, fit
 from training.run_directory import prepare
 
 EVAL_SCENARIO, EVAL_OFFSET, EVAL_TICKS = "black-friday", 4 * 1440 - 60, 720
@@ -87,16 +91,32 @@ def evaluate_env(model: BaseAlgorithm, norm: VecNormalize, env: AutoscaleV2Env) 
             "replica_hours": round(replicas * minutes / 60, 1)}
 
 
+Evaluator = Callable[[BaseAlgorithm], dict[str, float]]
+
+
+def mlp_evaluator() -> Evaluator:
+    env = AutoscaleV2Env(load_scenario(EVAL_SCENARIO), episode_ticks=EVAL_TICKS)
+
+    def evaluate(model: BaseAlgorithm) -> dict[str, float]:
+        norm = model.get_vec_normalize_env()
+        assert norm is not None
+        return evaluate_env(model, norm, env)
+
+    return evaluate
+
+
 class _Progress(BaseCallback):
     """Progress bar, periodic evaluation (eval.csv) and checkpoints."""
 
-    def __init__(self, cfg: TrainConfig, out: Path, start: float, show: bool) -> None:
+    def __init__(self, cfg: TrainConfig, out: Path, start: float, show: bool,
+                 evaluator: Evaluator) -> None:
         super().__init__()
         self.cfg, self.out, self.start, self.show = cfg, out, start, show
         self.curve: list[dict[str, float]] = []
         self.best: tuple[float, dict[str, float]] = (-np.inf, {})
         self._next_eval = self._next_ckpt = 0
-        self._env = AutoscaleV2Env(load_scenario(EVAL_SCENARIO), episode_ticks=EVAL_TICKS)
+        self.evaluator = evaluator
+        self._cpu0 = time.process_time()
 
     def _on_training_start(self) -> None:
         n = self.num_timesteps
@@ -116,11 +136,10 @@ class _Progress(BaseCallback):
         return True
 
     def evaluate(self) -> dict[str, float]:
-        norm = self.model.get_vec_normalize_env()
-        assert norm is not None
         row = {"timesteps": float(self.num_timesteps),
                "minutes": round((time.monotonic() - self.start) / 60, 2),
-               **evaluate_env(self.model, norm, self._env)}
+               "cpu_minutes": round((time.process_time() - self._cpu0) / 60, 2),
+               **self.evaluator(self.model)}
         self.curve.append(row)
         if row["reward"] > self.best[0]:  # keep the best evaluated policy, as EvalCallback does
             self.best = (row["reward"], dict(row))
@@ -182,7 +201,9 @@ def _latest_checkpoint(out: Path) -> tuple[Path, Path] | None:
 
 
 def _build(cfg: TrainConfig, scenarios: list[Scenario], out: Path, resume: bool) -> PPO:
-    venv = DummyVecEnv([_env_factory(cfg, scenarios) for _ in range(cfg.n_envs)])
+    graph = cfg.policy is PolicyKind.GRAPH
+    make = (lambda: graph_env(cfg, scenarios)) if graph else _env_factory(cfg, scenarios)
+    venv = DummyVecEnv([make for _ in range(cfg.n_envs)])
     venv.seed(cfg.seed)
     latest = _latest_checkpoint(out) if resume else None
     if resume and latest is None:
@@ -190,6 +211,8 @@ def _build(cfg: TrainConfig, scenarios: list[Scenario], out: Path, resume: bool)
     if latest is not None:
         return _load(latest[0], latest[1], venv)
     _record_env(out)
+    if graph:
+        return build_graph_ppo(cfg, venv)
     norm = VecNormalize(venv, norm_obs=True, norm_reward=True, clip_obs=10.0, gamma=cfg.ppo.gamma)
     p = cfg.ppo
     return PPO("MlpPolicy", norm, learning_rate=p.learning_rate, n_steps=p.n_steps,
@@ -203,6 +226,7 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, force: bool = Fa
           progress: bool = True, signing_key: Ed25519PrivateKey | None = None) -> Path:
     """Train, export to `out/model` (signed with `signing_key`), and return that directory."""
     prepare(out, resume=resume, force=force)
+    cpu_start = time.process_time()  # the whole run's CPU: envs, warm start, PPO, evaluations
     torch.set_num_threads(1)
     set_random_seed(cfg.seed)
     scenarios = cfg.training_scenarios()
@@ -210,18 +234,42 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, force: bool = Fa
     formats = ["csv"] + (["tensorboard"] if importlib.util.find_spec("tensorboard") else [])
     model.set_logger(configure(str(out / "logs"), formats))
     start = time.monotonic()
-    cb = _Progress(cfg, out, start, progress)
+    graph = cfg.policy is PolicyKind.GRAPH
+    cb = _Progress(cfg, out, start, progress, GraphEvaluation(cfg) if graph else mlp_evaluator())
+    imitation: dict[str, Any] = {}
+    if graph and cfg.imitation.episodes > 0 and not resume:
+        imitation = warm_start(cfg, scenarios, model)
+        cb.init_callback(model)
+        cb.evaluate()  # the warm start alone is a candidate for the export
     remaining = max(cfg.total_timesteps - model.num_timesteps, 0)
     model.learn(remaining, callback=cb, reset_num_timesteps=not resume)
-    minutes = (time.monotonic() - start) / 60
     cb.evaluate()
+    minutes = (time.monotonic() - start) / 60
+    cpu_minutes = (time.process_time() - cpu_start) / 60
     save_checkpoint(model, out, model.num_timesteps)
     best = _load(out / "best" / "ppo_000000000.zip", out / "best" / "vecnormalize_000000000.pkl",
                  model.get_env())
     best.num_timesteps = model.num_timesteps
     chosen = {**cb.best[1], "selected": "best evaluation reward so far"}
-    manifest = build_manifest(best, out, cfg, scenarios, minutes, chosen)
+    if isinstance(cb.evaluator, GraphEvaluation):
+        chosen["base_alone"] = cb.evaluator.base
+    if imitation:
+        chosen["imitation"] = imitation
+    manifest = build_manifest(best, out, cfg, scenarios, (minutes, cpu_minutes), chosen)
     return export(best, out / "model", manifest, signing_key)
+
+
+def warm_start(cfg: TrainConfig, scenarios: list[Scenario], model: PPO) -> dict[str, Any]:
+    """Fit the graph actor to the oracle's headroom (training/oracle_imitation.py)."""
+    im = cfg.imitation
+    c0 = time.process_time()
+    data = collect(cfg, scenarios, im.episodes, ticks=im.ticks, noise=im.noise)
+    policy = model.policy
+    assert isinstance(policy, GraphActorCriticPolicy)
+    losses = fit(policy, data, tau=im.tau, epochs=im.epochs, learning_rate=im.learning_rate,
+                 seed=cfg.seed)
+    return {"samples": len(data.obs), "tau": im.tau, "losses": [round(x, 5) for x in losses],
+            "cpu_minutes": round((time.process_time() - c0) / 60, 2)}
 
 
 def _load(zip_path: Path, norm_path: Path, env: Any) -> PPO:
@@ -231,20 +279,29 @@ def _load(zip_path: Path, norm_path: Path, env: Any) -> PPO:
 
 
 def build_manifest(model: BaseAlgorithm, out: Path, cfg: TrainConfig, scenarios: list[Scenario],
-                   minutes: float, evaluation: dict[str, Any]) -> Manifest:
+                   minutes: tuple[float, float], evaluation: dict[str, Any]) -> Manifest:
+    """`minutes`: (wall clock, CPU time of this process) spent in PPO's learn."""
     graph = scenarios[0].graph
     n = len(graph.services)
     curve = _read_curve(out / "eval.csv")
+    meaning = "log2 multiplier on the base sizing, per service"
+    if cfg.policy is PolicyKind.GRAPH:
+        schema = graph_observation_schema()
+        space: dict[str, Any] = {"low": -1.0, "high": 1.0, "shape": ["services"],
+                                 "meaning": meaning + " (one shared network, any app)"}
+    else:
+        schema = observation_schema(graph)
+        space = {"low": -1.0, "high": 1.0, "shape": [n], "meaning": meaning}
     return Manifest(
-        env_id=ENV_ID, env_version=ENV_VERSION, observation_schema=observation_schema(graph),
-        action_space={"low": -1.0, "high": 1.0, "shape": [n],
-                      "meaning": "log2 multiplier on the base sizing, per service"},
+        env_id=ENV_ID, env_version=ENV_VERSION, observation_schema=schema, action_space=space,
         graph=graph.name, services=list(graph.names),
         training={"scenarios": [s.name for s in scenarios], "seed": cfg.seed,
                   "env_seeds": [cfg.seed + i for i in range(cfg.n_envs)],
                   "random_probability": cfg.random_probability,
                   "randomize": cfg.randomization().__dict__, "timesteps": int(model.num_timesteps),
-                  "minutes": round(minutes, 2), "config": cfg.model_dump(exclude={"base_dir"}),
+                  "minutes": round(minutes[0], 2), "cpu_minutes": round(minutes[1], 2),
+                  "policy": cfg.policy.value, "config": cfg.model_dump(exclude={"base_dir"},
+                                                                       mode="json"),
                   "curve": curve},
         code_version=code_version(),
         evaluation={"window": f"{EVAL_SCENARIO} offset {EVAL_OFFSET} ticks {EVAL_TICKS}",

@@ -25,9 +25,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from envs.action import action_to_desired
 from envs.features import FeatureContext, FeatureEncoder, observation_schema
 from envs.graph import ServiceGraph
+from envs.graph_features import GraphFeatureEncoder, GraphFeatures, graph_observation_schema
 from envs.observation import Observation
 from scaler.errors import ModelCorruptError
 from scaler.learned.actor import Actor, load_actor, parse_actor_spec
+from scaler.learned.graph_actor import (
+    GRAPH_ACTOR_VERSION,
+    MLP_ACTOR_VERSION,
+    GraphActor,
+    actor_version,
+    load_graph_actor,
+    parse_graph_actor_spec,
+)
 from scaler.learned.manifest import Manifest, check_manifest, check_schema
 from scaler.learned.signature import verify_export
 from scaler.policy import PolicyContext
@@ -60,18 +69,26 @@ def load_obs_norm(directory: Path, n: int, where: str) -> tuple[np.ndarray, np.n
     return mean, var, clip
 
 
-class RLPolicy:
-    """`name` is "rl-raw": wrap it in scaler.guardrails.GuardedPolicy for "rl"."""
+Network = Actor | GraphActor
 
-    def __init__(self, actor: Actor, obs_mean: np.ndarray, obs_var: np.ndarray, clip_obs: float,
-                 manifest: Manifest, *, source: str = "", name: str = "rl-raw",
+
+class RLPolicy:
+    """`name` is "rl-raw": wrap it in scaler.guardrails.GuardedPolicy for "rl".
+
+    Two actor formats (the manifest's `actor.version`): 1, the MLP over one app's services in a
+    fixed order (scaler/learned/actor.py; exports without a version field are this); 2, the
+    graph-conditioned network shared by every service (scaler/learned/graph_actor.py), which
+    runs on any app. Any other version is refused with a message naming the two."""
+
+    def __init__(self, actor: Network, obs_mean: np.ndarray, obs_var: np.ndarray,
+                 clip_obs: float, manifest: Manifest, *, source: str = "", name: str = "rl-raw",
                  signed_by: str | None = None) -> None:
         self.actor, self.manifest, self.source, self.name = actor, manifest, source, name
         self.signed_by = signed_by  # the id of the trusted key that verified it, if any
         self._mean, self._var = obs_mean, obs_var
         self._std = np.sqrt(obs_var + 1e-8)
         self._clip = clip_obs
-        self._encoder: FeatureEncoder | None = None
+        self._encoder: FeatureEncoder | GraphFeatureEncoder | None = None
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT, *, name: str = "rl-raw",
@@ -84,16 +101,37 @@ class RLPolicy:
                                     "directory written by `edgewise train`, or `default`)")
         signed_by = verify_export(directory, trusted_keys, where) if trusted_keys else None
         manifest = check_manifest(directory)
-        spec = parse_actor_spec(manifest.actor, where)
-        n, out = len(manifest.observation_schema), manifest.action_space.get("shape")
-        if spec.layers[0].inputs != n or [spec.layers[-1].outputs] != out:
-            raise ModelCorruptError(f"model {where!r}: the actor maps {spec.layers[0].inputs} "
-                                    f"features to {spec.layers[-1].outputs} actions; the "
-                                    f"manifest has {n} features and action shape {out}; "
-                                    "re-export")
-        actor = load_actor(directory, spec, where)
+        version = actor_version(manifest.actor)
+        n = len(manifest.observation_schema)
+        actor: Network
+        if version == GRAPH_ACTOR_VERSION:
+            gspec = parse_graph_actor_spec(manifest.actor, where)
+            if gspec.service_features + gspec.app_features != n:
+                raise ModelCorruptError(f"model {where!r}: the graph actor reads "
+                                        f"{gspec.service_features + gspec.app_features} "
+                                        f"features; the manifest's schema has {n}; re-export")
+            actor = load_graph_actor(directory, gspec, where)
+        elif version == MLP_ACTOR_VERSION:
+            spec = parse_actor_spec(manifest.actor, where)
+            out = manifest.action_space.get("shape")
+            if spec.layers[0].inputs != n or [spec.layers[-1].outputs] != out:
+                raise ModelCorruptError(
+                    f"model {where!r}: the actor maps {spec.layers[0].inputs} features to "
+                    f"{spec.layers[-1].outputs} actions; the manifest has {n} features and "
+                    f"action shape {out}; re-export")
+            actor = load_actor(directory, spec, where)
+        else:
+            raise ModelCorruptError(
+                f"model {where!r}: manifest.json actor version {manifest.actor.get('version')!r}"
+                f" is not one this code runs ({MLP_ACTOR_VERSION}: MLP, {GRAPH_ACTOR_VERSION}: "
+                "graph); re-export it with this code's `edgewise train`")
         mean, var, clip = load_obs_norm(directory, n, where)
         return cls(actor, mean, var, clip, manifest, source=where, name=name, signed_by=signed_by)
+
+    @property
+    def is_graph(self) -> bool:
+        """True for the graph-conditioned network (any app), False for a per-app MLP."""
+        return isinstance(self.actor, GraphActor)
 
     def clone(self, name: str | None = None) -> RLPolicy:
         """A fresh policy sharing the loaded weights (its own encoder state)."""
@@ -101,22 +139,37 @@ class RLPolicy:
                         source=self.source, name=name or self.name, signed_by=self.signed_by)
 
     def check_graph(self, graph: ServiceGraph) -> None:
-        """Raise SchemaMismatchError unless the model observes this graph's schema."""
-        check_schema(self.manifest, observation_schema(graph), self.source)
+        """Raise SchemaMismatchError unless the model observes this graph's schema (a graph
+        model observes every graph the same way)."""
+        want = graph_observation_schema() if self.is_graph else observation_schema(graph)
+        check_schema(self.manifest, want, self.source)
 
     def reset(self, ctx: PolicyContext) -> None:
         self.check_graph(ctx.graph)
-        self._encoder = FeatureEncoder(FeatureContext(ctx.graph, ctx.slo, ctx.tick_seconds,
-                                                      ctx.history_rps, ctx.calendar))
+        fctx = FeatureContext(ctx.graph, ctx.slo, ctx.tick_seconds, ctx.history_rps,
+                              ctx.calendar)
+        self._encoder = GraphFeatureEncoder(fctx) if self.is_graph else FeatureEncoder(fctx)
 
     def normalize(self, features: np.ndarray) -> np.ndarray:
-        """The observation as the network saw it in training (VecNormalize's statistics)."""
+        """The observation as the network saw it in training (VecNormalize's statistics; for a
+        graph model, per feature of a service row and of the app row)."""
         x: np.ndarray = np.clip((features - self._mean) / self._std, -self._clip, self._clip)
         return x.astype(np.float32)
 
-    def act(self, features: np.ndarray) -> np.ndarray:
+    def act(self, features: np.ndarray | GraphFeatures) -> np.ndarray:
         """Deterministic action (log2 multipliers) for one encoded observation."""
-        action: np.ndarray = np.clip(self.actor(self.normalize(features)), -1.0, 1.0)
+        if isinstance(features, GraphFeatures):
+            assert isinstance(self.actor, GraphActor)
+            k = features.services.shape[1]
+            services = self.normalize(np.concatenate(
+                [features.services, np.broadcast_to(features.app, (len(features.services),
+                                                                   len(features.app)))],
+                axis=1))
+            raw = self.actor(services[:, :k], services[0, k:], features.callers)
+        else:
+            assert isinstance(self.actor, Actor)
+            raw = self.actor(self.normalize(features))
+        action: np.ndarray = np.clip(raw, -1.0, 1.0)
         return action
 
     def decide(self, obs: Observation) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""`policy.type: rl` in the controller: the shipped model drives the boutique graph; a broken
-model becomes a load error (the controller's Fallback reason), never a crash."""
+"""`policy.type: rl` in the controller: the shipped model (the graph-conditioned policy) drives
+the boutique graph and any other app; a broken model, or one whose observation schema is not this
+code's, becomes a load error (the controller's Fallback reason), never a crash."""
 
 from __future__ import annotations
 
@@ -52,9 +53,26 @@ def test_broken_models_become_load_errors(tmp_path: Path, make: object, needle: 
     assert policies.unready.reason == "ModelLoadFailed" and needle in policies.unready.message
 
 
-def test_a_model_for_another_graph_is_refused() -> None:
-    graph = parse_graph({"entry": "web", "services": {"web": {"capacity_rps": 10}}})
+def test_the_default_graph_model_drives_an_app_it_never_saw() -> None:
+    graph = parse_graph({"entry": "web", "services": {"web": {"capacity_rps": 10},
+                                                      "db": {"capacity_rps": 20}},
+                         "calls": [{"from": "web", "to": "db"}]})
     policies = assemble(spec("default", graph.names), graph, START)  # type: ignore[arg-type]
+    assert policies.unready is None and policies.primary is not None
+
+
+def test_a_model_whose_schema_is_not_this_codes_is_refused(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from scaler.learned.runtime import default_model_dir
+
+    model = Path(shutil.copytree(default_model_dir(), tmp_path / "m"))
+    m = json.loads((model / "manifest.json").read_text())
+    m["observation_schema"][0]["name"] = "service.something_else"
+    (model / "manifest.json").write_text(json.dumps(m))
+    graph = load_graph("boutique")
+    policies = assemble(spec(str(model), graph.names), graph, START)  # type: ignore[arg-type]
     assert policies.primary is None and policies.unready is not None
     message = policies.unready.message.lower()
     assert "schema" in message or "graph" in message

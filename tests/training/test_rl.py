@@ -23,7 +23,7 @@ from scaler.errors import (  # noqa: E402
     ModelCorruptError,
     SchemaMismatchError,
 )
-from scaler.learned.runtime import RLPolicy, default_model_dir  # noqa: E402
+from scaler.learned.runtime import RLPolicy  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
 from training.errors import ConfigError, RunDirectoryError  # noqa: E402
 from training.export import actor_of  # noqa: E402
@@ -57,12 +57,11 @@ def _weights(directory: Path) -> list[np.ndarray]:
     return [p.detach().numpy().copy() for p in _sb3(directory).policy.parameters()]
 
 
-@pytest.mark.parametrize("directory", ["tiny", "default"])
-def test_pickle_free_actor_matches_sb3_predict(model: Path, directory: str) -> None:
-    """The runtime's actor (actor.npz, no torch) acts as SB3's `predict` on the same export's
-    model.zip: the very weights (bit-identical), the same output to float32 precision. For the
-    default policy this checks the one-off conversion of the shipped model.zip."""
-    path = model if directory == "tiny" else default_model_dir()
+def test_pickle_free_actor_matches_sb3_predict(model: Path) -> None:
+    """The runtime's MLP actor (actor.npz version 1, no torch) acts as SB3's `predict` on the
+    same export's model.zip: the very weights (bit-identical), the same output to float32
+    precision. (The shipped default is the graph actor: tests/training/test_graph_policy.py.)"""
+    path = model
     policy, sb3 = RLPolicy.load(path), _sb3(path)
     from_torch = actor_of(sb3, str(path))
     for (w, b, a), (w2, b2, a2) in zip(policy.actor.layers, from_torch.layers, strict=True):
@@ -236,7 +235,7 @@ def test_default_policy_ships_and_acts() -> None:
     sc = load_scenario("flash-sale")
     policy = RLPolicy.load("default")
     policy.check_graph(sc.graph)
-    assert policy.manifest.training["minutes"] <= 30
+    assert policy.manifest.training["cpu_minutes"] <= 30
     history, run = sc.demand(0)
     from evaluation.episode import run_episode
 

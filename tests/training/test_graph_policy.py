@@ -1,0 +1,138 @@
+"""The graph actor-critic: torch and the numpy runtime agree; padding never reaches the gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("stable_baselines3")
+
+from envs.autoscale_graph import AutoscaleGraphEnv  # noqa: E402
+from envs.graph_features import MAX_SERVICES, unpack  # noqa: E402
+from envs.randomize import RandomizationSpec  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.graph_train import build_graph_ppo, graph_venv  # noqa: E402
+
+CFG = {"policy": "graph", "n_envs": 2, "scenarios": ["flash-sale"], "episode_ticks": 16,
+       "graph_probability": 0.5, "ppo": {"n_steps": 16, "batch_size": 16, "n_epochs": 1,
+                                         "hidden": 16, "rounds": 2}}
+
+
+@pytest.fixture(scope="module")
+def model():  # type: ignore[no-untyped-def]
+    cfg = TrainConfig(**CFG)
+    m = build_graph_ppo(cfg, graph_venv(cfg, cfg.training_scenarios()))
+    with torch.no_grad():  # move off the near-zero initial head so the comparison means something
+        for p in m.policy.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    return m
+
+
+def _obs(seed: int) -> np.ndarray:
+    env = AutoscaleGraphEnv("black-friday", episode_ticks=4, randomize=RandomizationSpec(),
+                            graph_probability=1.0)
+    obs, _ = env.reset(seed=seed)
+    return obs
+
+
+def test_numpy_runtime_computes_the_torch_actor(model) -> None:  # type: ignore[no-untyped-def]
+    actor = model.policy.numpy_actor()
+    for seed in range(3):
+        obs = _obs(seed)
+        f = unpack(obs)
+        n = len(f.services)
+        want = model.policy.mlp_extractor.forward_actor(torch.as_tensor(obs[None]))[0]
+        assert np.allclose(actor(f.services, f.app, f.callers), want.detach().numpy()[:n],
+                           atol=1e-5)
+        assert np.all(want.detach().numpy()[n:] == 0)
+        action, _ = model.predict(obs[None], deterministic=True)
+        assert np.allclose(np.clip(actor(f.services, f.app, f.callers), -1, 1), action[0][:n],
+                           atol=1e-5)
+
+
+def test_padding_actions_do_not_change_the_likelihood(model) -> None:  # type: ignore[no-untyped-def]
+    obs = torch.as_tensor(_obs(1)[None])
+    n = len(unpack(obs[0].numpy()).services)
+    a = torch.zeros(1, MAX_SERVICES)
+    b = a.clone()
+    b[0, n:] = 0.9
+    _, lp_a, ent_a = model.policy.evaluate_actions(obs, a)
+    _, lp_b, ent_b = model.policy.evaluate_actions(obs, b)
+    assert torch.allclose(lp_a, lp_b) and torch.allclose(ent_a, ent_b)
+    c = a.clone()
+    c[0, 0] = 0.9
+    assert not torch.allclose(model.policy.evaluate_actions(obs, c)[1], lp_a)
+
+
+def test_it_learns_a_few_steps(model) -> None:  # type: ignore[no-untyped-def]
+    model.learn(32)
+    assert model.num_timesteps >= 32
+
+
+TINY_GRAPH = {**CFG, "seed": 3, "total_timesteps": 64, "eval_every_steps": 32,
+              "checkpoint_every_steps": 64}
+
+
+@pytest.mark.slow
+def test_train_export_load_and_decide_on_an_unseen_app(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from envs.scenario import load_scenario
+    from scaler.learned.runtime import RLPolicy
+    from scaler.policy import PolicyContext
+    from training.train import train
+
+    out = train(TrainConfig(**TINY_GRAPH), tmp_path / "run", progress=False)
+    policy = RLPolicy.load(out)
+    assert policy.is_graph and policy.manifest.actor["version"] == 2
+    training = policy.manifest.training
+    assert training["policy"] == "graph" and training["cpu_minutes"] > 0
+    assert "base_alone" in policy.manifest.evaluation
+    for name in ("flash-sale", "hotel-travel-sale"):  # the boutique, and a graph never trained on
+        sc = load_scenario(name)
+        history, run = sc.demand(0)
+        p = policy.clone()
+        p.reset(PolicyContext(sc.graph, sc.tick_seconds, sc.slo, sc.start, history, sc.calendar,
+                              np.random.default_rng(0)))
+        from envs.twin import Twin
+
+        twin = Twin(sc.config(), run[:3], sc.start)
+        desired = p.decide(twin.observe())
+        assert desired.shape == (len(sc.graph.services),) and (desired >= 0).all()
+
+
+def test_oracle_imitation_targets_and_fit() -> None:
+    from envs.graph_features import PACKED_SIZE
+    from training.oracle_imitation import collect, fit
+
+    cfg = TrainConfig(**{**CFG, "graph_probability": 1.0})
+    data = collect(cfg, cfg.training_scenarios(), 2, ticks=30)
+    assert data.obs.shape == (60, PACKED_SIZE) and data.target.shape == (60, MAX_SERVICES)
+    n = [len(unpack(o).services) for o in data.obs]
+    for row, k in zip(data.target, n, strict=True):
+        assert np.all(row[k:] == 0) and np.all(np.abs(row[:k]) <= 1)
+    m = build_graph_ppo(cfg, graph_venv(cfg, cfg.training_scenarios()))
+    losses = fit(m.policy, data, tau=0.5, epochs=6, batch_size=16, learning_rate=3e-3)
+    assert losses[-1] < losses[0]
+
+
+def test_shipped_default_is_the_graph_actor_of_its_model_zip() -> None:
+    """The default policy's actor.npz is its model.zip's actor, bit for bit, and the runtime acts
+    as SB3's `predict` on apps of any size (the boutique it trained on and unseen ones)."""
+    from stable_baselines3 import PPO
+
+    from scaler.learned.graph_actor import GraphActor
+    from scaler.learned.runtime import RLPolicy, default_model_dir
+
+    policy = RLPolicy.load("default")
+    assert policy.is_graph and isinstance(policy.actor, GraphActor)
+    sb3 = PPO.load(default_model_dir() / "model.zip", device="cpu")
+    mine, theirs = policy.actor, sb3.policy.numpy_actor()
+    for a, b in zip([mine.inp, *mine.rounds, mine.head], [theirs.inp, *theirs.rounds, theirs.head],
+                    strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    for seed in range(4):
+        obs = _obs(seed)
+        f = unpack(obs)
+        want, _ = sb3.predict(obs[None], deterministic=True)
+        np.testing.assert_allclose(policy.act(f), want[0][: len(f.services)], rtol=0, atol=2e-6)
