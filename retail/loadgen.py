@@ -37,6 +37,12 @@ class LoadResult:
     failed: int = 0
     send_lateness: LogHistogram = field(default_factory=LogHistogram)
     wall_start: float = 0.0  # epoch seconds of the schedule's 0
+    latency_sum_seconds: float = 0.0  # of the answered requests
+
+    @property
+    def latency_mean_seconds(self) -> float:
+        answered = self.sent - self.failed
+        return self.latency_sum_seconds / answered if answered else float("nan")
 
 
 class _Sender:
@@ -69,6 +75,7 @@ class _Sender:
                 self.result.failed += 0 if ok else 1
                 self.result.send_lateness.record(max(sent - due, 0.0))
                 self.result.latency.record(due - self.start, done - due, ok)
+                self.result.latency_sum_seconds += (done - due) if ok else 0.0
         for conn in pool.values():
             conn.close()
 
