@@ -47,6 +47,12 @@ class Plan:
     seed: int = 0
 
 
+# A couple of minutes of it: the node e2e and `python -m bench.sim_to_real --short`.
+SHORT = Plan(base_rps=6.0, peak_node_share=0.5, calibration_rps=10.0, calibration_seconds=20.0,
+             phases_seconds=(20, 15, 30, 15, 10), window_seconds=30,
+             replica_schedule=((30, "checkout", 2), (75, "checkout", 1)))
+
+
 @dataclass
 class Calibration:
     measured: tuple[s2r.ServiceMeasurement, ...]

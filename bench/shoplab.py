@@ -2,16 +2,19 @@
 recording replicas and CPU while it runs, the Prometheus job that scrapes it, and reads of the
 replicas' own /metrics (what calibration measures). docs/controller.md, "The retail app".
 
-There is no kube-proxy in the lab: the Services are headless and every caller (the app's
+Debian's Prometheus has no Kubernetes discovery: `PodTargets` writes the pods as file_sd
+targets. There is no kube-proxy in the lab: the Services are headless and every caller (the app's
 services in their Pods, the load generator on the host) reads the ready endpoints from the API
 and balances over them itself (retail/balancer.py).
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,7 @@ class ShopService:
     cpu_ms: float
     startup_seconds: float
     calls: tuple[str, ...] = ()
-    cpu_request_millicores: int = 250
+    cpu_request_millicores: int = 200
     cpu_limit_millicores: int = 1000  # one interpreter (one GIL) uses at most one core
 
 
@@ -105,28 +108,15 @@ def manifests(services: tuple[ShopService, ...], image: str, namespace: str
     return docs
 
 
-def prometheus_job(api_url: str, token_file: Path, namespace: str) -> dict[str, Any]:
-    """Pods of the app found through the API (kubernetes_sd, role pod), every second; the
-    app's own `service` label is kept (honor_labels), pods and namespace added."""
-    return {
-        "job_name": "shop", "scrape_interval": "1s", "honor_labels": True,
-        "kubernetes_sd_configs": [{
-            "role": "pod", "api_server": api_url, "namespaces": {"names": [namespace]},
-            "authorization": {"credentials_file": str(token_file)},
-            "tls_config": {"insecure_skip_verify": True}}],
-        "relabel_configs": [
-            {"source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_part_of"],
-             "regex": PART_OF, "action": "keep"},
-            {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": "http",
-             "action": "keep"},
-            {"source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
-             "target_label": "service"},
-            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
-            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"}]}
+def prometheus_job(targets_file: Path) -> dict[str, Any]:
+    """The app's pods every second, from a file kept current by `PodTargets` (Debian's
+    Prometheus is built without Kubernetes discovery); the app's own `service` label is kept."""
+    return {"job_name": "shop", "scrape_interval": "1s", "honor_labels": True,
+            "file_sd_configs": [{"files": [str(targets_file)], "refresh_interval": "5s"}]}
 
 
 def scaler_queries(namespace: str, window: str = "10s",
-                   cpu_request_cores: float = 0.25) -> dict[str, str]:
+                   cpu_request_cores: float = 0.2) -> dict[str, str]:
     """The PredictiveScaler's metric queries over the app's histograms and process CPU."""
     sel = f'namespace="{namespace}",service="$service"'
     return {
@@ -211,6 +201,46 @@ class Shop:
                     elif s.name == "process_cpu_seconds_total":
                         out.cpu_seconds += s.value
         return out
+
+
+@dataclass
+class PodTargets:
+    """Writes the app's running pods as Prometheus file_sd targets every `every_seconds`
+    (what kubernetes_sd's pod role would find: pod IP and port, service, pod, namespace)."""
+
+    shop: Shop
+    path: Path
+    every_seconds: float = 0.5
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def write(self) -> None:
+        pods = self.shop.core.list_namespaced_pod(
+            self.shop.namespace, label_selector=f"app.kubernetes.io/part-of={PART_OF}",
+            _request_timeout=5).items
+        groups = [{"targets": [f"{p.status.pod_ip}:{PORT}"],
+                   "labels": {"service": p.metadata.labels["app.kubernetes.io/name"],
+                              "pod": p.metadata.name, "namespace": self.shop.namespace}}
+                  for p in pods if p.status.pod_ip and p.status.phase == "Running"]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(groups))
+        tmp.replace(self.path)  # atomic: Prometheus never reads half a file
+
+    def start(self) -> PodTargets:
+        self.path.write_text("[]")
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_seconds):
+            with suppress(ApiException, OSError):  # the apiserver is slow: next time
+                self.write()
 
 
 def _cpu_busy() -> tuple[float, float]:

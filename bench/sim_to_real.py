@@ -29,8 +29,8 @@ from typing import Any
 
 from bench.k8slab import K8S_BIN, ControlPlane, Prometheus, wait_for
 from bench.k8snode import Node
-from bench.shop_experiment import Plan, run
-from bench.shoplab import NAMESPACE, SHOP, Shop, built_image, prometheus_job
+from bench.shop_experiment import SHORT, Plan, run
+from bench.shoplab import SHOP, PodTargets, Shop, built_image, prometheus_job
 from retail.endpoints import ApiAccess
 
 TOOLS = ("mmdebstrap", "buildah", "containerd", "runc", "ctr", "nft", "prometheus", "etcd")
@@ -59,11 +59,8 @@ def lab_run(workdir: Path, plan: Plan) -> dict[str, Any]:
     pause, pause_tar = built_image("pause")
     image, image_tar = built_image("base")
     cp = ControlPlane(workdir / "k8s").start()
-    token_file = workdir / "token"
-    token_file.write_text(cp.token)
-    token_file.chmod(0o600)
-    prom = Prometheus(workdir / "prometheus", [],
-                      extra_jobs=[prometheus_job(cp.url, token_file, NAMESPACE)])
+    targets = workdir / "shop-targets.json"
+    prom = Prometheus(workdir / "prometheus", [], extra_jobs=[prometheus_job(targets)])
     node = Node(workdir / "node", cp, pause_tar, pause)
     try:
         prom.start()
@@ -79,10 +76,12 @@ def lab_run(workdir: Path, plan: Plan) -> dict[str, Any]:
         print(f"node Ready and image imported in {time.monotonic() - t:.0f} s", file=sys.stderr)
         shop = Shop(api, SHOP, image)
         shop.deploy()
+        pod_targets = PodTargets(shop, targets).start()
         for s in SHOP:
             shop.wait_ready(s.name, 1, timeout=300)
         out = run(shop, ApiAccess(cp.url, cp.token, None), plan)
         out["prometheus_series"] = _prometheus_check(prom.url)
+        pod_targets.stop()
         return out
     finally:
         node.stop()
@@ -136,12 +135,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="peak load as a share of the node's 2 cores (default 0.8)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", help="keep the lab's logs in this directory")
+    p.add_argument("--short", action="store_true",
+                   help="the e2e's two-minute plan (30 s windows) instead of the 8-minute sale")
     args = p.parse_args(argv)
     why = missing()
     if why:
         print(f"sim_to_real: {why}", file=sys.stderr)
         return 2
-    plan = Plan(peak_node_share=args.peak_node_share, seed=args.seed)
+    plan = SHORT if args.short else Plan(peak_node_share=args.peak_node_share, seed=args.seed)
     with tempfile.TemporaryDirectory(prefix="sim-to-real-", dir=args.keep) as d:
         t = time.monotonic()
         res = lab_run(Path(d), plan)

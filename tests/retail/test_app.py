@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
@@ -58,7 +59,8 @@ def _samples(server: ThreadingHTTPServer) -> dict[str, float]:
             for f in text_string_to_metric_families(text) for s in f.samples}
 
 
-def test_ready_after_the_startup_time_and_requests_reach_the_callee(chain) -> None:  # type: ignore[no-untyped-def]
+def test_ready_after_the_startup_time_and_requests_reach_the_callee(
+        chain: dict[str, ThreadingHTTPServer]) -> None:
     front = chain["frontend"]
     assert _get(front, "/readyz")[0] == 503
     assert _get(front, "/healthz")[0] == 200
@@ -94,7 +96,8 @@ def test_burn_uses_the_threads_cpu_time() -> None:
     assert time.perf_counter() - t0 >= 0.02
 
 
-def test_open_loop_load_counts_every_request_from_its_intended_time(chain) -> None:  # type: ignore[no-untyped-def]
+def test_open_loop_load_counts_every_request_from_its_intended_time(
+        chain: dict[str, ThreadingHTTPServer]) -> None:
     times = arrival_times(constant(50, 2.0), Process.CONSTANT, np.random.default_rng(0))
     b = LeastOutstanding(random.Random(0), [_addr(chain["frontend"])])
     time.sleep(0.5)
