@@ -14,6 +14,7 @@ flash sale with a replica schedule, replay both in the twin, compare. Shared by
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -39,6 +40,7 @@ class Plan:
     max_peak_rps: float = 80.0
     calibration_rps: float = 15.0
     calibration_seconds: float = 45.0
+    calibration_high_share: float = 0.75  # the second calibration load: this share of the peak
     phases_seconds: tuple[float, float, float, float, float] = (90, 60, 150, 60, 120)
     # (seconds from the start, service, replicas)
     replica_schedule: tuple[tuple[float, str, int], ...] = (
@@ -55,8 +57,9 @@ SHORT = Plan(base_rps=6.0, peak_node_share=0.5, calibration_rps=10.0, calibratio
 
 @dataclass
 class Calibration:
-    measured: tuple[s2r.ServiceMeasurement, ...]
-    e2e_mean_seconds: float
+    measured: tuple[s2r.ServiceMeasurement, ...]  # low load, one replica each
+    high: tuple[s2r.ServiceMeasurement, ...]  # high load, two replicas each
+    e2e_mean_seconds: float  # at the low load
     peak_rps: float
     cpu_seconds_per_request: float  # summed over the services
 
@@ -68,7 +71,8 @@ def _delta(before: PodTotals, after: PodTotals) -> PodTotals:
 
 
 def measure_startup(shop: Shop) -> dict[str, float]:
-    """Seconds from the scale-up write to the second ready endpoint, per service."""
+    """Seconds from the scale-up write (1 -> 2) to the second ready endpoint, per service;
+    the services stay at 2."""
     t0 = {s.name: shop.scale(s.name, 2) for s in shop.services}
     done: dict[str, float] = {}
     deadline = time.time() + 180
@@ -77,43 +81,56 @@ def measure_startup(shop: Shop) -> dict[str, float]:
             if len(shop.ready_endpoints(name)) >= 2:
                 done[name] = time.time() - t0[name]
         time.sleep(0.1)
-    for s in shop.services:
-        shop.scale(s.name, 1)
-    for s in shop.services:
-        _wait_endpoints(shop, s.name, 1)
     missing = set(t0) - set(done)
     if missing:
         raise TimeoutError(f"no second ready endpoint within 180 s: {sorted(missing)}")
     return done
 
 
-def _wait_endpoints(shop: Shop, name: str, n: int, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while len(shop.ready_endpoints(name)) != n and time.time() < deadline:
-        time.sleep(0.2)
+def _scale_all_to_one(shop: Shop) -> None:
+    for s in shop.services:
+        shop.scale(s.name, 1)
+    for s in shop.services:
+        deadline = time.time() + 60  # the scaled-down pods gone: calibration counts one each
+        while (len(shop.ready_endpoints(s.name)) != 1 or shop.pod_count(s.name) > 1) \
+                and time.time() < deadline:
+            time.sleep(0.2)
 
 
-def calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
-    startup = measure_startup(shop)
-    rng = np.random.default_rng(plan.seed + 1000)
-    warm = arrivals.arrival_times(arrivals.constant(plan.calibration_rps, 5),
-                                  arrivals.Process.POISSON, rng)
+def _measure(shop: Shop, front: LeastOutstanding, rate_rps: float, seconds: float,
+             replicas: int, startup: dict[str, float], rng: np.random.Generator
+             ) -> tuple[tuple[s2r.ServiceMeasurement, ...], float]:
+    """A constant Poisson load: each service's measurement and the end-to-end mean."""
+    warm = arrivals.arrival_times(arrivals.constant(rate_rps, 5), arrivals.Process.POISSON, rng)
     play(LoadPlan(warm), front)
     before = {s.name: shop.totals(s.name) for s in shop.services}
-    times = arrivals.arrival_times(arrivals.constant(plan.calibration_rps,
-                                                     plan.calibration_seconds),
+    times = arrivals.arrival_times(arrivals.constant(rate_rps, seconds),
                                    arrivals.Process.POISSON, rng)
     result = play(LoadPlan(times), front)
     deltas = {s.name: _delta(before[s.name], shop.totals(s.name)) for s in shop.services}
     measured = tuple(s2r.ServiceMeasurement(
-        name=s.name, calls=s.calls, rate_rps=d.work_count / plan.calibration_seconds,
-        replicas=1, concurrency=1, work_mean_seconds=d.work_sum / max(d.work_count, 1),
+        name=s.name, calls=s.calls, rate_rps=d.work_count / seconds,
+        replicas=replicas, concurrency=1, work_mean_seconds=d.work_sum / max(d.work_count, 1),
         cpu_seconds_per_request=d.cpu_seconds / max(d.work_count, 1),
-        startup_seconds=startup[s.name], cpu_request_millicores=s.cpu_request_millicores)
+        startup_seconds=startup.get(s.name, 0.0),
+        cpu_request_millicores=s.cpu_request_millicores)
         for s in shop.services for d in [deltas[s.name]])
-    cpu = sum(m.cpu_seconds_per_request for m in measured)
+    return measured, result.latency_mean_seconds
+
+
+def calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
+    """Low load on one replica each, then start-up (1 -> 2), then a high load on two each."""
+    rng = np.random.default_rng(plan.seed + 1000)
+    low, e2e_low = _measure(shop, front, plan.calibration_rps, plan.calibration_seconds, 1,
+                            {}, rng)
+    cpu = sum(m.cpu_seconds_per_request for m in low)
     peak = min(plan.max_peak_rps, plan.peak_node_share * NODE_CORES / cpu)
-    return Calibration(measured, result.latency_mean_seconds, peak, cpu)
+    startup = measure_startup(shop)
+    high, _ = _measure(shop, front, plan.calibration_high_share * peak,
+                       plan.calibration_seconds, 2, startup, rng)
+    _scale_all_to_one(shop)
+    low = tuple(dataclasses.replace(m, startup_seconds=startup[m.name]) for m in low)
+    return Calibration(low, high, e2e_low, peak, cpu)
 
 
 def _apply_schedule(shop: Shop, plan: Plan, t0: float, log: list[tuple[float, str, int]],
@@ -161,30 +178,52 @@ def front_balancer(shop: Shop, api: ApiAccess, entry: str) -> tuple[LeastOutstan
     return balancer, watcher.start()
 
 
-def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSchedule,
-            result: LoadResult, log: list[tuple[float, str, int]], recorder: Recorder
-            ) -> dict[str, Any]:
-    names = [s.name for s in shop.services]
-    graph = s2r.graph_from(cal.measured, entry=names[0])
-    config = s2r.twin_config(graph, 0.0)
-    config = s2r.twin_config(graph, s2r.overhead_ms(config, cal.measured, cal.e2e_mean_seconds))
-    ticks = int(schedule.duration_seconds)
-    entry = schedule.mean_rates(1.0)[:ticks]
+def _desired(names: tuple[str, ...], log: list[tuple[float, str, int]], ticks: int
+             ) -> np.ndarray:
     desired = np.ones((ticks, len(names)), dtype=int)
-    for j, name in enumerate(graph.names):
+    for j, name in enumerate(names):
         writes = sorted((t, r) for t, s, r in log if s == name)
         if writes:
             desired[:, j] = s2r.step_series(np.array([t for t, _ in writes]),
                                             np.array([r for _, r in writes]), ticks, 1.0, 1)
-    rep = s2r.replay(config, entry, desired, np.ones(len(names), dtype=int))
+    return desired
+
+
+def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSchedule,
+            result: LoadResult, log: list[tuple[float, str, int]], recorder: Recorder
+            ) -> dict[str, Any]:
+    entry_name = shop.services[0].name
+    graph = s2r.graph_from(cal.measured, entry=entry_name)
+    overhead = s2r.overhead_ms(s2r.twin_config(graph, 0.0), cal.measured, cal.e2e_mean_seconds)
+    config = s2r.twin_config(graph, overhead)
+    ticks = int(schedule.duration_seconds)
+    entry = schedule.mean_rates(1.0)[:ticks]
+    desired = _desired(graph.names, log, ticks)
+    initial = np.ones(len(graph.names), dtype=int)
+    rep = s2r.replay(config, entry, desired, initial)
     w = plan.window_seconds
-    twin = rep.window_p95_seconds(w)
+    uncontended = rep.window_p95_seconds(w)
+    visits = dict(zip(graph.names, graph.visit_ratios(), strict=True))
+    curve = s2r.fit_contention(cal.measured, cal.high, visits, entry_name)
+    d_low = s2r.demand_cores(cal.measured, plan.calibration_rps, visits)
+    twin = s2r.replay_contended(cal.measured, curve, entry_name,
+                                overhead / curve.stretch(d_low), entry, desired, initial, w)
     q = result.latency.quantiles(0.95)
     measured = np.array([q.get(k, np.nan) for k in range(len(twin))])
-    errors = s2r.relative_errors(twin, measured)
-    delays = _ready_delays(graph.names, log, recorder, rep, result.wall_start)
-    return _figures(plan, cal, config, schedule, result, recorder, twin, measured, errors,
-                    delays)
+    out = _figures(plan, cal, config, schedule, result, recorder, twin, measured,
+                   _ready_delays(graph.names, log, recorder, rep, result.wall_start))
+    base = s2r.relative_errors(uncontended, measured)
+    out["uncontended"] = {
+        "p95_error_median": float(np.median(base)) if base.size else float("nan"),
+        "p95_error_p90": float(np.quantile(base, 0.9)) if base.size else float("nan"),
+        "twin_p95_ms": [round(float(x) * 1000, 1) for x in uncontended]}
+    out["contention"] = {"node_cores_for_app": round(curve.cores, 3),
+                         "idle_service_ms": {k: round(v * 1000, 2)
+                                             for k, v in curve.base_seconds.items()},
+                         "demand_cores_per_minute": [
+                             round(s2r.demand_cores(cal.measured, float(r), visits), 3)
+                             for r in schedule.mean_rates(w)]}
+    return out
 
 
 def _ready_delays(names: tuple[str, ...], log: list[tuple[float, str, int]],
@@ -207,8 +246,9 @@ def _ready_delays(names: tuple[str, ...], log: list[tuple[float, str, int]],
 
 def _figures(plan: Plan, cal: Calibration, config: Any, schedule: arrivals.RateSchedule,
              result: LoadResult, recorder: Recorder, twin: np.ndarray, measured: np.ndarray,
-             errors: np.ndarray, delays: list[dict[str, Any]]) -> dict[str, Any]:
+             delays: list[dict[str, Any]]) -> dict[str, Any]:
     w = plan.window_seconds
+    errors = s2r.relative_errors(twin, measured)
     rates = schedule.mean_rates(w)
     counts = {k: h.count for k, h in result.latency.histograms.items()}
     cpu = recorder.cpu
@@ -243,11 +283,14 @@ def _figures(plan: Plan, cal: Calibration, config: Any, schedule: arrivals.RateS
                   for s in g.services},
         "overhead_ms": round(config.entry_rtt_ms, 2),
         "calibration": {"e2e_mean_ms": round(cal.e2e_mean_seconds * 1000, 2),
-                        "services": {m.name: {"rate_rps": round(m.rate_rps, 2),
-                                              "work_mean_ms": round(m.work_mean_seconds * 1e3, 2),
-                                              "cpu_ms": round(m.cpu_seconds_per_request * 1e3, 2)}
-                                     for m in cal.measured}},
+                        "low": _services(cal.measured), "high": _services(cal.high)},
     }
+
+
+def _services(ms: tuple[s2r.ServiceMeasurement, ...]) -> dict[str, Any]:
+    return {m.name: {"rate_rps": round(m.rate_rps, 2), "replicas": m.replicas,
+                     "work_mean_ms": round(m.work_mean_seconds * 1e3, 2),
+                     "cpu_ms": round(m.cpu_seconds_per_request * 1e3, 2)} for m in ms}
 
 
 def run(shop: Shop, api: ApiAccess, plan: Plan) -> dict[str, Any]:

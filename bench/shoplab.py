@@ -182,7 +182,13 @@ class Shop:
     def pod_ips(self, service: str) -> list[str]:
         pods = self.core.list_namespaced_pod(
             self.namespace, label_selector=f"app.kubernetes.io/name={service}").items
-        return [p.status.pod_ip for p in pods if p.status.pod_ip and p.status.phase == "Running"]
+        return [p.status.pod_ip for p in pods if p.status.pod_ip and p.status.phase == "Running"
+                and p.metadata.deletion_timestamp is None]
+
+    def pod_count(self, service: str) -> int:
+        """Pods of a service that exist, terminating ones included."""
+        return len(self.core.list_namespaced_pod(
+            self.namespace, label_selector=f"app.kubernetes.io/name={service}").items)
 
     def totals(self, service: str) -> PodTotals:
         out = PodTotals()
@@ -239,7 +245,7 @@ class PodTargets:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every_seconds):
-            with suppress(ApiException, OSError):  # the apiserver is slow: next time
+            with suppress(Exception):  # the apiserver is slow or stopping: next time
                 self.write()
 
 
@@ -279,7 +285,7 @@ class Recorder:
             for s in self.shop.services:
                 try:
                     n = len(self.shop.ready_endpoints(s.name))
-                except (ApiException, OSError):  # the apiserver is slow: next sample
+                except Exception:  # noqa: BLE001 (the apiserver is slow or stopping: next sample)
                     continue
                 self.ready.setdefault(s.name, []).append((now, n))
             if now - last_t >= 1.0:

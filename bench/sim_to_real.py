@@ -123,6 +123,10 @@ def report(res: dict[str, Any]) -> str:
         lines.append(f"{key}: {res[key]:.3f} (target <= {target}: {ok})")
     lines.append(f"ready_delay_error_seconds: {res['ready_delay_error_seconds']:.2f} "
                  f"({res['ready_delays']})")
+    base = res["uncontended"]
+    lines.append(f"baseline, the twin without the contention model: median "
+                 f"{base['p95_error_median']:.3f}, p90 {base['p95_error_p90']:.3f}; node cores "
+                 f"for the app (fitted) {res['contention']['node_cores_for_app']}")
     lines.append(f"rps_max: {res['rps_max']} (peak offered {res['peak_rps_offered']}); "
                  f"graph {res['graph']}; overhead {res['overhead_ms']} ms")
     return "\n".join(lines)
@@ -138,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--short", action="store_true",
                    help="the e2e's two-minute plan (30 s windows) instead of the 8-minute sale")
     args = p.parse_args(argv)
+    import urllib3
+
+    urllib3.disable_warnings()  # the lab apiserver's self-signed certificate
     why = missing()
     if why:
         print(f"sim_to_real: {why}", file=sys.stderr)

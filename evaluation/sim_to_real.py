@@ -8,6 +8,13 @@ the real arrival and replica schedules replayed in the twin, per-window p95 comp
 - Start-up: the measured time from a scale-up to the new replica being a ready endpoint.
 - Overhead: what the end-to-end mean has on top of the services' work (HTTP, the network,
   the frontend's handler) enters as the twin's `entry_rtt_ms`.
+- CPU contention (the node's 2 cores are shared by the app's pods, the load generator, the
+  lab and other tenants): each service is measured at two loads. With processor sharing of
+  `A` cores among the app's CPU demand D (cores: the arrival rate times the measured CPU per
+  request), a request's service time is S(D) = S0 / (1 - D / A); the two points give S0 and
+  A, the cores the node effectively has for the app (`ContentionCurve`). Each window is then
+  replayed with the capacity its own demand leaves (`replay_contended`): the whole run through
+  the twin once per window, that window's ticks kept, so start-up and backlog carry over.
 - Per window (a minute of the run): the twin's end-to-end latency at each one-second tick is
   the gamma of its call path's moments (as `envs/outcome.py` has it); the window's p95 is the
   p95 of the mixture of its ticks weighted by their arrivals (`mixture_p95`), which is what a
@@ -69,10 +76,14 @@ def fit_service_rate(rate_rps: float, servers: int, work_mean_seconds: float) ->
 
 
 def graph_from(measured: tuple[ServiceMeasurement, ...], entry: str,
-               max_replicas: int = 20) -> ServiceGraph:
+               max_replicas: int = 20, service_rates: dict[str, float] | None = None
+               ) -> ServiceGraph:
+    """The app as the twin's graph; per-worker service rates fitted from `measured` unless
+    given in `service_rates`."""
     services = {}
     for m in measured:
-        mu = fit_service_rate(m.rate_rps, m.replicas * m.concurrency, m.work_mean_seconds)
+        mu = (service_rates or {}).get(m.name) or fit_service_rate(
+            m.rate_rps, m.replicas * m.concurrency, m.work_mean_seconds)
         services[m.name] = {
             "capacity_rps": m.concurrency * mu, "concurrency": m.concurrency,
             "cpu_millicores_per_rps": max(m.cpu_seconds_per_request * 1000.0, 1e-6),
@@ -192,3 +203,68 @@ def scale_up_delays(times: np.ndarray, desired: np.ndarray, ready: np.ndarray
         if later.size and (not changed.size or later[0] <= changed[0]):
             out.append((float(times[k]), float(times[k + later[0]] - times[k])))
     return out
+
+
+@dataclass(frozen=True)
+class ContentionCurve:
+    """S(D) = S0 / (1 - D / A) per service: service time against the app's CPU demand D."""
+
+    base_seconds: dict[str, float]  # S0: a request's service time on an idle node
+    cores: float  # A: the cores the node effectively has for the app (inf: no contention seen)
+    max_stretch: float = 20.0
+
+    def stretch(self, demand_cores: float) -> float:
+        """How much longer CPU work takes at this demand than on an idle node."""
+        left = 1.0 - demand_cores / self.cores if math.isfinite(self.cores) else 1.0
+        return 1.0 / max(left, 1.0 / self.max_stretch)
+
+    def service_rate(self, service: str, demand_cores: float) -> float:
+        return 1.0 / (self.base_seconds[service] * self.stretch(demand_cores))
+
+
+def demand_cores(measured: tuple[ServiceMeasurement, ...], entry_rps: float,
+                 visits: dict[str, float]) -> float:
+    """The app's CPU demand (cores) at an entry rate."""
+    return entry_rps * sum(visits[m.name] * m.cpu_seconds_per_request for m in measured)
+
+
+def fit_contention(low: tuple[ServiceMeasurement, ...], high: tuple[ServiceMeasurement, ...],
+                   visits: dict[str, float], entry: str) -> ContentionCurve:
+    """S0 and A from each service's fitted service time at two loads. A is one for the node,
+    from the CPU-weighted service times (the heavy services carry the signal); S0 per service."""
+    def rate(ms: tuple[ServiceMeasurement, ...]) -> float:
+        return next(m.rate_rps for m in ms if m.name == entry) / visits[entry]
+
+    d_low = demand_cores(low, rate(low), visits)
+    d_high = demand_cores(low, rate(high), visits)
+    s_low = {m.name: 1.0 / fit_service_rate(m.rate_rps, m.replicas * m.concurrency,
+                                            m.work_mean_seconds) for m in low}
+    s_high = {m.name: 1.0 / fit_service_rate(m.rate_rps, m.replicas * m.concurrency,
+                                             m.work_mean_seconds) for m in high}
+    weight = {m.name: m.cpu_seconds_per_request for m in low}
+    w_low = sum(weight[n] * s_low[n] for n in s_low)
+    w_high = sum(weight[n] * s_high[n] for n in s_high)
+    # S(D_low)(1 - D_low/A) = S(D_high)(1 - D_high/A)  =>  A
+    if w_high <= w_low or d_high <= d_low:
+        return ContentionCurve(s_low, math.inf)
+    cores = (w_high * d_high - w_low * d_low) / (w_high - w_low)
+    base = {n: s_low[n] * (1.0 - d_low / cores) for n in s_low}
+    return ContentionCurve(base, cores)
+
+
+def replay_contended(measured: tuple[ServiceMeasurement, ...], curve: ContentionCurve,
+                     entry: str, overhead_idle_ms: float, entry_rps: np.ndarray,
+                     desired: np.ndarray, initial: np.ndarray, window_ticks: int) -> np.ndarray:
+    """End-to-end p95 per window, each window's capacity (and overhead: HTTP handling is CPU
+    work too) from its own CPU demand."""
+    base = graph_from(measured, entry)
+    visits = dict(zip(base.names, base.visit_ratios(), strict=True))
+    out = []
+    for s in _windows(len(entry_rps), window_ticks):
+        demand = demand_cores(measured, float(np.mean(entry_rps[s])), visits)
+        rates = {n: curve.service_rate(n, demand) for n in base.names}
+        config = twin_config(graph_from(measured, entry, service_rates=rates),
+                             overhead_idle_ms * curve.stretch(demand))
+        rep = replay(config, entry_rps, desired, initial)
+        out.append(rep.window_p95_seconds(window_ticks)[s.start // window_ticks])
+    return np.array(out)

@@ -86,3 +86,47 @@ def test_step_series_and_scale_up_delays() -> None:
 def test_relative_errors_skip_missing_windows() -> None:
     e = s2r.relative_errors(np.array([1.1, 2.0, np.nan]), np.array([1.0, np.nan, 3.0]))
     assert e.tolist() == pytest.approx([0.1])
+
+
+def _at(measured: tuple[s2r.ServiceMeasurement, ...], rate: float, replicas: int,
+        base: dict[str, float], cores: float, visits: dict[str, float]
+        ) -> tuple[s2r.ServiceMeasurement, ...]:
+    """What a node with `cores` for the app shows: service times stretched by the demand."""
+    demand = s2r.demand_cores(measured, rate, visits)
+    out = []
+    for m in measured:
+        mu = 1.0 / (base[m.name] / (1.0 - demand / cores))
+        mean = response_time(np.array([float(replicas)]), np.array([rate]), np.array([mu]),
+                             p95=False).mean[0]
+        out.append(s2r.ServiceMeasurement(m.name, m.calls, rate, replicas, 1, float(mean),
+                                          m.cpu_seconds_per_request, 3.0, 250))
+    return tuple(out)
+
+
+def test_contention_curve_recovers_the_cores_and_idle_service_times() -> None:
+    measured = _measured()
+    visits = {"frontend": 1.0, "checkout": 1.0}
+    base = {"frontend": 0.004, "checkout": 0.012}
+    low = _at(measured, 5.0, 1, base, 1.2, visits)
+    high = _at(measured, 30.0, 2, base, 1.2, visits)
+    curve = s2r.fit_contention(low, high, visits, "frontend")
+    assert curve.cores == pytest.approx(1.2, rel=1e-4)
+    assert curve.base_seconds["checkout"] == pytest.approx(0.012, rel=1e-4)
+    assert curve.stretch(0.6) == pytest.approx(2.0, rel=1e-4)
+    assert curve.stretch(5.0) == curve.max_stretch
+    flat = s2r.fit_contention(low, low, visits, "frontend")
+    assert flat.cores == float("inf") and flat.stretch(10.0) == 1.0
+
+
+def test_contended_replay_is_slower_where_the_demand_is_higher() -> None:
+    measured = _measured()
+    visits = {"frontend": 1.0, "checkout": 1.0}
+    curve = s2r.ContentionCurve({"frontend": 0.004, "checkout": 0.012}, 1.0)
+    entry = np.concatenate([np.full(60, 5.0), np.full(60, 30.0)])
+    ones = np.ones((120, 2), dtype=int)
+    p95 = s2r.replay_contended(measured, curve, "frontend", 2.0, entry, ones,
+                               np.ones(2, dtype=int), 60)
+    idle = s2r.replay_contended(measured, s2r.ContentionCurve(curve.base_seconds, float("inf")),
+                                "frontend", 2.0, entry, ones, np.ones(2, dtype=int), 60)
+    assert p95[1] > idle[1] * 1.5 and p95[0] > idle[0]
+    assert s2r.demand_cores(measured, 30.0, visits) == pytest.approx(30 * 0.019)
