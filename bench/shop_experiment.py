@@ -219,6 +219,7 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
         "p95_error_p90": float(np.quantile(base, 0.9)) if base.size else float("nan"),
         "twin_p95_ms": [round(float(x) * 1000, 1) for x in uncontended]}
     out["contention"] = {"node_cores_for_app": round(curve.cores, 3),
+                         "saturated_at_high_load": _saturated(cal.high),
                          "idle_service_ms": {k: round(v * 1000, 2)
                                              for k, v in curve.base_seconds.items()},
                          "demand_cores_per_minute": [
@@ -286,6 +287,17 @@ def _figures(plan: Plan, cal: Calibration, config: Any, schedule: arrivals.RateS
         "calibration": {"e2e_mean_ms": round(cal.e2e_mean_seconds * 1000, 2),
                         "low": _services(cal.measured), "high": _services(cal.high)},
     }
+
+
+def _saturated(ms: tuple[s2r.ServiceMeasurement, ...]) -> list[str]:
+    """Services whose fitted utilisation at a calibration load is 95% or more: the queue was
+    growing, so that load measured the backlog, not a service time (the curve is then void)."""
+    out = []
+    for m in ms:
+        mu = s2r.fit_service_rate(m.rate_rps, m.replicas * m.concurrency, m.work_mean_seconds)
+        if m.rate_rps / (m.replicas * m.concurrency * mu) >= 0.95:
+            out.append(m.name)
+    return out
 
 
 def _services(ms: tuple[s2r.ServiceMeasurement, ...]) -> dict[str, Any]:

@@ -273,8 +273,8 @@ def _controller_logs() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def retail_shop(installed: client.ApiClient, control_plane: ControlPlane,
-                prometheus: Prometheus, e2e_dir: Path) -> Iterator[Shop]:
+def retail_shop(installed: client.ApiClient, prometheus: Prometheus, e2e_dir: Path
+                ) -> Iterator[Shop]:
     """The retail app from the same image (`edgewise shop serve`), its pods scraped by the
     session's Prometheus (file_sd targets kept current from the API)."""
     shop = Shop(installed, SHOP, f"{IMAGE_NAME}:{IMAGE_TAG}")
