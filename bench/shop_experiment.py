@@ -18,6 +18,7 @@ flash sale with a replica schedule, replay both in the twin, compare. Shared by
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import threading
 import time
@@ -63,6 +64,7 @@ class Calibration:
     measured: tuple[s2r.ServiceMeasurement, ...]  # low load, one replica each
     high: tuple[s2r.ServiceMeasurement, ...]  # high load, two replicas each
     e2e_mean_seconds: float  # at the low load
+    e2e_p95_seconds: float
     peak_rps: float
     cpu_seconds_per_request: float  # summed over the services
 
@@ -100,8 +102,8 @@ def _scale_all_to_one(shop: Shop) -> None:
 
 def _measure(shop: Shop, front: LeastOutstanding, rate_rps: float, seconds: float,
              replicas: int, startup: dict[str, float], rng: np.random.Generator
-             ) -> tuple[tuple[s2r.ServiceMeasurement, ...], float]:
-    """A constant Poisson load: each service's measurement and the end-to-end mean."""
+             ) -> tuple[tuple[s2r.ServiceMeasurement, ...], LoadResult]:
+    """A constant Poisson load: each service's measurement and the load's result."""
     warm = arrivals.arrival_times(arrivals.constant(rate_rps, 5), arrivals.Process.POISSON, rng)
     play(LoadPlan(warm), front)
     before = {s.name: shop.totals(s.name) for s in shop.services}
@@ -116,13 +118,13 @@ def _measure(shop: Shop, front: LeastOutstanding, rate_rps: float, seconds: floa
         startup_seconds=startup.get(s.name, 0.0),
         cpu_request_millicores=s.cpu_request_millicores)
         for s in shop.services for d in [deltas[s.name]])
-    return measured, result.latency_mean_seconds
+    return measured, result
 
 
 def calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
     """Low load on one replica each, then start-up (1 -> 2), then a high load on two each."""
     rng = np.random.default_rng(plan.seed + 1000)
-    low, e2e_low = _measure(shop, front, plan.calibration_rps, plan.calibration_seconds, 1,
+    low, low_load = _measure(shop, front, plan.calibration_rps, plan.calibration_seconds, 1,
                             {}, rng)
     cpu = sum(m.cpu_seconds_per_request for m in low)
     peak = min(plan.max_peak_rps, plan.peak_node_share * NODE_CORES / cpu)
@@ -131,7 +133,8 @@ def calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
                        plan.calibration_seconds, 2, startup, rng)
     _scale_all_to_one(shop)
     low = tuple(dataclasses.replace(m, startup_seconds=startup[m.name]) for m in low)
-    return Calibration(low, high, e2e_low, peak, cpu)
+    return Calibration(low, high, low_load.latency_mean_seconds,
+                       low_load.latency.total().quantile(0.95), peak, cpu)
 
 
 def _apply_schedule(shop: Shop, plan: Plan, t0: float, log: list[tuple[float, str, int]],
@@ -207,8 +210,11 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
     visits = dict(zip(graph.names, graph.visit_ratios(), strict=True))
     curve = s2r.fit_contention(cal.measured, cal.high, visits, entry_name)
     d_low = s2r.demand_cores(cal.measured, plan.calibration_rps, visits)
+    spread = s2r.fit_overhead(s2r.twin_config(graph, 0.0), cal.measured, cal.e2e_mean_seconds,
+                              cal.e2e_p95_seconds)
     twin = s2r.replay_contended(cal.measured, curve, entry_name,
-                                overhead / curve.stretch(d_low), entry, desired, initial, w)
+                                spread.scaled(1.0 / curve.stretch(d_low)), entry, desired,
+                                initial, w)
     q = result.latency.quantiles(0.95)
     measured = np.array([q.get(k, np.nan) for k in range(len(twin))])
     out = _figures(plan, cal, config, schedule, result, recorder, twin, measured,
@@ -218,6 +224,9 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
         "p95_error_median": float(np.median(base)) if base.size else float("nan"),
         "p95_error_p90": float(np.quantile(base, 0.9)) if base.size else float("nan"),
         "twin_p95_ms": [round(float(x) * 1000, 1) for x in uncontended]}
+    out["overhead_model"] = {"mean_ms": round(spread.mean_seconds * 1000, 2),
+                             "sd_ms": round(math.sqrt(spread.var_seconds2) * 1000, 2),
+                             "calibration_e2e_p95_ms": round(cal.e2e_p95_seconds * 1000, 1)}
     out["contention"] = {"node_cores_for_app": round(curve.cores, 3),
                          "saturated_at_high_load": _saturated(cal.high),
                          "idle_service_ms": {k: round(v * 1000, 2)

@@ -6,8 +6,10 @@ the real arrival and replica schedules replayed in the twin, per-window p95 comp
   (`fit_service_rate`): the capacity is measured under the node's real CPU contention, in the
   twin's terms, not assumed from the configured CPU time.
 - Start-up: the measured time from a scale-up to the new replica being a ready endpoint.
-- Overhead: what the end-to-end mean has on top of the services' work (HTTP, the network,
-  the frontend's handler) enters as the twin's `entry_rtt_ms`.
+- Overhead: what the end-to-end latency has on top of the services' work (HTTP handling, the
+  bridge, and the scheduling stalls of a machine with more runnable tasks than cores) is one
+  more independent term on the call path, a gamma whose mean and variance make the twin's
+  end-to-end mean and p95 at the calibration load equal the measured ones (`fit_overhead`).
 - CPU contention (the node's 2 cores are shared by the app's pods, the load generator, the
   lab and other tenants): each service is measured at two loads. With processor sharing of
   `A` cores among the app's CPU demand D (cores: the arrival rate times the measured CPU per
@@ -38,6 +40,7 @@ from envs.twin import run_schedule
 from envs.twin_config import Trajectory, TwinConfig
 
 QUEUE_LIMIT = 100_000  # the app queues without bound (threads); the load generator times out
+MIN_SHAPE = 0.5  # a gamma's p95 grows with its variance only down to this shape
 
 
 @dataclass(frozen=True)
@@ -110,13 +113,58 @@ def overhead_ms(config: TwinConfig, measured: tuple[ServiceMeasurement, ...],
     return max((e2e_mean_seconds - float(mean.sum())) * 1000.0, 0.0)
 
 
+@dataclass(frozen=True)
+class Overhead:
+    """The end-to-end latency beyond the services' work: mean (s) and variance (s^2)."""
+
+    mean_seconds: float
+    var_seconds2: float
+
+    def scaled(self, stretch: float) -> Overhead:
+        """The same CPU-bound overhead on a node where CPU work takes `stretch` times longer."""
+        return Overhead(self.mean_seconds * stretch, self.var_seconds2 * stretch**2)
+
+
+def _calibration_path(config: TwinConfig, measured: tuple[ServiceMeasurement, ...]
+                      ) -> tuple[float, float]:
+    """Mean and variance of the slowest call path at the calibration load."""
+    g = config.graph
+    rates = np.array([[next(m.rate_rps for m in measured if m.name == n) for n in g.names]])
+    replicas = np.array([[next(m.replicas for m in measured if m.name == n) for n in g.names]])
+    zeros = np.zeros(rates.shape)
+    mean, var = service_moments(config, rates, Trajectory(replicas, replicas, zeros, zeros))
+    p_mean, p_var = path_moments(config, mean, var)
+    worst = int(p_mean[0].argmax())
+    return float(p_mean[0, worst]), float(p_var[0, worst])
+
+
+def fit_overhead(config: TwinConfig, measured: tuple[ServiceMeasurement, ...],
+                 e2e_mean_seconds: float, e2e_p95_seconds: float) -> Overhead:
+    """The overhead whose mean and variance give the measured end-to-end mean and p95 at the
+    calibration load (variance 0 when the services alone already reach that p95)."""
+    p_mean, p_var = _calibration_path(config, measured)
+    mean = max(e2e_mean_seconds - p_mean, 0.0)
+
+    def gap(var: float) -> float:
+        return mixture_p95(np.array([p_mean + mean]), np.array([p_var + var]),
+                           np.ones(1)) - e2e_p95_seconds
+
+    if not math.isfinite(e2e_p95_seconds) or gap(0.0) >= 0:
+        return Overhead(mean, 0.0)
+    widest = (p_mean + mean) ** 2 / MIN_SHAPE - p_var  # the largest p95 this mean allows
+    if gap(widest) <= 0:
+        return Overhead(mean, widest)
+    return Overhead(mean, float(brentq(gap, 0.0, widest, xtol=1e-12)))
+
+
 def mixture_p95(means: np.ndarray, variances: np.ndarray, weights: np.ndarray) -> float:
     """p95 of a weighted mixture of gammas with these moments (seconds)."""
     keep = (weights > 0) & np.isfinite(means)
     if not keep.any():
         return math.nan
     m, v, w = means[keep], np.maximum(variances[keep], 1e-18), weights[keep] / weights[keep].sum()
-    shape, scale = m**2 / v, v / m
+    shape = np.clip(m**2 / v, MIN_SHAPE, 1e6)  # as envs.queueing.gamma_p95 bounds it
+    scale = m / shape
 
     def tail(x: float) -> float:
         return float((w * gamma.sf(x, shape, scale=scale)).sum()) - 0.05
@@ -139,12 +187,16 @@ class Replay:
     service_mean: np.ndarray  # (ticks, services), s
     service_var: np.ndarray
 
-    def window_p95_seconds(self, window_ticks: int) -> np.ndarray:
-        """End-to-end p95 per window: the slowest path's mixture, plus the overhead."""
+    def window_p95_seconds(self, window_ticks: int, overhead: Overhead | None = None
+                           ) -> np.ndarray:
+        """End-to-end p95 per window: the slowest path's mixture, with the overhead as one more
+        term on it (or, without one, the config's constant `entry_rtt_ms` added)."""
         worst = self.path_mean.argmax(axis=1)
         mean = self.path_mean[np.arange(len(worst)), worst]
         var = self.path_var[np.arange(len(worst)), worst]
         extra = self.config.entry_rtt_ms / 1000.0
+        if overhead is not None:
+            mean, var = mean + overhead.mean_seconds, var + overhead.var_seconds2
         return np.array([mixture_p95(mean[s], var[s], self.entry_rps[s]) + extra
                          for s in _windows(len(mean), window_ticks)])
 
@@ -253,7 +305,7 @@ def fit_contention(low: tuple[ServiceMeasurement, ...], high: tuple[ServiceMeasu
 
 
 def replay_contended(measured: tuple[ServiceMeasurement, ...], curve: ContentionCurve,
-                     entry: str, overhead_idle_ms: float, entry_rps: np.ndarray,
+                     entry: str, overhead_idle: Overhead, entry_rps: np.ndarray,
                      desired: np.ndarray, initial: np.ndarray, window_ticks: int) -> np.ndarray:
     """End-to-end p95 per window, each window's capacity (and overhead: HTTP handling is CPU
     work too) from its own CPU demand."""
@@ -263,8 +315,8 @@ def replay_contended(measured: tuple[ServiceMeasurement, ...], curve: Contention
     for s in _windows(len(entry_rps), window_ticks):
         demand = demand_cores(measured, float(np.mean(entry_rps[s])), visits)
         rates = {n: curve.service_rate(n, demand) for n in base.names}
-        config = twin_config(graph_from(measured, entry, service_rates=rates),
-                             overhead_idle_ms * curve.stretch(demand))
+        config = twin_config(graph_from(measured, entry, service_rates=rates), 0.0)
         rep = replay(config, entry_rps, desired, initial)
-        out.append(rep.window_p95_seconds(window_ticks)[s.start // window_ticks])
+        extra = overhead_idle.scaled(curve.stretch(demand))
+        out.append(rep.window_p95_seconds(window_ticks, extra)[s.start // window_ticks])
     return np.array(out)

@@ -124,9 +124,27 @@ def test_contended_replay_is_slower_where_the_demand_is_higher() -> None:
     curve = s2r.ContentionCurve({"frontend": 0.004, "checkout": 0.012}, 1.0)
     entry = np.concatenate([np.full(60, 5.0), np.full(60, 30.0)])
     ones = np.ones((120, 2), dtype=int)
-    p95 = s2r.replay_contended(measured, curve, "frontend", 2.0, entry, ones,
+    extra = s2r.Overhead(0.002, 0.0)
+    p95 = s2r.replay_contended(measured, curve, "frontend", extra, entry, ones,
                                np.ones(2, dtype=int), 60)
     idle = s2r.replay_contended(measured, s2r.ContentionCurve(curve.base_seconds, float("inf")),
-                                "frontend", 2.0, entry, ones, np.ones(2, dtype=int), 60)
+                                "frontend", extra, entry, ones, np.ones(2, dtype=int), 60)
     assert p95[1] > idle[1] * 1.5 and p95[0] > idle[0]
     assert s2r.demand_cores(measured, 30.0, visits) == pytest.approx(30 * 0.019)
+
+
+def test_overhead_matches_the_calibration_mean_and_p95() -> None:
+    measured = _measured()
+    config = s2r.twin_config(s2r.graph_from(measured, entry="frontend"), 0.0)
+    services = 0.006 + 0.02  # the fitted services reproduce their measured means
+    fit = s2r.fit_overhead(config, measured, services + 0.01, 0.1)
+    assert fit.mean_seconds == pytest.approx(0.01, abs=1e-6) and fit.var_seconds2 > 0
+    rep = s2r.replay(config, np.full(60, 10.0), np.ones((60, 2), dtype=int),
+                     np.ones(2, dtype=int))
+    assert rep.window_p95_seconds(60, fit)[0] == pytest.approx(0.1, rel=1e-3)
+    assert rep.window_p95_seconds(60, fit.scaled(2.0))[0] > 0.15
+    # a p95 beyond what a gamma of that mean reaches: the widest one (shape 0.5)
+    wide = s2r.fit_overhead(config, measured, services + 0.01, 5.0)
+    assert wide.var_seconds2 > fit.var_seconds2
+    tight = s2r.fit_overhead(config, measured, services + 0.01, 0.001)  # below the services'
+    assert tight.var_seconds2 == 0.0
