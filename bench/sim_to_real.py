@@ -150,10 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sim_to_real: {why}", file=sys.stderr)
         return 2
     plan = SHORT if args.short else Plan(peak_node_share=args.peak_node_share, seed=args.seed)
-    with tempfile.TemporaryDirectory(prefix="sim-to-real-", dir=args.keep) as d:
-        t = time.monotonic()
-        res = lab_run(Path(d), plan)
-        res["bench_seconds"] = round(time.monotonic() - t, 1)
+    t = time.monotonic()
+    if args.keep:  # the lab's logs stay there
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+        res = lab_run(Path(tempfile.mkdtemp(prefix="sim-to-real-", dir=args.keep)), plan)
+    else:
+        with tempfile.TemporaryDirectory(prefix="sim-to-real-") as d:
+            res = lab_run(Path(d), plan)
+    res["bench_seconds"] = round(time.monotonic() - t, 1)
     res["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     print(report(res))
     if args.json:
