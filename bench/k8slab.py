@@ -138,7 +138,7 @@ class ControlPlane:
             str(bin_dir / "kube-controller-manager"), "--kubeconfig", str(self.kubeconfig),
             "--leader-elect=false", "--port=0", "--secure-port=0",
             "--controllers=deployment,replicaset,serviceaccount,serviceaccount-token,nodelifecycle,"
-            "horizontalpodautoscaling",
+            "horizontalpodautoscaling,endpoint",
             "--horizontal-pod-autoscaler-sync-period=1s",
             # token Secrets carry the apiserver's CA: what a Pod's in-cluster config trusts
             "--root-ca-file", str(d / "certs" / "apiserver.crt"),
@@ -194,19 +194,33 @@ class Prometheus:
     data_dir: Path | None = None  # an existing TSDB (e.g. backfilled); default workdir/data
     rule_files: list[Path] = field(default_factory=list)  # recording and alerting rules
     retention: str = "15d"  # Prometheus' default; a longer backfilled history needs more
+    extra_jobs: list[dict[str, Any]] = field(default_factory=list)  # more scrape configs
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> Prometheus:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        cfg = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-               "scrape_configs": [{"job_name": "replay", "scrape_interval": "1s",
-                                   "static_configs": [{"targets": self.targets}]}]}
+    def _write_config(self) -> None:
+        cfg: dict[str, Any] = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "scrape_configs": [{"job_name": "replay", "scrape_interval": "1s",
+                                "static_configs": [{"targets": self.targets}]},
+                               *self.extra_jobs]}
         if self.rule_files:
             cfg["rule_files"] = [str(p) for p in self.rule_files]
         (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(cfg))
+
+    def add_jobs(self, jobs: list[dict[str, Any]]) -> None:
+        """More scrape configs, live: the config is rewritten and Prometheus reloads it
+        (SIGHUP)."""
+        self.extra_jobs += jobs
+        self._write_config()
+        if self.proc is not None and self.proc.alive():
+            os.kill(self.proc.pid, signal.SIGHUP)
+
+    def start(self) -> Prometheus:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._write_config()
         self.proc = Proc("prometheus", [
             "prometheus", f"--config.file={self.workdir / 'prometheus.yml'}",
             f"--storage.tsdb.path={self.data_dir or self.workdir / 'data'}",

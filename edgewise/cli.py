@@ -215,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     from edgewise.place_cmd import add_parser as add_place
     from edgewise.plan_cmd import add_parser as add_planning
     from edgewise.serve_cmd import add_parser as add_serve
+    from edgewise.shop_cmd import add_parser as add_shop
     from edgewise.slice_cmd import add_parser as add_slice
     from edgewise.slo_cmd import add_parser as add_slo
     from edgewise.train_cmd import add_parser as add_training
@@ -227,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_slice(sub)
     add_slo(sub)
     add_serve(sub)
+    add_shop(sub)
     return parser
 
 

@@ -61,6 +61,13 @@ def _service_moments(config: TwinConfig, rates: np.ndarray, traj: Trajectory, p9
     return mean, var, error, rt, drain
 
 
+def service_moments(config: TwinConfig, rates: np.ndarray, traj: Trajectory
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Per tick and service: response time mean and variance (s, s^2), backlog drain included."""
+    mean, var, _, _, _ = _service_moments(config, rates, traj, False)
+    return mean, var
+
+
 def request_moments(config: TwinConfig, rates: np.ndarray, traj: Trajectory
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per tick: each service's response mean and variance (s, s^2; ticks, services) and the

@@ -6,9 +6,11 @@ docs/controller.md ("A real node") says what the node needed."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,23 +24,15 @@ from kubernetes.client.exceptions import ApiException
 
 from bench.k8slab import REPO, ControlPlane, Prometheus, wait_for
 from bench.k8snode import GATEWAY, NODE, Node
+from bench.shop_experiment import SHORT, run
+from bench.shoplab import SHOP, PodTargets, Shop, built_image, prometheus_job, scaler_queries
 from controller.manifests import IMAGE_NAME, IMAGE_TAG, LEASE, NAME, NAMESPACE
 from controller.spec import GROUP, PLURAL, VERSION
+from retail.endpoints import ApiAccess
 from tests.e2e.world import SPEED, World, rfc, scenario_yaml
 
 pytestmark = pytest.mark.e2e
 TOOLS = ("mmdebstrap", "buildah", "containerd", "runc", "ctr", "kubectl", "nft")
-
-
-def _image(variant: str) -> tuple[str, Path]:
-    """(name, oci-archive) from `scripts/build-image`: cached by content, built if missing."""
-    script = str(REPO / "scripts/build-image")
-    out = subprocess.run([script, "--variant", variant], check=True, capture_output=True,
-                         text=True, timeout=1800)
-    name = out.stdout.strip().splitlines()[-1]
-    tarball = subprocess.run([script, "--variant", variant, "--print-tarball"], check=True,
-                             capture_output=True, text=True).stdout.strip()
-    return name, Path(tarball)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +41,7 @@ def node(control_plane: ControlPlane, prometheus: Prometheus, replay_ports: list
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if os.geteuid() != 0 or missing:
         pytest.skip(f"a real node needs root and {', '.join(missing) or 'root'} (scripts/setup)")
-    pause, pause_tar = _image("pause")
+    pause, pause_tar = built_image("pause")
     _clear_earlier_worlds(kube)
     n = Node(e2e_dir / "node", control_plane, pause_tar, pause,
              host_ports=[prometheus.port, *replay_ports])
@@ -115,7 +109,7 @@ def _bind_node_role(api: client.ApiClient) -> None:
 def installed(node: Node, crd: client.ApiClient, control_plane: ControlPlane, e2e_dir: Path
               ) -> client.ApiClient:
     """`kubectl apply -k deploy/` after importing the image the kustomization names."""
-    name, tarball = _image("base")
+    name, tarball = built_image("base")
     assert name == f"{IMAGE_NAME}:{IMAGE_TAG}"  # what deploy/'s kustomization maps to
     node.import_image(tarball)
     out = subprocess.run(["kubectl", "--kubeconfig", str(control_plane.kubeconfig), "apply",
@@ -274,3 +268,96 @@ def _controller_logs() -> dict[str, str]:
     """The controller containers' logs as the kubelet wrote them (every restart's file)."""
     pods = Path("/var/log/pods")
     return {str(f): f.read_text() for f in pods.glob(f"{NAMESPACE}_{NAME}-*/controller/*.log")}
+
+
+
+
+@pytest.fixture(scope="module")
+def retail_shop(installed: client.ApiClient, prometheus: Prometheus, e2e_dir: Path
+                ) -> Iterator[Shop]:
+    """The retail app from the same image (`edgewise shop serve`), its pods scraped by the
+    session's Prometheus (file_sd targets kept current from the API)."""
+    shop = Shop(installed, SHOP, f"{IMAGE_NAME}:{IMAGE_TAG}")
+    shop.deploy()
+    targets = PodTargets(shop, e2e_dir / "shop-targets.json").start()
+    prometheus.add_jobs([prometheus_job(targets.path)])
+    try:
+        for s in SHOP:
+            shop.wait_ready(s.name, 1, timeout=240)
+        yield shop
+    finally:
+        targets.stop()
+
+
+def _shop_scaler(w_api: client.ApiClient, prometheus: Prometheus) -> None:
+    graph = {"name": "shop", "entry": "frontend",
+             "services": {s.name: {"capacity_rps": 1000.0 / s.cpu_ms, "startup_seconds":
+                                   s.startup_seconds, "cpu_request_millicores":
+                                   s.cpu_request_millicores} for s in SHOP},
+             "calls": [{"from": s.name, "to": c} for s in SHOP for c in s.calls]}
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "PredictiveScaler",
+            "metadata": {"name": "retail", "namespace": "shop"},
+            "spec": {"targets": [{"name": "checkout", "service": "checkout", "minReplicas": 1,
+                                  "maxReplicas": 3}],
+                     "graph": {"inline": graph}, "mode": "Shadow", "periodSeconds": 2.0,
+                     "policy": {"type": "baseline", "baseline": "hpa"},
+                     "metrics": {"prometheusUrl": f"http://{GATEWAY}:{prometheus.port}",
+                                 "stalenessSeconds": 30, "queries": scaler_queries("shop")}}}
+    client.CustomObjectsApi(w_api).create_namespaced_custom_object(GROUP, VERSION, "shop",
+                                                                   PLURAL, body)
+
+
+def _watch_scaler(api: client.ApiClient, seen: list[dict[str, Any]],
+                  stop: threading.Event) -> None:
+    custom = client.CustomObjectsApi(api)
+    while not stop.wait(2):
+        try:
+            obj = custom.get_namespaced_custom_object(GROUP, VERSION, "shop", PLURAL, "retail")
+        except ApiException:
+            continue
+        seen.append(obj.get("status") or {})
+
+
+def _histogram_series(prometheus: Prometheus) -> dict[str, int]:
+    r = requests.get(f"{prometheus.url}/api/v1/query", timeout=5, params={
+        "query": 'count by (service) '
+                 '(edgewise_shop_request_duration_seconds_bucket{namespace="shop"})'})
+    return {x["metric"]["service"]: int(x["value"][1]) for x in r.json()["data"]["result"]}
+
+
+def test_retail_app_under_open_loop_load_against_the_twin(
+        retail_shop: Shop, installed: client.ApiClient, control_plane: ControlPlane,
+        prometheus: Prometheus) -> None:
+    _shop_scaler(installed, prometheus)
+    seen: list[dict[str, Any]] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch_scaler, args=(installed, seen, stop), daemon=True)
+    watcher.start()
+    try:
+        res = run(retail_shop, ApiAccess(control_plane.url, control_plane.token, None), SHORT)
+    finally:
+        stop.set()
+        watcher.join(5)
+    # a scale-down drops the few requests in flight at the removed replica (the app does not
+    # drain on SIGTERM): at most 1%
+    assert res["sent"] > 500 and res["failed"] <= 0.01 * res["sent"], res["failed"]
+    # Prometheus scraped every service's request histogram ...
+    series = _histogram_series(prometheus)
+    assert set(series) == {s.name for s in SHOP} and min(series.values()) >= 50, series
+    # ... and the in-cluster controller read them (queries on the app's histograms and process
+    # CPU): its metrics were valid, and in Shadow the HPA rule wanted more checkout replicas at
+    # the sale's peak than the one it had
+    conditions = [c for st in seen for c in st.get("conditions", [])]
+    assert any(c["reason"] == "ValidMetricsFound" and c["status"] == "True"
+               for c in conditions), seen[-1:]
+    assert max(st.get("desiredReplicas", 0) for st in seen) >= 2, seen[-1:]
+    fallback = [c for st in seen[-3:] for c in st.get("conditions", [])
+                if c["type"] == "Fallback" and c["status"] == "True"]
+    assert not fallback, fallback
+    # the comparison is finite (the targets are the bench's: bench/sim_to_real.py)
+    for key in ("p95_error_median", "p95_error_p90", "ready_delay_error_seconds", "rps_max"):
+        assert math.isfinite(res[key]), (key, res[key])
+    assert len(res["minutes"]) == 3 and res["ready_delays"]
+    print(f"sim-to-real (short): median {res['p95_error_median']:.2f}, p90 "
+          f"{res['p95_error_p90']:.2f}, ready delay error {res['ready_delay_error_seconds']} s, "
+          f"rps_max {res['rps_max']}, minutes {res['minutes']}")

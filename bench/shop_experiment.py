@@ -1,0 +1,326 @@
+"""One sim-to-real experiment on a deployed retail app (bench/shoplab.py): calibrate, play a
+flash sale with a replica schedule, replay both in the twin, compare. Shared by
+`python -m bench.sim_to_real` and the node e2e (a shorter plan).
+
+1. Capacity: a constant Poisson load on one replica each; each service's mean work time and CPU
+   per request from its replicas' /metrics; the twin's service rate fitted to it
+   (evaluation/sim_to_real.py). The sale's peak is `peak_node_share` of the node's cores over
+   the measured CPU per request.
+2. Start-up: each service in turn scaled 1 -> 2; the time from the write to the new ready
+   endpoint. Then a second load at the peak rate on two replicas each measures the service
+   times under the node's CPU contention: the contention curve between the two loads.
+3. The flash sale (open loop, latency from the intended send time), the replica schedule applied
+   at its times, ready endpoints and CPU recorded.
+4. The twin replays the same arrival schedule and the same replica writes; per-minute
+   end-to-end p95 (and each service's) against the measured ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bench.shoplab import PodTotals, Recorder, Shop
+from evaluation import sim_to_real as s2r
+from retail import arrivals
+from retail.balancer import LeastOutstanding
+from retail.endpoints import ApiAccess, EndpointWatcher
+from retail.loadgen import LoadPlan, LoadResult, play
+
+NODE_CORES = 2.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    base_rps: float = 8.0
+    peak_node_share: float = 0.8  # peak load: this share of the node's cores
+    max_peak_rps: float = 80.0
+    calibration_rps: float = 15.0
+    calibration_seconds: float = 45.0
+    calibration_high_share: float = 1.0  # the second calibration load: this share of the peak
+    phases_seconds: tuple[float, float, float, float, float] = (90, 60, 150, 60, 120)
+    # (seconds from the start, service, replicas)
+    replica_schedule: tuple[tuple[float, str, int], ...] = (
+        (120, "checkout", 2), (150, "payment", 2), (360, "checkout", 1), (360, "payment", 1))
+    window_seconds: int = 60
+    seed: int = 0
+
+
+# A couple of minutes of it: the node e2e and `python -m bench.sim_to_real --short`.
+SHORT = Plan(base_rps=6.0, peak_node_share=0.5, calibration_rps=10.0, calibration_seconds=20.0,
+             phases_seconds=(20, 15, 30, 15, 10), window_seconds=30,
+             replica_schedule=((30, "checkout", 2), (75, "checkout", 1)))
+
+
+@dataclass
+class Calibration:
+    measured: tuple[s2r.ServiceMeasurement, ...]  # low load, one replica each
+    high: tuple[s2r.ServiceMeasurement, ...]  # high load, two replicas each
+    e2e_mean_seconds: float  # at the low load
+    e2e_p95_seconds: float
+    peak_rps: float
+    cpu_seconds_per_request: float  # summed over the services
+
+
+def _delta(before: PodTotals, after: PodTotals) -> PodTotals:
+    return PodTotals(*(getattr(after, f) - getattr(before, f) for f in
+                       ("work_sum", "work_count", "request_sum", "request_count",
+                        "cpu_seconds")))
+
+
+def measure_startup(shop: Shop) -> dict[str, float]:
+    """Seconds from the scale-up write (1 -> 2) to the second ready endpoint, per service, one
+    service at a time (as the sale scales them); the services stay at 2."""
+    done: dict[str, float] = {}
+    for s in shop.services:
+        t0 = shop.scale(s.name, 2)
+        deadline = t0 + 180
+        while len(shop.ready_endpoints(s.name)) < 2:
+            if time.time() > deadline:
+                raise TimeoutError(f"no second ready {s.name} endpoint within 180 s")
+            time.sleep(0.1)
+        done[s.name] = time.time() - t0
+    return done
+
+
+def _scale_all_to_one(shop: Shop) -> None:
+    for s in shop.services:
+        shop.scale(s.name, 1)
+    for s in shop.services:
+        deadline = time.time() + 60  # the scaled-down pods gone: calibration counts one each
+        while (len(shop.ready_endpoints(s.name)) != 1 or shop.pod_count(s.name) > 1) \
+                and time.time() < deadline:
+            time.sleep(0.2)
+
+
+def _measure(shop: Shop, front: LeastOutstanding, rate_rps: float, seconds: float,
+             replicas: int, startup: dict[str, float], rng: np.random.Generator
+             ) -> tuple[tuple[s2r.ServiceMeasurement, ...], LoadResult]:
+    """A constant Poisson load: each service's measurement and the load's result."""
+    warm = arrivals.arrival_times(arrivals.constant(rate_rps, 5), arrivals.Process.POISSON, rng)
+    play(LoadPlan(warm), front)
+    before = {s.name: shop.totals(s.name) for s in shop.services}
+    times = arrivals.arrival_times(arrivals.constant(rate_rps, seconds),
+                                   arrivals.Process.POISSON, rng)
+    result = play(LoadPlan(times), front)
+    deltas = {s.name: _delta(before[s.name], shop.totals(s.name)) for s in shop.services}
+    measured = tuple(s2r.ServiceMeasurement(
+        name=s.name, calls=s.calls, rate_rps=d.work_count / seconds,
+        replicas=replicas, concurrency=1, work_mean_seconds=d.work_sum / max(d.work_count, 1),
+        cpu_seconds_per_request=d.cpu_seconds / max(d.work_count, 1),
+        startup_seconds=startup.get(s.name, 0.0),
+        cpu_request_millicores=s.cpu_request_millicores)
+        for s in shop.services for d in [deltas[s.name]])
+    return measured, result
+
+
+def calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
+    """Low load on one replica each, then start-up (1 -> 2), then a high load on two each."""
+    rng = np.random.default_rng(plan.seed + 1000)
+    low, low_load = _measure(shop, front, plan.calibration_rps, plan.calibration_seconds, 1,
+                            {}, rng)
+    cpu = sum(m.cpu_seconds_per_request for m in low)
+    peak = min(plan.max_peak_rps, plan.peak_node_share * NODE_CORES / cpu)
+    startup = measure_startup(shop)
+    high, _ = _measure(shop, front, plan.calibration_high_share * peak,
+                       plan.calibration_seconds, 2, startup, rng)
+    _scale_all_to_one(shop)
+    low = tuple(dataclasses.replace(m, startup_seconds=startup[m.name]) for m in low)
+    return Calibration(low, high, low_load.latency_mean_seconds,
+                       low_load.latency.total().quantile(0.95), peak, cpu)
+
+
+def _apply_schedule(shop: Shop, plan: Plan, t0: float, log: list[tuple[float, str, int]],
+                    stop: threading.Event) -> None:
+    for at, service, replicas in sorted(plan.replica_schedule):
+        if stop.wait(max(t0 + at - time.time(), 0)):
+            return
+        log.append((shop.scale(service, replicas) - t0, service, replicas))
+
+
+def flash_sale(shop: Shop, front: LeastOutstanding, plan: Plan, peak_rps: float
+               ) -> tuple[arrivals.RateSchedule, LoadResult, list[tuple[float, str, int]],
+                          Recorder]:
+    schedule = arrivals.flash_sale(plan.base_rps, peak_rps, before_seconds=plan.phases_seconds[0],
+                                   ramp_seconds=plan.phases_seconds[1],
+                                   peak_seconds=plan.phases_seconds[2],
+                                   decay_seconds=plan.phases_seconds[3],
+                                   after_seconds=plan.phases_seconds[4])
+    times = arrivals.arrival_times(schedule, arrivals.Process.POISSON,
+                                   np.random.default_rng(plan.seed))
+    recorder = Recorder(shop).start()
+    lead = 1.0
+    t0 = time.time() + lead
+    log: list[tuple[float, str, int]] = []
+    stop = threading.Event()
+    actions = threading.Thread(target=_apply_schedule, args=(shop, plan, t0, log, stop),
+                               daemon=True)
+    actions.start()
+    try:
+        result = play(LoadPlan(times), front, window_seconds=plan.window_seconds,
+                      lead_seconds=lead)
+    finally:
+        stop.set()
+        actions.join(5)
+        recorder.stop()
+    result.wall_start = t0
+    return schedule, result, log, recorder
+
+
+def front_balancer(shop: Shop, api: ApiAccess, entry: str) -> tuple[LeastOutstanding,
+                                                                    EndpointWatcher]:
+    balancer = LeastOutstanding(random.Random(0))
+    watcher = EndpointWatcher(api, shop.namespace, entry, balancer, every_seconds=0.5)
+    watcher.refresh()
+    return balancer, watcher.start()
+
+
+def _desired(names: tuple[str, ...], log: list[tuple[float, str, int]], ticks: int
+             ) -> np.ndarray:
+    desired = np.ones((ticks, len(names)), dtype=int)
+    for j, name in enumerate(names):
+        writes = sorted((t, r) for t, s, r in log if s == name)
+        if writes:
+            desired[:, j] = s2r.step_series(np.array([t for t, _ in writes]),
+                                            np.array([r for _, r in writes]), ticks, 1.0, 1)
+    return desired
+
+
+def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSchedule,
+            result: LoadResult, log: list[tuple[float, str, int]], recorder: Recorder
+            ) -> dict[str, Any]:
+    entry_name = shop.services[0].name
+    graph = s2r.graph_from(cal.measured, entry=entry_name)
+    overhead = s2r.overhead_ms(s2r.twin_config(graph, 0.0), cal.measured, cal.e2e_mean_seconds)
+    config = s2r.twin_config(graph, overhead)
+    ticks = int(schedule.duration_seconds)
+    entry = schedule.mean_rates(1.0)[:ticks]
+    desired = _desired(graph.names, log, ticks)
+    initial = np.ones(len(graph.names), dtype=int)
+    rep = s2r.replay(config, entry, desired, initial)
+    w = plan.window_seconds
+    uncontended = rep.window_p95_seconds(w)
+    visits = dict(zip(graph.names, graph.visit_ratios(), strict=True))
+    curve = s2r.fit_contention(cal.measured, cal.high, visits, entry_name)
+    d_low = s2r.demand_cores(cal.measured, plan.calibration_rps, visits)
+    spread = s2r.fit_overhead(s2r.twin_config(graph, 0.0), cal.measured, cal.e2e_mean_seconds,
+                              cal.e2e_p95_seconds)
+    twin = s2r.replay_contended(cal.measured, curve, entry_name,
+                                spread.scaled(1.0 / curve.stretch(d_low)), entry, desired,
+                                initial, w)
+    q = result.latency.quantiles(0.95)
+    measured = np.array([q.get(k, np.nan) for k in range(len(twin))])
+    out = _figures(plan, cal, config, schedule, result, recorder, twin, measured,
+                   _ready_delays(graph.names, log, recorder, rep, result.wall_start))
+    base = s2r.relative_errors(uncontended, measured)
+    out["uncontended"] = {
+        "p95_error_median": float(np.median(base)) if base.size else float("nan"),
+        "p95_error_p90": float(np.quantile(base, 0.9)) if base.size else float("nan"),
+        "twin_p95_ms": [round(float(x) * 1000, 1) for x in uncontended]}
+    out["overhead_model"] = {"mean_ms": round(spread.mean_seconds * 1000, 2),
+                             "sd_ms": round(math.sqrt(spread.var_seconds2) * 1000, 2),
+                             "calibration_e2e_p95_ms": round(cal.e2e_p95_seconds * 1000, 1)}
+    out["contention"] = {"node_cores_for_app": round(curve.cores, 3),
+                         "saturated_at_high_load": _saturated(cal.high),
+                         "idle_service_ms": {k: round(v * 1000, 2)
+                                             for k, v in curve.base_seconds.items()},
+                         "demand_cores_per_minute": [
+                             round(s2r.demand_cores(cal.measured, float(r), visits), 3)
+                             for r in schedule.mean_rates(w)]}
+    return out
+
+
+def _ready_delays(names: tuple[str, ...], log: list[tuple[float, str, int]],
+                  recorder: Recorder, rep: s2r.Replay, t0: float) -> list[dict[str, Any]]:
+    out = []
+    for at, service, replicas in log:
+        samples = [(t - t0, n) for t, n in recorder.ready.get(service, []) if t - t0 >= at]
+        hit = next((t for t, n in samples if n >= replicas), None)
+        prev = next((r for a, s, r in reversed(log) if s == service and a < at), 1)
+        if hit is None or replicas <= prev:
+            continue
+        j = names.index(service)
+        ready_ticks = np.flatnonzero(rep.trajectory.ready[:, j] >= replicas)
+        twin_at = float(ready_ticks[ready_ticks >= int(at)][0]) if ready_ticks.size else np.nan
+        out.append({"service": service, "at_seconds": round(at, 2),
+                    "measured_seconds": round(hit - at, 2),
+                    "twin_seconds": round(twin_at - at, 2)})
+    return out
+
+
+def _figures(plan: Plan, cal: Calibration, config: Any, schedule: arrivals.RateSchedule,
+             result: LoadResult, recorder: Recorder, twin: np.ndarray, measured: np.ndarray,
+             delays: list[dict[str, Any]]) -> dict[str, Any]:
+    w = plan.window_seconds
+    errors = s2r.relative_errors(twin, measured)
+    rates = schedule.mean_rates(w)
+    counts = {k: h.count for k, h in result.latency.histograms.items()}
+    cpu = recorder.cpu
+    minutes = []
+    for k in range(len(twin)):
+        inside = [c for c in cpu if result.wall_start + k * w <= c[0] < result.wall_start
+                  + (k + 1) * w]
+        minutes.append({
+            "minute": k, "offered_rps": round(float(rates[k]), 2),
+            "answered_rps": round(counts.get(k, 0) / w, 2),
+            "measured_p95_ms": round(float(measured[k]) * 1000, 1),
+            "twin_p95_ms": round(float(twin[k]) * 1000, 1),
+            "machine_busy_share": round(float(np.mean([c[1] for c in inside])), 3)
+            if inside else None,
+            "pods_cpu_cores": round(float(np.mean([c[2] for c in inside])), 3)
+            if inside else None,
+            "load1": round(float(np.mean([c[3] for c in inside])), 2) if inside else None})
+    delay_err = [abs(d["measured_seconds"] - d["twin_seconds"]) for d in delays]
+    g = config.graph
+    return {
+        "p95_error_median": float(np.median(errors)) if errors.size else float("nan"),
+        "p95_error_p90": float(np.quantile(errors, 0.9)) if errors.size else float("nan"),
+        "ready_delay_error_seconds": float(np.median(delay_err)) if delay_err else float("nan"),
+        "rps_max": round(float(max(counts.values(), default=0)) / w, 2),
+        "peak_rps_offered": round(cal.peak_rps, 2),
+        "sent": result.sent, "failed": result.failed,
+        "send_lateness_p99_ms": round(result.send_lateness.quantile(0.99) * 1000, 1),
+        "minutes": minutes, "ready_delays": delays,
+        "graph": {s.name: {"capacity_rps": round(s.capacity_rps, 2),
+                           "startup_seconds": round(s.startup_seconds, 2),
+                           "cpu_ms_per_request": round(s.cpu_millicores_per_rps, 2)}
+                  for s in g.services},
+        "overhead_ms": round(config.entry_rtt_ms, 2),
+        "calibration": {"e2e_mean_ms": round(cal.e2e_mean_seconds * 1000, 2),
+                        "low": _services(cal.measured), "high": _services(cal.high)},
+    }
+
+
+def _saturated(ms: tuple[s2r.ServiceMeasurement, ...]) -> list[str]:
+    """Services whose fitted utilisation at a calibration load is 95% or more: the queue was
+    growing, so that load measured the backlog, not a service time (the curve is then void)."""
+    out = []
+    for m in ms:
+        mu = s2r.fit_service_rate(m.rate_rps, m.replicas * m.concurrency, m.work_mean_seconds)
+        if m.rate_rps / (m.replicas * m.concurrency * mu) >= 0.95:
+            out.append(m.name)
+    return out
+
+
+def _services(ms: tuple[s2r.ServiceMeasurement, ...]) -> dict[str, Any]:
+    return {m.name: {"rate_rps": round(m.rate_rps, 2), "replicas": m.replicas,
+                     "work_mean_ms": round(m.work_mean_seconds * 1e3, 2),
+                     "cpu_ms": round(m.cpu_seconds_per_request * 1e3, 2)} for m in ms}
+
+
+def run(shop: Shop, api: ApiAccess, plan: Plan) -> dict[str, Any]:
+    """Calibrate, play the sale, compare (the app deployed, one replica each, all ready)."""
+    front, watcher = front_balancer(shop, api, shop.services[0].name)
+    try:
+        cal = calibrate(shop, front, plan)
+        schedule, result, log, recorder = flash_sale(shop, front, plan, cal.peak_rps)
+    finally:
+        watcher.stop()
+    return compare(shop, plan, cal, schedule, result, log, recorder)

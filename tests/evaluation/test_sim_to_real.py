@@ -1,0 +1,150 @@
+import numpy as np
+import pytest
+from scipy.stats import gamma
+
+from envs.outcome import tick_metrics
+from envs.queueing import response_time
+from evaluation import sim_to_real as s2r
+
+
+@pytest.mark.parametrize("rate, servers, mu", [(5.0, 1, 20.0), (30.0, 2, 25.0), (1.0, 4, 3.0)])
+def test_fit_service_rate_inverts_the_mmc_mean(rate: float, servers: int, mu: float) -> None:
+    mean = response_time(np.array([float(servers)]), np.array([rate]), np.array([mu]),
+                         p95=False).mean[0]
+    assert s2r.fit_service_rate(rate, servers, float(mean)) == pytest.approx(mu, rel=1e-6)
+
+
+def test_fit_service_rate_refuses_a_non_positive_mean() -> None:
+    with pytest.raises(ValueError, match="work_mean_seconds"):
+        s2r.fit_service_rate(1.0, 1, 0.0)
+
+
+def test_mixture_p95_matches_sampling() -> None:
+    rng = np.random.default_rng(0)
+    means, variances = np.array([0.05, 0.2]), np.array([0.0005, 0.02])
+    weights = np.array([3.0, 1.0])
+    shape, scale = means**2 / variances, variances / means
+    n = 400_000
+    pick = rng.random(n) < 0.25
+    x = np.where(pick, gamma.rvs(shape[1], scale=scale[1], size=n, random_state=rng),
+                 gamma.rvs(shape[0], scale=scale[0], size=n, random_state=rng))
+    assert s2r.mixture_p95(means, variances, weights) == pytest.approx(np.quantile(x, 0.95),
+                                                                       rel=0.01)
+    assert np.isnan(s2r.mixture_p95(means, variances, np.zeros(2)))
+
+
+def _measured(startup: float = 4.0) -> tuple[s2r.ServiceMeasurement, ...]:
+    return (s2r.ServiceMeasurement("frontend", ("checkout",), 10.0, 1, 1, 0.006, 0.005, startup,
+                                   250),
+            s2r.ServiceMeasurement("checkout", (), 10.0, 1, 1, 0.02, 0.014, startup, 250))
+
+
+def test_a_constant_replay_agrees_with_the_twins_own_p95() -> None:
+    graph = s2r.graph_from(_measured(), entry="frontend")
+    config = s2r.twin_config(graph, 3.0)
+    ticks = 120
+    rep = s2r.replay(config, np.full(ticks, 20.0), np.ones((ticks, 2), dtype=int),
+                     np.ones(2, dtype=int))
+    p95 = rep.window_p95_seconds(60)
+    assert len(p95) == 2 and p95[0] == pytest.approx(p95[1])
+    own = tick_metrics(config, rep.entry_rps[:1, None] * config.visit_ratios[None],
+                       rep.trajectory.tick(0)).e2e_p95_ms[0]
+    assert p95[0] * 1000 == pytest.approx(own, rel=0.02)  # gamma exact vs Wilson-Hilferty
+    per_service = rep.service_window_p95_seconds(60)
+    assert per_service.shape == (2, 2) and (per_service[0] < p95[0]).all()
+
+
+def test_overhead_is_the_end_to_end_mean_beyond_the_services() -> None:
+    measured = _measured()
+    config = s2r.twin_config(s2r.graph_from(measured, entry="frontend"), 0.0)
+    # the fitted services reproduce their measured means, so the rest is overhead
+    assert s2r.overhead_ms(config, measured, 0.006 + 0.02 + 0.004) == pytest.approx(4.0,
+                                                                                  abs=1e-3)
+    assert s2r.overhead_ms(config, measured, 0.001) == 0.0
+
+
+def test_scale_ups_delay_ready_replicas_by_the_startup() -> None:
+    graph = s2r.graph_from(_measured(startup=4.2), entry="frontend")
+    config = s2r.twin_config(graph, 0.0)
+    desired = np.ones((30, 2), dtype=int)
+    desired[10:, 1] = 3
+    rep = s2r.replay(config, np.full(30, 20.0), desired, np.ones(2, dtype=int))
+    ready = rep.trajectory.ready[:, 1]
+    assert ready[14] == 1 and ready[15] == 3  # ceil(4.2 s) = 5 one-second ticks
+
+
+def test_step_series_and_scale_up_delays() -> None:
+    s = s2r.step_series(np.array([1.5, 3.0]), np.array([2, 1]), 5, 1.0, before=1)
+    assert s.tolist() == [1, 1, 2, 1, 1]
+    t = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    desired = np.array([1, 2, 2, 2, 3, 1, 1, 1])
+    ready = np.array([1, 1, 1, 2, 2, 2, 1, 1])
+    # 1 -> 2 at t=1 is ready at t=3; 2 -> 3 at t=4 is overtaken (back to 1) before it is ready
+    assert s2r.scale_up_delays(t, desired, ready) == [(1.0, 2.0)]
+
+
+def test_relative_errors_skip_missing_windows() -> None:
+    e = s2r.relative_errors(np.array([1.1, 2.0, np.nan]), np.array([1.0, np.nan, 3.0]))
+    assert e.tolist() == pytest.approx([0.1])
+
+
+def _at(measured: tuple[s2r.ServiceMeasurement, ...], rate: float, replicas: int,
+        base: dict[str, float], cores: float, visits: dict[str, float]
+        ) -> tuple[s2r.ServiceMeasurement, ...]:
+    """What a node with `cores` for the app shows: service times stretched by the demand."""
+    demand = s2r.demand_cores(measured, rate, visits)
+    out = []
+    for m in measured:
+        mu = 1.0 / (base[m.name] / (1.0 - demand / cores))
+        mean = response_time(np.array([float(replicas)]), np.array([rate]), np.array([mu]),
+                             p95=False).mean[0]
+        out.append(s2r.ServiceMeasurement(m.name, m.calls, rate, replicas, 1, float(mean),
+                                          m.cpu_seconds_per_request, 3.0, 250))
+    return tuple(out)
+
+
+def test_contention_curve_recovers_the_cores_and_idle_service_times() -> None:
+    measured = _measured()
+    visits = {"frontend": 1.0, "checkout": 1.0}
+    base = {"frontend": 0.004, "checkout": 0.012}
+    low = _at(measured, 5.0, 1, base, 1.2, visits)
+    high = _at(measured, 30.0, 2, base, 1.2, visits)
+    curve = s2r.fit_contention(low, high, visits, "frontend")
+    assert curve.cores == pytest.approx(1.2, rel=1e-4)
+    assert curve.base_seconds["checkout"] == pytest.approx(0.012, rel=1e-4)
+    assert curve.stretch(0.6) == pytest.approx(2.0, rel=1e-4)
+    assert curve.stretch(5.0) == curve.max_stretch
+    flat = s2r.fit_contention(low, low, visits, "frontend")
+    assert flat.cores == float("inf") and flat.stretch(10.0) == 1.0
+
+
+def test_contended_replay_is_slower_where_the_demand_is_higher() -> None:
+    measured = _measured()
+    visits = {"frontend": 1.0, "checkout": 1.0}
+    curve = s2r.ContentionCurve({"frontend": 0.004, "checkout": 0.012}, 1.0)
+    entry = np.concatenate([np.full(60, 5.0), np.full(60, 30.0)])
+    ones = np.ones((120, 2), dtype=int)
+    extra = s2r.Overhead(0.002, 0.0)
+    p95 = s2r.replay_contended(measured, curve, "frontend", extra, entry, ones,
+                               np.ones(2, dtype=int), 60)
+    idle = s2r.replay_contended(measured, s2r.ContentionCurve(curve.base_seconds, float("inf")),
+                                "frontend", extra, entry, ones, np.ones(2, dtype=int), 60)
+    assert p95[1] > idle[1] * 1.5 and p95[0] > idle[0]
+    assert s2r.demand_cores(measured, 30.0, visits) == pytest.approx(30 * 0.019)
+
+
+def test_overhead_matches_the_calibration_mean_and_p95() -> None:
+    measured = _measured()
+    config = s2r.twin_config(s2r.graph_from(measured, entry="frontend"), 0.0)
+    services = 0.006 + 0.02  # the fitted services reproduce their measured means
+    fit = s2r.fit_overhead(config, measured, services + 0.01, 0.1)
+    assert fit.mean_seconds == pytest.approx(0.01, abs=1e-6) and fit.var_seconds2 > 0
+    rep = s2r.replay(config, np.full(60, 10.0), np.ones((60, 2), dtype=int),
+                     np.ones(2, dtype=int))
+    assert rep.window_p95_seconds(60, fit)[0] == pytest.approx(0.1, rel=1e-3)
+    assert rep.window_p95_seconds(60, fit.scaled(2.0))[0] > 0.15
+    # a p95 beyond what a gamma of that mean reaches: the widest one (shape 0.5)
+    wide = s2r.fit_overhead(config, measured, services + 0.01, 5.0)
+    assert wide.var_seconds2 > fit.var_seconds2
+    tight = s2r.fit_overhead(config, measured, services + 0.01, 0.001)  # below the services'
+    assert tight.var_seconds2 == 0.0

@@ -1,0 +1,123 @@
+"""The app's services on loopback (real HTTP servers in threads), fixed endpoints."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from retail.app import CpuDistribution, ServiceConfig, build_server, burn_cpu
+from retail.arrivals import Process, arrival_times, constant
+from retail.balancer import LeastOutstanding
+from retail.endpoints import ready_addresses
+from retail.errors import RetailError
+from retail.loadgen import LoadPlan, play
+
+
+def _start(config: ServiceConfig, calls: dict[str, list[str]]) -> ThreadingHTTPServer:
+    balancers = {n: LeastOutstanding(random.Random(0), eps) for n, eps in calls.items()}
+    server, _ = build_server(config, balancers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _addr(server: ThreadingHTTPServer) -> str:
+    return f"127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def chain() -> Iterator[dict[str, ThreadingHTTPServer]]:
+    pay = _start(ServiceConfig("payment", 1.0, 0.0, host="127.0.0.1", port=0, seed=1), {})
+    front = _start(ServiceConfig("frontend", 1.0, 0.5, calls=("payment",), host="127.0.0.1",
+                                 port=0, distribution=CpuDistribution.FIXED), {
+        "payment": [_addr(pay)]})
+    yield {"payment": pay, "frontend": front}
+    for s in (front, pay):
+        s.shutdown()
+        s.server_close()
+
+
+def _get(server: ThreadingHTTPServer, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://{_addr(server)}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def _samples(server: ThreadingHTTPServer) -> dict[str, float]:
+    text = _get(server, "/metrics")[1]
+    return {s.name + str(sorted(s.labels.items())): s.value
+            for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+def test_ready_after_the_startup_time_and_requests_reach_the_callee(
+        chain: dict[str, ThreadingHTTPServer]) -> None:
+    front = chain["frontend"]
+    assert _get(front, "/readyz")[0] == 503
+    assert _get(front, "/healthz")[0] == 200
+    time.sleep(0.6)
+    assert _get(front, "/readyz")[0] == 200
+    assert _get(front, "/buy") == (200, "ok\n")
+    pay = _samples(chain["payment"])
+    assert pay["edgewise_shop_work_duration_seconds_count[('service', 'payment')]"] == 1
+    front_m = _samples(front)
+    assert front_m["edgewise_shop_requests_total[('code', '200'), ('service', 'frontend')]"] == 1
+    assert "process_cpu_seconds_total[]" in front_m
+
+
+def test_a_callee_that_is_down_makes_a_502() -> None:
+    front = _start(ServiceConfig("frontend", 0.0, 0.0, calls=("payment",), host="127.0.0.1",
+                                 port=0), {"payment": ["127.0.0.1:9"]})
+    try:
+        assert _get(front, "/buy")[0] == 502
+        nobody = _start(ServiceConfig("f2", 0.0, 0.0, calls=("x",), host="127.0.0.1", port=0),
+                        {"x": []})
+        assert _get(nobody, "/buy")[0] == 502
+        nobody.shutdown()
+        nobody.server_close()
+    finally:
+        front.shutdown()
+        front.server_close()
+
+
+def test_burn_uses_the_threads_cpu_time() -> None:
+    t0, c0 = time.perf_counter(), time.thread_time()
+    burn_cpu(0.02)
+    assert time.thread_time() - c0 >= 0.02
+    assert time.perf_counter() - t0 >= 0.02
+
+
+def test_open_loop_load_counts_every_request_from_its_intended_time(
+        chain: dict[str, ThreadingHTTPServer]) -> None:
+    times = arrival_times(constant(50, 2.0), Process.CONSTANT, np.random.default_rng(0))
+    b = LeastOutstanding(random.Random(0), [_addr(chain["frontend"])])
+    time.sleep(0.5)
+    result = play(LoadPlan(times, senders=8), b, window_seconds=1.0, lead_seconds=0.1)
+    assert result.sent == 100 and result.failed == 0
+    assert sorted(result.latency.histograms) == [0, 1]
+    assert result.latency.total().count == 100
+    assert 0 < result.latency_mean_seconds < 1.0
+
+
+def test_config_bounds() -> None:
+    with pytest.raises(RetailError, match="cpu_ms"):
+        ServiceConfig("x", -1.0, 0.0)
+    with pytest.raises(RetailError, match="concurrency"):
+        ServiceConfig("x", 1.0, 0.0, concurrency=0)
+
+
+def test_ready_addresses_of_an_endpoints_object() -> None:
+    doc = {"subsets": [{"addresses": [{"ip": "10.0.0.2"}, {"ip": "10.0.0.1"}],
+                        "notReadyAddresses": [{"ip": "10.0.0.9"}],
+                        "ports": [{"name": "http", "port": 8080}]}]}
+    assert ready_addresses(doc, "http") == ["10.0.0.1:8080", "10.0.0.2:8080"]
+    assert ready_addresses({}, "http") == []
