@@ -34,13 +34,27 @@ from scipy.stats import gamma
 
 from envs.graph import ServiceGraph, parse_graph
 from envs.observation import Slo
-from envs.outcome import path_moments, service_moments
-from envs.queueing import MAX_STEADY_UTILISATION, response_time
+from envs.outcome import service_moments
+from envs.queueing import response_time
 from envs.twin import run_schedule
 from envs.twin_config import Trajectory, TwinConfig
 
 QUEUE_LIMIT = 100_000  # the app queues without bound (threads); the load generator times out
 MIN_SHAPE = 0.5  # a gamma's p95 grows with its variance only down to this shape
+
+
+def path_moments(config: TwinConfig, mean: np.ndarray, var: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance (s, s^2) of every call path's latency per tick, (ticks, paths). The
+    retail app calls every callee on every request (probability 1), so a path's latency is a
+    plain sum and one gamma on its moments is the twin's own model of it (the exact mixture of
+    `envs.path_latency` differs only where calls are made with probability below 1)."""
+    pw = config.path_weights
+    spread = pw.reach * (1.0 - pw.reach)
+    path_mean = mean @ pw.reach + (pw.reach * pw.edge_rtt).sum(axis=0)
+    path_var = (var @ pw.reach + (mean**2) @ spread + 2.0 * mean @ (spread * pw.edge_rtt)
+                + (spread * pw.edge_rtt**2).sum(axis=0))
+    return path_mean, path_var
 
 
 @dataclass(frozen=True)
@@ -69,7 +83,7 @@ def fit_service_rate(rate_rps: float, servers: int, work_mean_seconds: float) ->
         mean = response_time(c, np.array([rate_rps]), np.array([mu]), p95=False).mean[0]
         return float(mean) - work_mean_seconds
 
-    low = max(rate_rps / servers / MAX_STEADY_UTILISATION, 1e-9) * (1 + 1e-9)
+    low = max(rate_rps / servers, 1e-9) * (1 + 1e-6)  # just stable: M/M/c is exact up to 1
     high = max(10.0 / work_mean_seconds, low * 10)
     while gap(high) > 0:
         high *= 10
