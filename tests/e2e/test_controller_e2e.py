@@ -265,14 +265,7 @@ def test_deleting_the_scaler_restores_the_hpa_floor(make_world: Any) -> None:
     assert read_hpa().metadata.annotations["edgewise.io/raised-by"] == "shop"
     w.custom.delete_namespaced_custom_object(GROUP, VERSION, w.namespace, PLURAL, "shop")
 
-    def gone() -> bool:
-        try:
-            w.get_scaler("shop")
-        except ApiException as e:
-            return e.status == 404
-        return False
-
-    wait_for(gone, 30, "the PredictiveScaler to disappear")
+    wait_for(lambda: w.scaler_gone("shop"), 30, "the PredictiveScaler to disappear")
     h = read_hpa()
     assert h.spec.min_replicas == 2
     annotations = h.metadata.annotations or {}

@@ -250,14 +250,8 @@ def test_deleting_the_scaler_restores_the_hpa_floor_in_cluster(
     wait_for(lambda: read_hpa().spec.min_replicas > 2, 60, "the controller to raise the floor")
     w.custom.delete_namespaced_custom_object(GROUP, VERSION, w.namespace, PLURAL, "shop")
 
-    def gone() -> bool:
-        try:
-            w.get_scaler("shop")
-        except ApiException as e:
-            return e.status == 404
-        return False
-
-    wait_for(gone, 60, "the PredictiveScaler to disappear (finalizer released)")
+    wait_for(lambda: w.scaler_gone("shop"), 60,
+             "the PredictiveScaler to disappear (finalizer released)")
     assert read_hpa().spec.min_replicas == 2
     # Everything above went through the shipped RBAC: not one request was refused.
     logs = _controller_logs()

@@ -15,6 +15,7 @@ from typing import Any
 import requests
 import yaml
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from bench.k8slab import Proc, edgewise, free_port, wait_for
 from controller import metric_names as names
@@ -198,6 +199,15 @@ class World:
     def get_scaler(self, name: str) -> dict[str, Any]:
         return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace,
                                                              PLURAL, name))
+
+    def scaler_gone(self, name: str) -> bool:
+        """True once the apiserver answers 404 for the PredictiveScaler (finalizer released);
+        any other error counts as not gone yet, so a waiter asks again."""
+        try:
+            self.get_scaler(name)
+        except ApiException as e:
+            return e.status == 404
+        return False
 
     def condition(self, name: str, kind: str) -> dict[str, Any] | None:
         status = self.get_scaler(name).get("status") or {}
