@@ -21,8 +21,6 @@ class Fleet(Protocol):
 
     def scaler(self, namespace: str, name: str) -> dict[str, Any]: ...
 
-    def set_mode(self, namespace: str, name: str, mode: str) -> dict[str, Any]: ...
-
     def patch(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
     def events(self, namespace: str, name: str) -> list[dict[str, Any]]: ...
@@ -53,9 +51,6 @@ class KubeFleet:
         return dict(self._call(f"PredictiveScaler {namespace}/{name}",
                                self.custom.get_namespaced_custom_object,
                                GROUP, VERSION, namespace, PLURAL, name))
-
-    def set_mode(self, namespace: str, name: str, mode: str) -> dict[str, Any]:
-        return self.patch(namespace, name, {"spec": {"mode": mode}})
 
     def patch(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """A merge patch of the PredictiveScaler (spec fields, annotations)."""

@@ -75,6 +75,12 @@ class Readings:
         assert isinstance(ratios, dict)
         return [slo_status(s, ratios.get(s.name, {})) for s in self.slos]
 
+    def cluster(self) -> Fleet:
+        """The fleet, for operator writes: without one (no --kubeconfig) a 404 naming why."""
+        if self.fleet is None:
+            raise ApiError(404, "this server has no cluster (start it with --kubeconfig)", "name")
+        return self.fleet
+
     def scalers(self) -> list[ScalerView]:
         if self.fleet is None:
             return []

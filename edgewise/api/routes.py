@@ -119,20 +119,24 @@ def list_scalers(ctx: Ctx, who: Principal = VIEWER) -> list[ScalerOut]:
     return [scaler_out(s) for s in ctx.readings.scalers()]
 
 
+def _set_spec(ctx: Context, who: Principal, namespace: str, name: str, key: str,
+              value: object, default: object, action: str) -> ScalerOut:
+    """Merge-patch `spec.<key>` of a PredictiveScaler and audit it, before and after."""
+    fleet = ctx.readings.cluster()
+    ns, nm = name_label(namespace, "namespace"), name_label(name, "name")
+    before = fleet.scaler(ns, nm).get("spec", {}).get(key, default)
+    after = fleet.patch(ns, nm, {"spec": {key: value}})
+    ctx.readings.invalidate()
+    ctx.audit(who, action, f"predictivescalers/{ns}/{nm}", {key: before},
+              {key: after.get("spec", {}).get(key, default)})
+    return scaler_out(scaler_view(after))
+
+
 @router.put("/scalers/{namespace}/{name}/mode", response_model=ScalerOut, tags=["scalers"],
             operation_id="set_scaler_mode")
 def set_mode(namespace: str, name: str, body: ModeChange, ctx: Ctx,
              who: Principal = OPERATOR) -> ScalerOut:
-    fleet = ctx.readings.fleet
-    if fleet is None:
-        raise ApiError(404, "this server has no cluster (start it with --kubeconfig)", "name")
-    ns, nm = name_label(namespace, "namespace"), name_label(name, "name")
-    before = fleet.scaler(ns, nm).get("spec", {}).get("mode", "Active")
-    after = fleet.set_mode(ns, nm, body.mode)
-    ctx.readings.invalidate()
-    ctx.audit(who, "set-mode", f"predictivescalers/{ns}/{nm}", {"mode": before},
-              {"mode": after.get("spec", {}).get("mode")})
-    return scaler_out(scaler_view(after))
+    return _set_spec(ctx, who, namespace, name, "mode", body.mode, "Active", "set-mode")
 
 
 @router.put("/scalers/{namespace}/{name}/paused", response_model=ScalerOut, tags=["scalers"],
@@ -140,16 +144,8 @@ def set_mode(namespace: str, name: str, body: ModeChange, ctx: Ctx,
 def set_paused(namespace: str, name: str, body: PauseChange, ctx: Ctx,
                who: Principal = OPERATOR) -> ScalerOut:
     """Patches `spec.paused`: the controller holds replicas while it is true. Audited."""
-    fleet = ctx.readings.fleet
-    if fleet is None:
-        raise ApiError(404, "this server has no cluster (start it with --kubeconfig)", "name")
-    ns, nm = name_label(namespace, "namespace"), name_label(name, "name")
-    before = bool(fleet.scaler(ns, nm).get("spec", {}).get("paused", False))
-    after = fleet.patch(ns, nm, {"spec": {"paused": body.paused}})
-    ctx.readings.invalidate()
-    ctx.audit(who, "pause" if body.paused else "resume", f"predictivescalers/{ns}/{nm}",
-              {"paused": before}, {"paused": bool(after.get("spec", {}).get("paused", False))})
-    return scaler_out(scaler_view(after))
+    return _set_spec(ctx, who, namespace, name, "paused", body.paused, False,
+                     "pause" if body.paused else "resume")
 
 
 @router.get("/scalers/{namespace}/{name}/events", response_model=list[dict[str, Any]],

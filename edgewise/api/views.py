@@ -101,9 +101,7 @@ def acknowledge(plan: str, body: PlanAck, ctx: Ctx, who: Principal = OPERATOR) -
     """Annotates the scaler (edgewise.io/acknowledged-plan: name@sha256 prefix, -by, -at) and
     records who acknowledged the plan."""
     p = _plan(ctx, plan)
-    fleet = ctx.readings.fleet
-    if fleet is None:
-        raise ApiError(404, "this server has no cluster (start it with --kubeconfig)", "name")
+    fleet = ctx.readings.cluster()
     before = fleet.scaler(body.namespace, body.name)
     meta = before.get("metadata") or {}
     app = (meta.get("labels") or {}).get("edgewise.io/app") or meta.get("name")

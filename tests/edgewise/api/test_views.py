@@ -43,9 +43,6 @@ class MemoryFleet:
             raise ApiError(404, f"PredictiveScaler {namespace}/{name} not found", "name")
         return copy.deepcopy(self.objs[namespace, name])
 
-    def set_mode(self, namespace: str, name: str, mode: str) -> dict[str, Any]:
-        return self.patch(namespace, name, {"spec": {"mode": mode}})
-
     def patch(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         def merge(into: dict[str, Any], patch: dict[str, Any]) -> None:
             for k, v in patch.items():
