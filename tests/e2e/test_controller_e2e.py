@@ -226,23 +226,13 @@ def test_corrupt_model_falls_back_with_a_clear_reason(make_world: Any) -> None:
     assert len(decisions(log)) > n and ctl.alive()
 
 
-def _create_web_hpa(w: World) -> None:
-    """A CPU HPA on Deployment web, minReplicas 2: the floor the controller may raise."""
-    hpa = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
-           "metadata": {"name": "web"},
-           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                                       "name": "web"},
-                    "minReplicas": 2, "maxReplicas": 20, "targetCPUUtilizationPercentage": 70}}
-    w.autoscaling.create_namespaced_horizontal_pod_autoscaler(w.namespace, hpa)
-
-
 def test_hpa_floor_instead_of_fighting(make_world: Any) -> None:
     w, anchor = _steady_world(make_world, "hpa", replicas=2, event_at=30)
-    _create_web_hpa(w)
+    w.create_web_hpa()
     w.scaler("shop", events=[_event(anchor, 30)], period=PERIOD, cooldown=4)
     ctl, port, log = w.controller("c1")
     series = sample_replicas(w, max(5.0, anchor + 30 + 25 - time.time()))
-    h = w.autoscaling.read_namespaced_horizontal_pod_autoscaler("web", w.namespace)
+    h = w.web_hpa()
     assert h.metadata.annotations["edgewise.io/original-min-replicas"] == "2"
     assert max(series) >= 8, series
     assert all(d["targets"][0]["actuation"] == "HpaMinReplicas" for d in decisions(log))
@@ -253,20 +243,17 @@ def test_hpa_floor_instead_of_fighting(make_world: Any) -> None:
 
 def test_deleting_the_scaler_restores_the_hpa_floor(make_world: Any) -> None:
     w, anchor = _steady_world(make_world, "finalizer", replicas=2, event_at=20)
-    _create_web_hpa(w)
+    w.create_web_hpa()
     w.scaler("shop", events=[_event(anchor, 20)], period=PERIOD, cooldown=4)
     ctl, port, log = w.controller("c1")
 
-    def read_hpa() -> Any:
-        return w.autoscaling.read_namespaced_horizontal_pod_autoscaler("web", w.namespace)
-
-    wait_for(lambda: read_hpa().spec.min_replicas > 2, 60, "the event to raise the HPA floor")
+    wait_for(lambda: w.web_hpa().spec.min_replicas > 2, 60, "the event to raise the HPA floor")
     assert w.get_scaler("shop")["metadata"]["finalizers"] == ["edgewise.io/restore-hpa"]
-    assert read_hpa().metadata.annotations["edgewise.io/raised-by"] == "shop"
+    assert w.web_hpa().metadata.annotations["edgewise.io/raised-by"] == "shop"
     w.custom.delete_namespaced_custom_object(GROUP, VERSION, w.namespace, PLURAL, "shop")
 
     wait_for(lambda: w.scaler_gone("shop"), 30, "the PredictiveScaler to disappear")
-    h = read_hpa()
+    h = w.web_hpa()
     assert h.spec.min_replicas == 2
     annotations = h.metadata.annotations or {}
     assert "edgewise.io/original-min-replicas" not in annotations

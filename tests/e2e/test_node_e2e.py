@@ -237,22 +237,14 @@ def test_killing_the_leader_pod_hands_over_within_the_lease(
 def test_deleting_the_scaler_restores_the_hpa_floor_in_cluster(
         shop: tuple[World, float]) -> None:
     w, _ = shop
-    hpa = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
-           "metadata": {"name": "web"},
-           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                                       "name": "web"},
-                    "minReplicas": 2, "maxReplicas": 20, "targetCPUUtilizationPercentage": 70}}
-    w.autoscaling.create_namespaced_horizontal_pod_autoscaler(w.namespace, hpa)
+    w.create_web_hpa()
 
-    def read_hpa() -> Any:
-        return w.autoscaling.read_namespaced_horizontal_pod_autoscaler("web", w.namespace)
-
-    wait_for(lambda: read_hpa().spec.min_replicas > 2, 60, "the controller to raise the floor")
+    wait_for(lambda: w.web_hpa().spec.min_replicas > 2, 60, "the controller to raise the floor")
     w.custom.delete_namespaced_custom_object(GROUP, VERSION, w.namespace, PLURAL, "shop")
 
     wait_for(lambda: w.scaler_gone("shop"), 60,
              "the PredictiveScaler to disappear (finalizer released)")
-    assert read_hpa().spec.min_replicas == 2
+    assert w.web_hpa().spec.min_replicas == 2
     # Everything above went through the shipped RBAC: not one request was refused.
     logs = _controller_logs()
     assert logs and not any("HTTP 403" in text for text in logs.values()), logs

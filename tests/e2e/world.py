@@ -200,6 +200,19 @@ class World:
         return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace,
                                                              PLURAL, name))
 
+    def create_web_hpa(self) -> None:
+        """A CPU HPA on Deployment web, minReplicas 2: the floor the controller may raise."""
+        hpa = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+               "metadata": {"name": "web"},
+               "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                           "name": "web"},
+                        "minReplicas": 2, "maxReplicas": 20,
+                        "targetCPUUtilizationPercentage": 70}}
+        self.autoscaling.create_namespaced_horizontal_pod_autoscaler(self.namespace, hpa)
+
+    def web_hpa(self) -> Any:
+        return self.autoscaling.read_namespaced_horizontal_pod_autoscaler("web", self.namespace)
+
     def scaler_gone(self, name: str) -> bool:
         """True once the apiserver answers 404 for the PredictiveScaler (finalizer released);
         any other error counts as not gone yet, so a waiter asks again."""
