@@ -114,14 +114,18 @@ def history_ticks_needed(spec: ScalerSpec) -> int | None:
     return None
 
 
+def calendar(spec: ScalerSpec, graph: ServiceGraph) -> tuple[Event, ...]:
+    """The announced events as the forecasters read them."""
+    return tuple(Event(e.name, e.start, e.expected_uplift, 0.0,
+                       (e.end - e.start).total_seconds(), 0.0)
+                 for e in planned_events(spec, graph))
+
+
 def context(spec: ScalerSpec, graph: ServiceGraph, start: datetime,
             history_rps: np.ndarray) -> PolicyContext:
-    calendar = tuple(Event(e.name, e.start, e.expected_uplift, 0.0,
-                           (e.end - e.start).total_seconds(), 0.0)
-                     for e in planned_events(spec, graph))
     return PolicyContext(graph=graph, tick_seconds=tick_seconds(spec),
                          slo=Slo(spec.slo.p95_latency_ms, spec.slo.max_error_ratio), start=start,
-                         history_rps=history_rps, calendar=calendar,
+                         history_rps=history_rps, calendar=calendar(spec, graph),
                          rng=np.random.default_rng(0))
 
 

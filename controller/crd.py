@@ -160,7 +160,9 @@ STATUS_SCHEMA = _obj({
     "forecast": _obj({"entryRateRps": {"type": "number"},
                       "expectedPeakRps": {"type": "number"},
                       "horizonSeconds": {"type": "number"},
-                      "event": {"type": "string"}}),
+                      "event": {"type": "string"},
+                      "dayAheadP50Rps": {"type": "number"},
+                      "dayAheadP90Rps": {"type": "number"}}),
     "conditions": {"type": "array", "items": _CONDITION,
                    "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
 })

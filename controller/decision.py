@@ -40,16 +40,31 @@ class TargetDecision:
 
 
 @dataclass(frozen=True)
+class DayAhead:
+    """Today's day-ahead forecast of entry demand now (`controller/dayahead.py`)."""
+
+    service: str  # the entry service
+    p50_rps: float
+    p90_rps: float
+
+
+@dataclass(frozen=True)
 class Forecast:
     entry_rate_rps: float
     expected_peak_rps: float
     horizon_seconds: float
     event: str = ""
+    day_ahead: DayAhead | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"entryRateRps": round(self.entry_rate_rps, 3),
-                "expectedPeakRps": round(self.expected_peak_rps, 3),
-                "horizonSeconds": self.horizon_seconds, "event": self.event or "none"}
+        out: dict[str, Any] = {
+            "entryRateRps": round(self.entry_rate_rps, 3),
+            "expectedPeakRps": round(self.expected_peak_rps, 3),
+            "horizonSeconds": self.horizon_seconds, "event": self.event or "none"}
+        if self.day_ahead is not None:
+            out["dayAheadP50Rps"] = round(self.day_ahead.p50_rps, 3)
+            out["dayAheadP90Rps"] = round(self.day_ahead.p90_rps, 3)
+        return out
 
 
 @dataclass(frozen=True)

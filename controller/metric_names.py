@@ -23,6 +23,7 @@ RECONCILE_DURATION = "edgewise_reconcile_duration_seconds"
 RECONCILE_ERRORS = "edgewise_reconcile_errors_total"
 DECISIONS = "edgewise_decisions_total"
 DESIRED_REPLICAS = "edgewise_desired_replicas"
+FORECAST_RATE = "edgewise_forecast_requests_per_second"  # also in a twin run's export
 FALLBACK_ACTIVE = "edgewise_fallback_active"
 FALLBACK_PERIODS = "edgewise_fallback_periods_total"
 LEADER = "edgewise_leader"

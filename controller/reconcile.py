@@ -27,9 +27,24 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from controller.actuation import Action, HpaView, actuation_of, hpa_for, plan_action, workload_key
-from controller.assembly import Policies, Unready, assemble, history_ticks_needed, tick_seconds
+from controller.assembly import (
+    Policies,
+    Unready,
+    assemble,
+    calendar,
+    history_ticks_needed,
+    tick_seconds,
+)
 from controller.conditions import Condition, ConditionType, Reason
-from controller.decision import Decision, Forecast, TargetDecision, decision_reason, status_document
+from controller.dayahead import DemandLog
+from controller.decision import (
+    DayAhead,
+    Decision,
+    Forecast,
+    TargetDecision,
+    decision_reason,
+    status_document,
+)
 from controller.decision import summary as decision_summary
 from controller.errors import PrometheusUnavailableError
 from controller.finalizer import (
@@ -94,6 +109,7 @@ class ScalerState:
     decisions: int = 0
     fallback: str | None = None
     orphans_checked: bool = False  # HPAs of targets this spec dropped are restored
+    demand: DemandLog | None = None  # the day-ahead forecast's input, once a history loaded
 
 
 @dataclass(frozen=True)
@@ -212,24 +228,27 @@ class Reconciler:
         state = self.states.get(ref.uid)
         if state is not None and state.generation == ref.generation:
             if state.reload_at is not None and now >= state.reload_at:
-                policies, state.reload_at = self._policies(ref, state.spec, state.graph, now)
+                policies, state.reload_at, demand = self._policies(ref, state.spec, state.graph,
+                                                                   now)
                 state.policies = replace(policies, fallback=state.policies.fallback)
+                state.demand = demand or state.demand
             return state
         spec = parse_scaler_spec(obj.get("spec") or {})
         graph = self._graph(ref, spec)
         check_against_graph(spec, graph.names)
-        policies, reload_at = self._policies(ref, spec, graph, now)
-        state = ScalerState(ref.generation, spec, graph, policies, reload_at)
+        policies, reload_at, demand = self._policies(ref, spec, graph, now)
+        state = ScalerState(ref.generation, spec, graph, policies, reload_at, demand=demand)
         self.states[ref.uid] = state
         return state
 
     def _policies(self, ref: ScalerRef, spec: ScalerSpec, graph: ServiceGraph, now: datetime
-                  ) -> tuple[Policies, datetime | None]:
-        """The policies, with the demand history loaded if the policy reads one; and when to
-        try again if it could not be loaded or is too short."""
+                  ) -> tuple[Policies, datetime | None, DemandLog | None]:
+        """The policies, with the demand history loaded if the policy reads one; when to
+        try again if it could not be loaded or is too short; and the demand log the day-ahead
+        forecast is made from (None: no history was loaded)."""
         needed, keys = history_ticks_needed(spec), self.trusted_model_keys
         if needed is None:
-            return assemble(spec, graph, now, trusted_keys=keys), None
+            return assemble(spec, graph, now, trusted_keys=keys), None, None
         g = grid(now, tick_seconds(spec), spec.metrics.history_seconds)
         try:
             series = self.prometheus(spec.metrics.prometheus_url).demand_history(
@@ -239,16 +258,17 @@ class Reconciler:
             unready = Unready(Reason.HISTORY_UNAVAILABLE, f"demand history not loaded: {e}; "
                               f"next try in {retry.total_seconds():g} s")
             policies = assemble(spec, graph, now, unready=unready, trusted_keys=keys)
-            return policies, now + retry
+            return policies, now + retry, None
         h = history(g, series)
+        demand = DemandLog(h.rps, g.end_epoch, g.step_seconds, calendar(spec, graph))
         short = shortfall(h, needed, spec.metrics.history_seconds)
         if short is not None:
             retry = timedelta(seconds=self.history_retry_seconds)
             unready = Unready(Reason.INSUFFICIENT_HISTORY,
                               f"{short}; next look in {retry.total_seconds() / 60:g} min")
             policies = assemble(spec, graph, now, unready=unready, trusted_keys=keys)
-            return policies, now + retry
-        return assemble(spec, graph, now, history_rps=h.rps, trusted_keys=keys), None
+            return policies, now + retry, demand
+        return assemble(spec, graph, now, history_rps=h.rps, trusted_keys=keys), None, demand
 
     def _graph(self, ref: ScalerRef, spec: ScalerSpec) -> ServiceGraph:
         source = spec.graph
@@ -355,7 +375,7 @@ class Reconciler:
         if fallback:
             message += f"; fallback: {observed.fallback_message}"
         forecast = _forecast(obs, event, None if fallback else policies.forecaster,
-                             tick_seconds(state.spec))
+                             tick_seconds(state.spec), _day_ahead(state, obs))
         decision = Decision(now, obs.tick, state.spec.mode, guarded.name, reason, message,
                             tuple(targets), forecast, acted=False,
                             fallback_reason=observed.fallback_reason.value
@@ -395,19 +415,29 @@ def _cond(kind: ConditionType, status: bool | None, reason: Reason, message: str
     return Condition(kind, status, reason, message, None, ref.generation)
 
 
+def _day_ahead(state: ScalerState, obs: Observation) -> DayAhead | None:
+    """This period's entry rate into the demand log, and today's forecast at this time."""
+    if state.demand is None:
+        return None
+    state.demand.observe(obs.now, obs.entry_rate_rps)
+    q = state.demand.quantiles(obs.now)
+    return None if q is None else DayAhead(state.graph.entry, *q)
+
+
 def _forecast(obs: Observation, event: Any, forecaster: ForecastPolicy | None,
-              tick: int) -> Forecast:
+              tick: int, day_ahead: DayAhead | None) -> Forecast:
     """The announced event's peak; else the forecasting policy's peak over its lead; else
-    the current rate."""
+    the current rate. With today's day-ahead P50 and P90 when there is one."""
     if event is None:
         ahead = forecaster.last_forecast_rps if forecaster is not None else None
         if ahead is None or len(ahead) == 0:
-            return Forecast(obs.entry_rate_rps, obs.entry_rate_rps, 0.0)
-        return Forecast(obs.entry_rate_rps, float(ahead.max()), float(len(ahead) * tick))
+            return Forecast(obs.entry_rate_rps, obs.entry_rate_rps, 0.0, day_ahead=day_ahead)
+        return Forecast(obs.entry_rate_rps, float(ahead.max()), float(len(ahead) * tick),
+                        day_ahead=day_ahead)
     ev = event.event
     horizon = max(0.0, (ev.start - obs.now).total_seconds())
     return Forecast(obs.entry_rate_rps, event.reference_rps * ev.expected_uplift, horizon,
-                    ev.name)
+                    ev.name, day_ahead)
 
 
 def _off_conditions(ref: ScalerRef) -> list[Condition]:

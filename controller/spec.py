@@ -195,6 +195,10 @@ class ScalerRef(_Model):
     name: str
     uid: str = ""
     generation: int = 0
+    app: str = ""  # the label edgewise.io/app (the dashboard's app), else the name
+
+
+APP_LABEL = "edgewise.io/app"
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -215,8 +219,10 @@ def parse_spec(raw: Mapping[str, Any]) -> ScalerSpec:
 
 def parse_ref(obj: Mapping[str, Any]) -> ScalerRef:
     meta = obj.get("metadata") or {}
-    return ScalerRef(namespace=str(meta.get("namespace", "default")), name=str(meta["name"]),
-                     uid=str(meta.get("uid", "")), generation=int(meta.get("generation", 0)))
+    name = str(meta["name"])
+    return ScalerRef(namespace=str(meta.get("namespace", "default")), name=name,
+                     uid=str(meta.get("uid", "")), generation=int(meta.get("generation", 0)),
+                     app=str((meta.get("labels") or {}).get(APP_LABEL) or name))
 
 
 def check_against_graph(spec: ScalerSpec, names: tuple[str, ...]) -> None:

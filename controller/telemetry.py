@@ -15,8 +15,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from controller import metric_names as names
-from controller.decision import Decision
+from controller.decision import DayAhead, Decision
 from controller.spec import ScalerRef
+
+QUANTILES = ("p50", "p90")  # the label `forecast` (`quantile` is a summary's)
 
 
 class Telemetry:
@@ -42,6 +44,11 @@ class Telemetry:
         self.fallbacks = Counter(names.FALLBACK_PERIODS,
                                  "Periods decided by the reactive fallback, by reason",
                                  [*labels, "reason"], registry=r)
+        self.forecast = Gauge(
+            names.FORECAST_RATE,
+            "Today's day-ahead forecast of entry demand now (made at 00:00 UTC): P50, P90",
+            [*labels, "app", "service", "forecast"], registry=r)
+        self._forecast_labels: dict[tuple[str, str], tuple[str, str]] = {}
         self.leader = Gauge(names.LEADER, "1 while this replica holds the Lease", registry=r)
         self.full_periods = Counter(names.PERIODS,
                                     "Periods, and whether every scaler was reconciled",
@@ -57,9 +64,25 @@ class Telemetry:
         self.decisions.labels(ref.namespace, ref.name, decision.reason.value).inc()
         for t in decision.targets:
             self.desired.labels(ref.namespace, ref.name, t.workload).set(t.desired)
+        self._day_ahead(ref, decision.forecast.day_ahead if decision.forecast else None)
         if self._log is not None:
             with self._lock:
                 self._log(decision.log_line(ref.namespace, ref.name))
+
+    def _day_ahead(self, ref: ScalerRef, day_ahead: DayAhead | None) -> None:
+        """The P50 and P90 series while there is a forecast; none (not a stale one) without."""
+        key = (ref.namespace, ref.name)
+        now = None if day_ahead is None else (ref.app, day_ahead.service)
+        with self._lock:
+            old = self._forecast_labels.pop(key, None)
+            if old is not None and old != now:
+                for q in QUANTILES:
+                    self.forecast.remove(*key, *old, q)
+            if day_ahead is None or now is None:
+                return
+            self._forecast_labels[key] = now
+        for q, value in zip(QUANTILES, (day_ahead.p50_rps, day_ahead.p90_rps), strict=True):
+            self.forecast.labels(*key, *now, q).set(value)
 
     def fallback(self, ref: ScalerRef, reason: str | None) -> None:
         self.fallback_active.labels(ref.namespace, ref.name).set(0 if reason is None else 1)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from controller.metric_names import FORECAST_RATE
 from envs.scenario import Scenario
 from envs.sli import request_counts, slo_buckets
 from evaluation.episode import Episode
@@ -71,11 +72,11 @@ def _forecast(scenario: Scenario, forecast: TickForecast, stamps: np.ndarray,
               labels: dict[str, str]) -> list[str]:
     """The day-ahead P50 and P90 of entry demand (`planning/dayahead.py`); ticks without a
     forecast have no sample."""
-    name = "edgewise_forecast_requests_per_second"
+    name = FORECAST_RATE
     out = [f"# TYPE {name} gauge", f"# HELP {name} Day-ahead forecast of entry demand"]
-    for q, values in (("0.5", forecast.p50_rps), ("0.9", forecast.p90_rps)):
+    for q, values in (("p50", forecast.p50_rps), ("p90", forecast.p90_rps)):
         ok = np.isfinite(values)
-        out += _lines(name, {**labels, "service": scenario.graph.entry, "quantile": q},
+        out += _lines(name, {**labels, "service": scenario.graph.entry, "forecast": q},
                       stamps[ok], np.asarray(values[ok], dtype=float))
     return out
 

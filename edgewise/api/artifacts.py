@@ -1,7 +1,7 @@
 """Edgewise's own outputs put into the server's store at start: bench runs (`edgewise bench`
-results.json), event plans (`edgewise plan --out`), placement plans (`edgewise place --out`,
-with the topology they were made for, for the map). Bad files are a `PlanFileError` naming the
-file (exit 2); nothing stored is lost."""
+results.json and timeline.csv), event plans (`edgewise plan --out`), placement plans
+(`edgewise place --out`, with the topology they were made for, for the map). Bad files are a
+`PlanFileError` naming the file (exit 2); nothing stored is lost."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from typing import Any
 
 from edgewise.api.eventplan import PlanFileError, read_plan_dir, shifted
 from edgewise.api.store import Store
+from edgewise.api.timeline import read_timeline
+
+TIMELINE = "timeline"  # the stored run's key for its timeline.csv, read by `timeline.py`
 
 
 def _json(path: Path, what: str) -> dict[str, Any]:
@@ -25,7 +28,8 @@ def _json(path: Path, what: str) -> dict[str, Any]:
 
 
 def load_bench(store: Store, path: Path) -> str:
-    """A bench output directory (or its results.json); stored under the directory's name."""
+    """A bench output directory (or its results.json), with the timeline.csv beside it if
+    there is one; stored under the directory's name."""
     file = path / "results.json" if path.is_dir() else path
     doc = _json(file, "bench results")
     if not isinstance(doc.get("policies"), dict) or not isinstance(doc.get("scenario"), str):
@@ -34,6 +38,9 @@ def load_bench(store: Store, path: Path) -> str:
         if not isinstance(p, dict) or not {"cost", "slo_violation_minutes"} <= set(p):
             raise PlanFileError(f"bench results {file}: policy {name!r} lacks cost or "
                                 "slo_violation_minutes")
+    timeline = file.parent / "timeline.csv"
+    if timeline.exists():
+        doc = {**doc, TIMELINE: read_timeline(timeline)}
     name = file.parent.name if file.name == "results.json" else file.stem
     store.put_run(name, doc["scenario"], doc)
     return name

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from controller.spec import APP_LABEL
 from slo.status import SloStatus
 
 ACK_PLAN = "edgewise.io/acknowledged-plan"          # name@sha256 (first 12 hex digits)
@@ -72,7 +73,7 @@ def scaler_view(obj: dict[str, Any]) -> ScalerView:
     labels = meta.get("labels") or {}
     return ScalerView(
         namespace=meta.get("namespace", ""), name=meta.get("name", ""),
-        app=labels.get("edgewise.io/app") or meta.get("name", ""),
+        app=labels.get(APP_LABEL) or meta.get("name", ""),
         mode=str(spec.get("mode", "Active")), policy=status.get("policy"),
         desired_replicas=status.get("desiredReplicas"),
         current_replicas=status.get("currentReplicas"),

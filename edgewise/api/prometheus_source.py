@@ -4,12 +4,14 @@ replayed (or real) service gauges. Plain HTTP on the query API; any failure is a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import requests
 
+from controller.metric_names import FORECAST_RATE
 from edgewise.api.errors import SourceUnavailableError
-from edgewise.api.sources import Series, SeriesKind
+from edgewise.api.sources import ScalerKey, Series, SeriesKind
 from slo.model import Slo
 from slo.rules import WINDOW_RECORD
 from slo.status import WINDOW
@@ -22,12 +24,24 @@ KIND_QUERY = {
     SeriesKind.P95_LATENCY_MS:
         "1000 * max by (service) (edgewise_service_p95_latency_seconds{SEL})",
     SeriesKind.ERROR_RATIO: 'edgewise_slo:sli_error:ratio_rate5m{slo=~"SLOS"}',
-    SeriesKind.FORECAST_P50_RPS:
-        'max by (service) (edgewise_forecast_requests_per_second{SEL})',
-    SeriesKind.FORECAST_P90_RPS:
-        'max by (service) (edgewise_forecast_requests_per_second{SEL})',
 }
-QUANTILE = {SeriesKind.FORECAST_P50_RPS: "0.5", SeriesKind.FORECAST_P90_RPS: "0.9"}
+QUANTILE = {SeriesKind.FORECAST_P50_RPS: "p50", SeriesKind.FORECAST_P90_RPS: "p90"}
+K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def forecast_query(selector: dict[str, str], scalers: tuple[ScalerKey, ...], forecast: str
+                   ) -> str | None:
+    """The day-ahead forecast of the app: the series of its SLO selector (a twin run's export)
+    or of its PredictiveScalers (the controller's gauge); None when it has neither."""
+    parts = []
+    if selector:
+        sel = ",".join(f'{k}="{v}"' for k, v in sorted(selector.items()))
+        parts.append(f'{FORECAST_RATE}{{{sel},forecast="{forecast}"}}')
+    for namespace, name in scalers:
+        if K8S_NAME.match(namespace) and K8S_NAME.match(name):
+            parts.append(f'{FORECAST_RATE}{{namespace="{namespace}",scaler="{name}",'
+                         f'forecast="{forecast}"}}')
+    return f"max by (service) ({' or '.join(parts)})" if parts else None
 
 
 class PrometheusSource:
@@ -62,14 +76,17 @@ class PrometheusSource:
         return out
 
     def series(self, app: str, slos: tuple[Slo, ...], kind: SeriesKind, start: float,
-               end: float, step: float) -> list[Series]:
+               end: float, step: float, scalers: tuple[ScalerKey, ...] = ()) -> list[Series]:
         mine = [s for s in slos if s.app == app]
+        labels = {k: v for s in mine for k, v in s.selector if k != "service"}
         if kind is SeriesKind.ERROR_RATIO:
             query = KIND_QUERY[kind].replace("SLOS", "|".join(s.name for s in mine))
+        elif kind in QUANTILE:
+            found = forecast_query(labels, scalers, QUANTILE[kind])
+            if found is None:
+                return []
+            query = found
         else:
-            labels = {k: v for s in mine for k, v in s.selector if k != "service"}
-            if kind in QUANTILE:
-                labels["quantile"] = QUANTILE[kind]
             sel = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
             query = KIND_QUERY[kind].replace("SEL", sel)
         result = self._get("/api/v1/query_range", {

@@ -148,6 +148,9 @@ class Readings:
         if self.source is None:
             return []
         src = self.source
-        out = self._guard(src.name, lambda: src.series(app, self.slos, kind, start, end, step))
+        row = next((r for r in self.rows() if r.app == app), None)
+        scalers = tuple((s.namespace, s.name) for s in row.scalers) if row else ()
+        out = self._guard(src.name, lambda: src.series(app, self.slos, kind, start, end, step,
+                                                       scalers))
         assert isinstance(out, list)
         return out

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
 
+from edgewise.api.artifacts import TIMELINE
 from edgewise.api.auth import Principal
 from edgewise.api.context import ADMIN, OPERATOR, VIEWER, Context, context
 from edgewise.api.errors import ApiError
@@ -25,6 +26,7 @@ from edgewise.api.schemas import (
     Overview,
     PauseChange,
     RunOut,
+    RunTimeline,
     ScalerOut,
     SeriesOut,
     SeriesSet,
@@ -184,7 +186,22 @@ def list_feedback(ctx: Ctx, who: Principal = VIEWER,
 
 @router.get("/runs", response_model=list[RunOut], tags=["bench"], operation_id="list_runs")
 def list_runs(ctx: Ctx, who: Principal = VIEWER) -> list[RunOut]:
-    return [RunOut(**r) for r in ctx.store.runs()]
+    """Each run's results.json (its timeline: `/runs/{name}/timeline`)."""
+    return [RunOut(**{**r, "results": {k: v for k, v in r["results"].items() if k != TIMELINE}})
+            for r in ctx.store.runs()]
+
+
+@router.get("/runs/{name}/timeline", response_model=dict[str, RunTimeline], tags=["bench"],
+            operation_id="run_timeline")
+def run_timeline(name: str, ctx: Ctx, who: Principal = VIEWER) -> dict[str, RunTimeline]:
+    """Per policy, total replicas (mean) and end-to-end p95 (worst) over the run, at most 500
+    points, from the run's timeline.csv; 404 when the run has none."""
+    run = next((r for r in ctx.store.runs() if r["name"] == name), None)
+    if run is None:
+        raise ApiError(404, f"unknown run {name[:64]!r}", "name")
+    if TIMELINE not in run["results"]:
+        raise ApiError(404, f"run {name[:64]!r} was stored without its timeline.csv", "name")
+    return {p: RunTimeline(**v) for p, v in run["results"][TIMELINE].items()}
 
 
 @router.get("/audit", response_model=list[AuditOut], tags=["auth"], operation_id="audit_log")

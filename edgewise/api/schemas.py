@@ -132,6 +132,12 @@ class RunOut(BaseModel):
     results: dict[str, Any]
 
 
+class RunTimeline(BaseModel):
+    t: list[float]  # Unix seconds: each bucket's first tick
+    replicas: list[float]
+    p95_ms: list[float]
+
+
 class WhoAmI(BaseModel):
     name: str
     role: Literal["viewer", "operator", "admin"]

@@ -27,6 +27,9 @@ class SeriesKind(Enum):
     FORECAST_P90_RPS = "forecast_p90_rps"
 
 
+ScalerKey = tuple[str, str]  # a PredictiveScaler's namespace and name
+
+
 @dataclass(frozen=True)
 class Series:
     name: str  # a service, or the app
@@ -41,7 +44,9 @@ class SloSource(Protocol):
         ...
 
     def series(self, app: str, slos: tuple[Slo, ...], kind: SeriesKind, start: float,
-               end: float, step: float) -> list[Series]: ...
+               end: float, step: float, scalers: tuple[ScalerKey, ...] = ()) -> list[Series]:
+        """`scalers`: the app's PredictiveScalers, whose controller exports the forecast."""
+        ...
 
 
 def within_name(slo: Slo) -> str:
@@ -79,7 +84,7 @@ class StoreSource:
         return out
 
     def series(self, app: str, slos: tuple[Slo, ...], kind: SeriesKind, start: float,
-               end: float, step: float) -> list[Series]:
+               end: float, step: float, scalers: tuple[ScalerKey, ...] = ()) -> list[Series]:
         points = self.store.samples(app, kind.value, int(start), int(end))
         picked = downsample([(float(t), v) for t, v in points], start, step)
         return [Series(app, picked)] if picked else []

@@ -10,12 +10,14 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from edgewise.api import charts, eventplan
+from edgewise.api.artifacts import TIMELINE
 from edgewise.api.auth import Role
 from edgewise.api.context import Context, context
 from edgewise.api.errors import ApiError
 from edgewise.api.pages import Who, render, same_origin, viewer_of
 from edgewise.api.schemas import PlanAck, PlanComparison
 from edgewise.api.views import acknowledge, comparison
+from evaluation.frontier import FRONTIER_NAMES
 from placement.mapview import map_svg
 
 router = APIRouter(include_in_schema=False)
@@ -48,8 +50,29 @@ def run_charts(ctx: Context) -> list[dict[str, Any]]:
         pts = [(n, float(s["cost"]), float(s["slo_violation_minutes"])) for n, s in pol.items()]
         runs.append({**run, "svg": Markup(charts.scatter(
             f"{run['name']}: cost vs SLO violations", pts, "cost (USD)", "violation minutes")),
-            "frontier": charts.frontier(pts)})
+            "frontier": charts.frontier(pts), **_timeline_charts(run)})
     return runs
+
+
+def _timeline_charts(run: dict[str, Any]) -> dict[str, Markup]:
+    """Replicas and p95 over the run per policy (timeline.csv), as report.html draws them: the
+    default HPA and KEDA, not every frontier setting; p95 capped at 4x the SLO."""
+    timeline = run["results"].get(TIMELINE)
+    if not timeline:
+        return {}
+    shown = {p: v for p, v in timeline.items() if p not in FRONTIER_NAMES or p in ("hpa", "keda")}
+    slo = (run["results"].get("slo") or {}).get("p95_latency_ms")
+    cap = 4 * float(slo) if slo else float("inf")
+
+    def lines(key: str) -> list[charts.Line]:
+        return [charts.Line(p, [(t, min(y, cap)) for t, y in zip(v["t"], v[key], strict=True)])
+                for p, v in shown.items()]
+
+    return {"replicas_svg": Markup(charts.line_chart(
+                f"{run['name']}: replicas (all services)", lines("replicas"), "replicas")),
+            "p95_svg": Markup(charts.line_chart(
+                f"{run['name']}: end-to-end p95 (line: SLO)", lines("p95_ms"), "ms",
+                threshold=float(slo) if slo else None))}
 
 
 @router.get("/q4")

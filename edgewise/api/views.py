@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from controller.spec import APP_LABEL
 from edgewise.api import eventplan
 from edgewise.api.auth import Principal
 from edgewise.api.context import OPERATOR, VIEWER, Context, context
@@ -104,7 +105,7 @@ def acknowledge(plan: str, body: PlanAck, ctx: Ctx, who: Principal = OPERATOR) -
     fleet = ctx.readings.cluster()
     before = fleet.scaler(body.namespace, body.name)
     meta = before.get("metadata") or {}
-    app = (meta.get("labels") or {}).get("edgewise.io/app") or meta.get("name")
+    app = (meta.get("labels") or {}).get(APP_LABEL) or meta.get("name")
     if app != p["app"]:
         raise ApiError(422, f"scaler {body.namespace}/{body.name} is app {app!r}, the plan is "
                        f"for {p['app']!r}", "name")

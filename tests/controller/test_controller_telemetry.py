@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from controller.actuation import ActuationKind
-from controller.decision import Decision, DecisionReason, TargetDecision
+from controller.decision import DayAhead, Decision, DecisionReason, Forecast, TargetDecision
 from controller.observe import MetricKind
 from controller.scrape import parse_exposition
 from controller.spec import Mode, ScalerRef
@@ -21,16 +21,35 @@ from evaluation.replay import ReplayMetrics
 T0 = datetime(2026, 11, 27, 10, 0, 0)
 
 
+REF = ScalerRef(namespace="shop", name="web", app="boutique")
+
+
+def _decision(day_ahead: DayAhead | None) -> Decision:
+    return Decision(T0, 3, Mode.ACTIVE, "hpa", DecisionReason.SCALE_UP, "web 3->5", (
+        TargetDecision("web", "web", 3, 3, 5, "AsProposed", ActuationKind.SCALE),),
+        Forecast(20.0, 20.0, 0.0, day_ahead=day_ahead), True)
+
+
 def _telemetry() -> tuple[Telemetry, list[str]]:
     lines: list[str] = []
     t = Telemetry(lines.append)
-    ref = ScalerRef(namespace="shop", name="web")
-    d = Decision(T0, 3, Mode.ACTIVE, "hpa", DecisionReason.SCALE_UP, "web 3->5", (
-        TargetDecision("web", "web", 3, 3, 5, "AsProposed", ActuationKind.SCALE),), None, True)
-    t.decided(ref, d)
+    ref = REF
+    t.decided(ref, _decision(DayAhead("frontend", 18.5, 24.0)))
     t.fallback(ref, "PrometheusUnavailable")
     t.reconcile_seconds.observe(0.02)
     return t, lines
+
+
+def test_day_ahead_gauge_per_quantile_and_none_without_a_forecast() -> None:
+    t, _ = _telemetry()
+    text = generate_latest(t.registry).decode()
+    for q, v in (("p50", "18.5"), ("p90", "24.0")):
+        assert ('edgewise_forecast_requests_per_second{app="boutique",forecast="' + q +
+                f'",namespace="shop",scaler="web",service="frontend"}} {v}') in text, text
+    t.decided(REF, _decision(None))  # a day without a forecast: no stale numbers
+    assert "edgewise_forecast_requests_per_second{" not in generate_latest(t.registry).decode()
+    t.decided(REF, _decision(DayAhead("frontend", 19.0, 25.0)))
+    assert 'service="frontend"} 19.0' in generate_latest(t.registry).decode()
 
 
 def test_decision_log_is_one_json_line_per_decision() -> None:

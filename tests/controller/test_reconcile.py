@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
 from controller.actuation import ActuationKind, HpaView
@@ -258,3 +259,25 @@ def test_a_target_dropped_from_the_spec_gives_its_hpa_back() -> None:
     n = len(cluster.events)
     r.reconcile(moved)  # checked once per spec: no more restores or Events
     assert len(cluster.events) == n
+
+
+def test_day_ahead_quantiles_from_the_loaded_history_in_status_and_to_the_sink() -> None:
+    """15 days of history: today's forecast, issued from the ticks before 00:00, is the same
+    hour a week earlier (the daily cycle: the value at the same time of day); 2 days: none."""
+    r, cluster, metrics, sink, clock = world(3, 30.0, 0.6)
+    metrics.history_days = 15
+    run(r, clock, obj(**HOLT_WINTERS), 1)
+    forecast = cluster.status["forecast"]
+    now = clock.now - timedelta(seconds=2)
+    hour = now.replace(minute=0, second=0).replace(tzinfo=UTC).timestamp()
+    week_before = np.mean([daily(hour - 7 * 86_400 + 60 * k) for k in range(60)])
+    assert forecast["dayAheadP50Rps"] == pytest.approx(week_before, rel=1e-3)
+    assert forecast["dayAheadP90Rps"] >= forecast["dayAheadP50Rps"]
+    day_ahead = sink.decisions[-1].forecast.day_ahead  # type: ignore[union-attr]
+    assert day_ahead is not None and day_ahead.service == "web"
+
+    r, cluster, metrics, sink, clock = world(3, 30.0, 0.6)
+    metrics.history_days = 2
+    run(r, clock, obj(**HOLT_WINTERS), 1)
+    assert "dayAheadP50Rps" not in cluster.status["forecast"]
+    assert sink.decisions[-1].forecast.day_ahead is None  # type: ignore[union-attr]

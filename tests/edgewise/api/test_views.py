@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -285,3 +286,64 @@ def test_a_worker_process_builds_the_parents_app(tmp_path: Path,
     app = serve_cmd.worker_app()
     assert TestClient(app).get("/healthz").json() == {"status": "ok"}
     assert TestClient(app).get("/api/v1/slos").status_code == 401
+
+
+def test_forecast_query_reads_the_twin_export_or_the_apps_scalers() -> None:
+    """A twin run's export carries the SLO selector's labels; a live scaler's forecast is the
+    controller's gauge, by the scaler's namespace and name; a name that is not a Kubernetes
+    name never reaches PromQL."""
+    from edgewise.api.prometheus_source import forecast_query
+
+    name = "edgewise_forecast_requests_per_second"
+    assert forecast_query({"app": "shop"}, (("ns", "web"),), "p90") == (
+        f'max by (service) ({name}{{app="shop",forecast="p90"}} or '
+        f'{name}{{namespace="ns",scaler="web",forecast="p90"}})')
+    assert forecast_query({}, (("ns", "web"),), "p50") == (
+        f'max by (service) ({name}{{namespace="ns",scaler="web",forecast="p50"}})')
+    assert forecast_query({}, (), "p50") is None
+    assert forecast_query({}, (('ns"} or up{x="', "web"),), "p50") is None
+
+
+def _bench_dir(d: Path, ticks: int = 1200) -> Path:
+    d.mkdir()
+    sli = {"latency_attainment": 0.99, "availability_attainment": 0.999}
+    policies = {"hpa": {"cost": 10.0, "slo_violation_minutes": 5.0, **sli},
+                "hpa-30": {"cost": 14.0, "slo_violation_minutes": 1.0, **sli},
+                "rl": {"cost": 8.0, "slo_violation_minutes": 2.0, **sli}}
+    (d / "results.json").write_text(json.dumps({"scenario": "flash-sale", "policies": policies,
+                                                "slo": {"p95_latency_ms": 250.0}}))
+    rows = ["time,policy,entry_rate_rps,e2e_p95_latency_ms,error_ratio,slo_violated,cost,"
+            "replicas_total"]
+    for p, base in (("hpa", 10), ("hpa-30", 20), ("rl", 5)):
+        for i in range(ticks):
+            t = datetime(2026, 11, 27) + timedelta(minutes=i)
+            p95 = 900.0 if i == 7 else 100.0  # one spike inside the third bucket
+            rows.append(f"{t.isoformat()},{p},10,{p95},0,0,0.01,{base + i % 2}")
+    (d / "timeline.csv").write_text("\n".join(rows) + "\n")
+    return d
+
+
+def test_bench_timeline_is_read_downsampled_and_drawn(tmp_path: Path, served: Served) -> None:
+    name = load_bench(served.store, _bench_dir(tmp_path / "sale"))
+    got = served.get(f"/api/v1/runs/{name}/timeline").json()
+    assert set(got) == {"hpa", "hpa-30", "rl"}
+    rl = got["rl"]
+    assert len(rl["t"]) == len(rl["replicas"]) == len(rl["p95_ms"]) == 400  # 1200 ticks by 3
+    assert rl["replicas"][0] == pytest.approx(5 + 1 / 3, abs=0.01)  # the bucket's mean
+    assert rl["p95_ms"][:3] == [100.0, 100.0, 900.0]  # the bucket's worst: the spike stays
+    assert "timeline" not in served.get("/api/v1/runs").json()[0]["results"]
+    page = served.get("/runs").text
+    assert "sale: replicas (all services)" in page and "sale: end-to-end p95" in page
+    assert "<title>rl</title>" in page and "<title>hpa-30</title>" not in page  # settings: scatter
+    assert served.get("/api/v1/runs/nope/timeline").status_code == 404
+
+
+def test_a_bad_timeline_names_its_line_and_stores_nothing(tmp_path: Path, served: Served) -> None:
+    d = _bench_dir(tmp_path / "bad", ticks=3)
+    (d / "timeline.csv").write_text((d / "timeline.csv").read_text().replace(",100.0,", ",x,", 1))
+    with pytest.raises(PlanFileError, match=r"timeline.csv: line 2: could not convert"):
+        load_bench(served.store, d)
+    assert served.get("/api/v1/runs").json() == []
+    (d / "timeline.csv").write_text("time,policy\n")
+    with pytest.raises(PlanFileError, match="no column e2e_p95_latency_ms, replicas_total"):
+        load_bench(served.store, d)
