@@ -19,6 +19,7 @@ policy: mlp            # or graph: one network shared by every service (ppo.hidd
 graph_probability: 0.0 # policy graph: share of episodes on random apps (envs/random_graph.py)
 graph: {services: [5, 40]}   # any GraphSpec field
 imitation: {episodes: 0, tau: 0.85, epochs: 8}   # policy graph: oracle warm start before PPO
+# (also loss: pinball|expectile, margin_up, margin_down; training/oracle_imitation.py)
 ```
 Relative paths are resolved against the config file's folder.
 """
@@ -30,11 +31,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from envs.errors import EnvError
 from envs.random_graph import GraphSpec
@@ -79,6 +80,15 @@ class ImitationConfig(BaseModel):
     epochs: int = Field(default=8, ge=1)
     noise: float = Field(default=0.3, ge=0, le=1)
     learning_rate: float = Field(default=1e-3, gt=0)
+    loss: Literal["pinball", "expectile"] = "pinball"
+    margin_up: float = Field(default=0.0, ge=0, le=1)  # raise the base to the oracle at +margin
+    margin_down: float = Field(default=0.0, ge=0, le=4)  # trim it to the oracle at +margin
+
+    @model_validator(mode="after")
+    def _band(self) -> ImitationConfig:
+        if self.margin_down < self.margin_up:
+            raise ValueError("margin_down must be >= margin_up (the band the target leaves alone)")
+        return self
 
 
 class PolicyKind(StrEnum):

@@ -8,15 +8,21 @@ first fitted, by quantile regression, to what the clairvoyant oracle would have 
   each tick's packed observation and, per service, the target log2(ideal / base), where `ideal`
   is the oracle's desired count for the tick the decision is for (`envs.capacity.lead_schedule`
   of the replicas the SLO needs, so pods created then are ready in time) and `base` the
-  encoder's base sizing at that tick; clipped to the action range.
-- `fit` trains the actor's mean (the same `GraphExtractor` PPO then fine-tunes) with the pinball
-  loss at quantile `tau` over the app's real services: a high `tau` keeps it on the safe side of
-  the oracle where the features cannot tell.
+  encoder's base sizing at that tick; clipped to the action range. With margins (`margin_up` <=
+  `margin_down`, shares of the entry rate) the oracle is a band, not a point: the target raises
+  the base to the oracle's count at (1 + margin_up) x the rate where the base is below it, trims
+  it to the count at (1 + margin_down) x the rate where the base is above that, and is 0 between
+  (both 0: the plain target above).
+- `fit` trains the actor's mean (the same `GraphExtractor` PPO then fine-tunes) over the app's
+  real services with the pinball loss at quantile `tau` (a high `tau` keeps it on the safe side of
+  the oracle where the features cannot tell) or the expectile loss at `tau` (0.5: least squares,
+  the conditional mean; the target is 0 on most service-ticks, where a quantile fit stays at 0).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -35,8 +41,9 @@ class ImitationData:
     target: np.ndarray  # (N, MAX_SERVICES) float32, log2(ideal / base), 0 on padding
 
 
-def _episode(env_obs: np.ndarray, env: object, noise: float, rng: np.random.Generator
-             ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+def _episode(env_obs: np.ndarray, env: object, noise: float, rng: np.random.Generator,
+             margins: tuple[float, float]
+             ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     from envs.autoscale_graph import AutoscaleGraphEnv
 
     assert isinstance(env, AutoscaleGraphEnv)
@@ -51,34 +58,53 @@ def _episode(env_obs: np.ndarray, env: object, noise: float, rng: np.random.Gene
             bases.append(env._base.copy())
     twin = env._twin
     assert twin is not None
-    ideal = lead_schedule(twin.config, required_replicas(twin.config, twin.entry_rps))
-    return obs, bases, ideal
+    schedule = [lead_schedule(twin.config, required_replicas(twin.config, twin.entry_rps * (1 + m)))
+                for m in margins]
+    return obs, bases, schedule
+
+
+def band_target(base: np.ndarray, up: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """log2 of the move from `base` into [up, down] (oracle counts at the two margins), 0
+    inside the band; clipped to the action range."""
+    b = np.maximum(base, 1)
+    raise_to = np.maximum(np.log2(np.maximum(up, 1) / b), 0.0)
+    trim_to = np.minimum(np.log2(np.maximum(down, 1) / b), 0.0)
+    target: np.ndarray = np.clip(raise_to + trim_to, -1, 1)
+    return target
 
 
 def collect(cfg: TrainConfig, scenarios: list[Scenario], episodes: int, *, ticks: int = 720,
-            noise: float = 0.3) -> ImitationData:
-    """`episodes` episodes of `ticks` ticks from the training distribution (see module doc)."""
+            noise: float = 0.3, margins: tuple[float, float] = (0.0, 0.0)) -> ImitationData:
+    """`episodes` episodes of `ticks` ticks from the training distribution (see module doc);
+    `margins`: (margin_up, margin_down)."""
+    if not 0 <= margins[0] <= margins[1]:
+        raise ValueError(f"imitation margins must be 0 <= up <= down, got {margins}")
     env = graph_env(cfg, scenarios)
     env.episode_ticks = ticks
     rng = np.random.default_rng(cfg.seed + 1)
     xs, ys = [], []
     for k in range(episodes):
         first, _ = env.reset(seed=cfg.seed * 1000 + k)
-        obs, bases, ideal = _episode(first, env, noise, rng)
+        obs, bases, (up, down) = _episode(first, env, noise, rng, margins)
         n = len(bases[0])
         for t, (o, base) in enumerate(zip(obs, bases, strict=True)):
-            if t >= len(ideal):  # obs[t] answers for tick t (obs[0]: the tick before the run)
+            if t >= len(up):  # obs[t] answers for tick t (obs[0]: the tick before the run)
                 break
             y = np.zeros(MAX_SERVICES, dtype=np.float32)
-            y[:n] = np.clip(np.log2(np.maximum(ideal[t], 1) / np.maximum(base, 1)), -1, 1)
+            y[:n] = band_target(base, up[t], down[t])
             xs.append(o)
             ys.append(y)
     return ImitationData(np.stack(xs), np.stack(ys))
 
 
+Loss = Literal["pinball", "expectile"]
+
+
 def fit(policy: GraphActorCriticPolicy, data: ImitationData, *, tau: float, epochs: int,
-        batch_size: int = 512, learning_rate: float = 1e-3, seed: int = 0) -> list[float]:
-    """Pinball-loss fit of the actor's mean to `data.target`; returns the loss per epoch."""
+        batch_size: int = 512, learning_rate: float = 1e-3, seed: int = 0,
+        loss: Loss = "pinball") -> list[float]:
+    """Pinball- or expectile-loss fit of the actor's mean to `data.target`; returns the loss
+    per epoch."""
     gen = torch.Generator().manual_seed(seed)
     x, y = torch.as_tensor(data.obs), torch.as_tensor(data.target)
     actor = policy._extractor()
@@ -92,10 +118,14 @@ def fit(policy: GraphActorCriticPolicy, data: ImitationData, *, tau: float, epoc
             idx = order[i: i + batch_size]
             mask = split(x[idx])[2]
             err = y[idx] - actor.forward_actor(x[idx])
-            loss = (torch.maximum(tau * err, (tau - 1) * err) * mask).sum() / mask.sum()
+            if loss == "pinball":
+                per = torch.maximum(tau * err, (tau - 1) * err)
+            else:
+                per = torch.where(err < 0, 1 - tau, tau) * err ** 2
+            value = (per * mask).sum() / mask.sum()
             opt.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
+            value.backward()  # type: ignore[no-untyped-call]
             opt.step()
-            total, count = total + float(loss.detach()) * len(idx), count + len(idx)
+            total, count = total + float(value.detach()) * len(idx), count + len(idx)
         losses.append(total / max(count, 1.0))
     return losses

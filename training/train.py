@@ -263,12 +263,14 @@ def warm_start(cfg: TrainConfig, scenarios: list[Scenario], model: PPO) -> dict[
     """Fit the graph actor to the oracle's headroom (training/oracle_imitation.py)."""
     im = cfg.imitation
     c0 = time.process_time()
-    data = collect(cfg, scenarios, im.episodes, ticks=im.ticks, noise=im.noise)
+    data = collect(cfg, scenarios, im.episodes, ticks=im.ticks, noise=im.noise,
+                   margins=(im.margin_up, im.margin_down))
     policy = model.policy
     assert isinstance(policy, GraphActorCriticPolicy)
     losses = fit(policy, data, tau=im.tau, epochs=im.epochs, learning_rate=im.learning_rate,
-                 seed=cfg.seed)
-    return {"samples": len(data.obs), "tau": im.tau, "losses": [round(x, 5) for x in losses],
+                 seed=cfg.seed, loss=im.loss)
+    return {"samples": len(data.obs), "tau": im.tau, "loss": im.loss,
+            "margins": [im.margin_up, im.margin_down], "losses": [round(x, 5) for x in losses],
             "cpu_minutes": round((time.process_time() - c0) / 60, 2)}
 
 

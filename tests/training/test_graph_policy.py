@@ -113,6 +113,36 @@ def test_oracle_imitation_targets_and_fit() -> None:
     m = build_graph_ppo(cfg, graph_venv(cfg, cfg.training_scenarios()))
     losses = fit(m.policy, data, tau=0.5, epochs=6, batch_size=16, learning_rate=3e-3)
     assert losses[-1] < losses[0]
+    losses = fit(m.policy, data, tau=0.5, epochs=6, batch_size=16, learning_rate=3e-3,
+                 loss="expectile")
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize(("base", "up", "down", "want"), [
+    (4, 4, 4, 0.0),  # the plain target: base is the oracle's count
+    (4, 8, 8, 1.0),  # base below the band: raised to its low edge
+    (8, 4, 4, -1.0),  # above it: trimmed to its high edge
+    (5, 4, 6, 0.0),  # inside the band: left alone
+    (2, 4, 6, 1.0),
+    (12, 4, 6, -1.0),
+    (3, 20, 20, 1.0),  # clipped to the action range
+    (0, 0, 0, 0.0),  # no replicas counts as one on both sides
+])
+def test_band_target(base: int, up: int, down: int, want: float) -> None:
+    from training.oracle_imitation import band_target
+
+    got = band_target(np.array([base]), np.array([up]), np.array([down]))
+    assert got[0] == pytest.approx(want)
+
+
+def test_imitation_margins_are_a_band() -> None:
+    from pydantic import ValidationError
+
+    from training.config import ImitationConfig
+
+    assert ImitationConfig(margin_up=0.2, margin_down=0.5).margin_down == 0.5
+    with pytest.raises(ValidationError, match="margin_down"):
+        ImitationConfig(margin_up=0.3, margin_down=0.1)
 
 
 def test_shipped_default_is_the_graph_actor_of_its_model_zip() -> None:
