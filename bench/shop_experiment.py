@@ -227,6 +227,7 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
     out["overhead_model"] = {"mean_ms": round(spread.mean_seconds * 1000, 2),
                              "sd_ms": round(math.sqrt(spread.var_seconds2) * 1000, 2),
                              "calibration_e2e_p95_ms": round(cal.e2e_p95_seconds * 1000, 1)}
+    out["raw"] = _raw(cal, log, recorder, result)
     out["contention"] = {"node_cores_for_app": round(curve.cores, 3),
                          "saturated_at_high_load": _saturated(cal.high),
                          "idle_service_ms": {k: round(v * 1000, 2)
@@ -296,6 +297,26 @@ def _figures(plan: Plan, cal: Calibration, config: Any, schedule: arrivals.RateS
         "calibration": {"e2e_mean_ms": round(cal.e2e_mean_seconds * 1000, 2),
                         "low": _services(cal.measured), "high": _services(cal.high)},
     }
+
+
+def _raw(cal: Calibration, log: list[tuple[float, str, int]], recorder: Recorder,
+         result: LoadResult) -> dict[str, Any]:
+    """What the comparison was computed from, so a twin change can be scored against this run
+    again: the calibration, the replica writes, the samples (seconds from the sale's start)
+    and each window's measured quantiles."""
+    t0 = result.wall_start
+    return {
+        "calibration": {"low": [dataclasses.asdict(m) for m in cal.measured],
+                        "high": [dataclasses.asdict(m) for m in cal.high],
+                        "e2e_mean_seconds": cal.e2e_mean_seconds,
+                        "e2e_p95_seconds": cal.e2e_p95_seconds, "peak_rps": cal.peak_rps},
+        "replica_writes": [[round(t, 3), s, r] for t, s, r in log],
+        "ready": {s: [[round(t - t0, 3), n] for t, n in v] for s, v in recorder.ready.items()},
+        "cpu": [[round(t - t0, 3), b, c, ld] for t, b, c, ld in recorder.cpu],
+        "windows": {str(k): {"count": h.count, "errors": result.latency.errors.get(k, 0),
+                             **{f"p{round(q * 100)}": h.quantile(q)
+                                for q in (0.5, 0.9, 0.95, 0.99)}}
+                    for k, h in sorted(result.latency.histograms.items())}}
 
 
 def _saturated(ms: tuple[s2r.ServiceMeasurement, ...]) -> list[str]:
