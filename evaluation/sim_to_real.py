@@ -14,9 +14,10 @@ the real arrival and replica schedules replayed in the twin, per-window p95 comp
   lab and other tenants): each service is measured at two loads. With processor sharing of
   `A` cores among the app's CPU demand D (cores: the arrival rate times the measured CPU per
   request), a request's service time is S(D) = S0 / (1 - D / A); the two points give S0 and
-  A, the cores the node effectively has for the app (`ContentionCurve`). Each window is then
-  replayed with the capacity its own demand leaves (`replay_contended`): the whole run through
-  the twin once per window, that window's ticks kept, so start-up and backlog carry over.
+  A, the cores the node effectively has for the app (`ContentionCurve`). The run is then
+  replayed once with, at each tick, the capacity that tick's demand leaves (`replay_contended`):
+  start-up and backlog carry over, and a backlog built in an overloaded minute drains over the
+  next ones at their capacity (the twin's fluid queue), as the app's queued requests do.
 - Per window (a minute of the run): the twin's end-to-end latency at each one-second tick is
   the gamma of its call path's moments (as `envs/outcome.py` has it); the window's p95 is the
   p95 of the mixture of its ticks weighted by their arrivals (`mixture_p95`), which is what a
@@ -321,16 +322,31 @@ def fit_contention(low: tuple[ServiceMeasurement, ...], high: tuple[ServiceMeasu
 def replay_contended(measured: tuple[ServiceMeasurement, ...], curve: ContentionCurve,
                      entry: str, overhead_idle: Overhead, entry_rps: np.ndarray,
                      desired: np.ndarray, initial: np.ndarray, window_ticks: int) -> np.ndarray:
-    """End-to-end p95 per window, each window's capacity (and overhead: HTTP handling is CPU
-    work too) from its own CPU demand."""
+    """End-to-end p95 per window, in one run of the twin whose capacity (and overhead: HTTP
+    handling is CPU work too) at each tick is what that tick's CPU demand leaves: a backlog
+    built while the app is overloaded drains over the next ticks at their capacity, as the
+    twin's fluid queue drains it."""
+    entry_rps = np.asarray(entry_rps, dtype=float)
     base = graph_from(measured, entry)
     visits = dict(zip(base.names, base.visit_ratios(), strict=True))
-    out = []
-    for s in _windows(len(entry_rps), window_ticks):
-        demand = demand_cores(measured, float(np.mean(entry_rps[s])), visits)
-        rates = {n: curve.service_rate(n, demand) for n in base.names}
-        config = twin_config(graph_from(measured, entry, service_rates=rates), 0.0)
-        rep = replay(config, entry_rps, desired, initial)
-        extra = overhead_idle.scaled(curve.stretch(demand))
-        out.append(rep.window_p95_seconds(window_ticks, extra)[s.start // window_ticks])
-    return np.array(out)
+    stretch = np.array([curve.stretch(demand_cores(measured, float(r), visits))
+                        for r in entry_rps])
+    configs = {float(k): twin_config(graph_from(measured, entry, service_rates={
+        n: 1.0 / (curve.base_seconds[n] * k) for n in base.names}), 0.0)
+        for k in np.unique(stretch)}
+    capacity = np.stack([configs[float(k)].capacity_rps for k in stretch])
+    traj = run_schedule(configs[float(stretch[0])], entry_rps, desired, initial,
+                        capacity_rps=capacity)
+    mean, var = np.empty(len(entry_rps)), np.empty(len(entry_rps))
+    for k, config in configs.items():
+        at = np.flatnonzero(stretch == k)
+        part = Trajectory(traj.desired[at], traj.ready[at], traj.backlog_avg[at],
+                          traj.dropped[at])
+        s_mean, s_var = service_moments(config, entry_rps[at, None] * config.visit_ratios, part)
+        p_mean, p_var = path_moments(config, s_mean, s_var)
+        worst = p_mean.argmax(axis=1)
+        extra = overhead_idle.scaled(k)
+        mean[at] = p_mean[np.arange(len(at)), worst] + extra.mean_seconds
+        var[at] = p_var[np.arange(len(at)), worst] + extra.var_seconds2
+    return np.array([mixture_p95(mean[s], var[s], entry_rps[s])
+                     for s in _windows(len(entry_rps), window_ticks)])

@@ -133,6 +133,22 @@ def test_contended_replay_is_slower_where_the_demand_is_higher() -> None:
     assert s2r.demand_cores(measured, 30.0, visits) == pytest.approx(30 * 0.019)
 
 
+def test_a_backlog_from_an_overloaded_minute_drains_over_the_next() -> None:
+    measured = _measured()
+    curve = s2r.ContentionCurve({"frontend": 0.004, "checkout": 0.012}, 1.0)
+    ones, extra = np.ones((120, 2), dtype=int), s2r.Overhead(0.002, 0.0)
+    quiet = np.full(120, 5.0)
+    # 45 rps: 0.86 cores of demand stretch checkout's 12 ms to 83 ms (12 rps, overloaded);
+    # at 5 rps it serves 75 rps, so the minute after drains the ~2,000 queued over ~28 s
+    overloaded = np.concatenate([np.full(60, 45.0), quiet[60:]])
+    after = s2r.replay_contended(measured, curve, "frontend", extra, overloaded, ones,
+                                 np.ones(2, dtype=int), 60)
+    calm = s2r.replay_contended(measured, curve, "frontend", extra, quiet, ones,
+                                np.ones(2, dtype=int), 60)
+    assert calm[1] < 0.1 and after[1] > 10 * calm[1]
+    assert after[0] > after[1]
+
+
 def test_overhead_matches_the_calibration_mean_and_p95() -> None:
     measured = _measured()
     config = s2r.twin_config(s2r.graph_from(measured, entry="frontend"), 0.0)
