@@ -25,7 +25,13 @@ from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.k8slab import REPO, wait_for
-from retail.app import CALL_TIMEOUT_SECONDS, DRAIN_SECONDS, REQUEST_DURATION, WORK_DURATION
+from retail.app import (
+    CALL_TIMEOUT_SECONDS,
+    DRAIN_SECONDS,
+    REQUEST_DURATION,
+    SERVICE_DURATION,
+    WORK_DURATION,
+)
 
 NAMESPACE = "shop"
 PORT = 8080
@@ -135,6 +141,7 @@ class PodTotals:
 
     work_sum: float = 0.0
     work_count: float = 0.0
+    service_sum: float = 0.0
     request_sum: float = 0.0
     request_count: float = 0.0
     cpu_seconds: float = 0.0
@@ -202,6 +209,8 @@ class Shop:
                         out.work_sum += s.value
                     elif s.name == f"{WORK_DURATION}_count":
                         out.work_count += s.value
+                    elif s.name == f"{SERVICE_DURATION}_sum":
+                        out.service_sum += s.value
                     elif s.name == f"{REQUEST_DURATION}_sum":
                         out.request_sum += s.value
                     elif s.name == f"{REQUEST_DURATION}_count":

@@ -69,6 +69,9 @@ def test_ready_after_the_startup_time_and_requests_reach_the_callee(
     assert _get(front, "/buy") == (200, "ok\n")
     pay = _samples(chain["payment"])
     assert pay["edgewise_shop_work_duration_seconds_count[('service', 'payment')]"] == 1
+    # the service time alone (the CPU burn's wall time) is at most the work time
+    service = pay["edgewise_shop_service_duration_seconds_sum[('service', 'payment')]"]
+    assert 0 < service <= pay["edgewise_shop_work_duration_seconds_sum[('service', 'payment')]"]
     front_m = _samples(front)
     assert front_m["edgewise_shop_requests_total[('code', '200'), ('service', 'frontend')]"] == 1
     assert "process_cpu_seconds_total[]" in front_m
