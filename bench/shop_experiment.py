@@ -45,6 +45,7 @@ class Plan:
     calibration_rps: float = 15.0
     calibration_seconds: float = 45.0
     calibration_high_share: float = 1.0  # the second calibration load: this share of the peak
+    calibration_high_seconds: float = 90.0  # near saturation: a longer load for a steadier mean
     phases_seconds: tuple[float, float, float, float, float] = (90, 60, 150, 60, 120)
     # (seconds from the start, service, replicas)
     replica_schedule: tuple[tuple[float, str, int], ...] = (
@@ -55,6 +56,7 @@ class Plan:
 
 # A couple of minutes of it: the node e2e and `python -m bench.sim_to_real --short`.
 SHORT = Plan(base_rps=6.0, peak_node_share=0.5, calibration_rps=10.0, calibration_seconds=20.0,
+             calibration_high_seconds=20.0,
              phases_seconds=(20, 15, 30, 15, 10), window_seconds=30,
              replica_schedule=((30, "checkout", 2), (75, "checkout", 1)))
 
@@ -65,13 +67,16 @@ class Calibration:
     high: tuple[s2r.ServiceMeasurement, ...]  # high load, two replicas each
     e2e_mean_seconds: float  # at the low load
     e2e_p95_seconds: float
+    e2e_high_mean_seconds: float  # at the high load
+    e2e_high_p95_seconds: float
     peak_rps: float
     cpu_seconds_per_request: float  # summed over the services
 
 
 def _delta(before: PodTotals, after: PodTotals) -> PodTotals:
     return PodTotals(*(getattr(after, f) - getattr(before, f) for f in
-                       ("work_sum", "work_count", "request_sum", "request_count",
+                       ("work_sum", "work_count", "service_sum", "request_sum",
+                        "request_count",
                         "cpu_seconds")))
 
 
@@ -114,6 +119,7 @@ def _measure(shop: Shop, front: LeastOutstanding, rate_rps: float, seconds: floa
     measured = tuple(s2r.ServiceMeasurement(
         name=s.name, calls=s.calls, rate_rps=d.work_count / seconds,
         replicas=replicas, concurrency=1, work_mean_seconds=d.work_sum / max(d.work_count, 1),
+        service_mean_seconds=d.service_sum / max(d.work_count, 1),
         cpu_seconds_per_request=d.cpu_seconds / max(d.work_count, 1),
         startup_seconds=startup.get(s.name, 0.0),
         cpu_request_millicores=s.cpu_request_millicores)
@@ -129,12 +135,13 @@ def calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
     cpu = sum(m.cpu_seconds_per_request for m in low)
     peak = min(plan.max_peak_rps, plan.peak_node_share * NODE_CORES / cpu)
     startup = measure_startup(shop)
-    high, _ = _measure(shop, front, plan.calibration_high_share * peak,
-                       plan.calibration_seconds, 2, startup, rng)
+    high, high_load = _measure(shop, front, plan.calibration_high_share * peak,
+                               plan.calibration_high_seconds, 2, startup, rng)
     _scale_all_to_one(shop)
     low = tuple(dataclasses.replace(m, startup_seconds=startup[m.name]) for m in low)
     return Calibration(low, high, low_load.latency_mean_seconds,
-                       low_load.latency.total().quantile(0.95), peak, cpu)
+                       low_load.latency.total().quantile(0.95), high_load.latency_mean_seconds,
+                       high_load.latency.total().quantile(0.95), peak, cpu)
 
 
 def _apply_schedule(shop: Shop, plan: Plan, t0: float, log: list[tuple[float, str, int]],
@@ -209,11 +216,8 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
     uncontended = rep.window_p95_seconds(w)
     visits = dict(zip(graph.names, graph.visit_ratios(), strict=True))
     curve = s2r.fit_contention(cal.measured, cal.high, visits, entry_name)
-    d_low = s2r.demand_cores(cal.measured, plan.calibration_rps, visits)
-    spread = s2r.fit_overhead(s2r.twin_config(graph, 0.0), cal.measured, cal.e2e_mean_seconds,
-                              cal.e2e_p95_seconds)
-    twin = s2r.replay_contended(cal.measured, curve, entry_name,
-                                spread.scaled(1.0 / curve.stretch(d_low)), entry, desired,
+    spread = _overhead_curve(cal, graph, visits, entry_name)
+    twin = s2r.replay_contended(cal.measured, curve, entry_name, spread, entry, desired,
                                 initial, w)
     q = result.latency.quantiles(0.95)
     measured = np.array([q.get(k, np.nan) for k in range(len(twin))])
@@ -224,9 +228,17 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
         "p95_error_median": float(np.median(base)) if base.size else float("nan"),
         "p95_error_p90": float(np.quantile(base, 0.9)) if base.size else float("nan"),
         "twin_p95_ms": [round(float(x) * 1000, 1) for x in uncontended]}
-    out["overhead_model"] = {"mean_ms": round(spread.mean_seconds * 1000, 2),
-                             "sd_ms": round(math.sqrt(spread.var_seconds2) * 1000, 2),
-                             "calibration_e2e_p95_ms": round(cal.e2e_p95_seconds * 1000, 1)}
+    out["overhead_model"] = {
+        name: {"demand_cores": round(d, 3), "mean_ms": round(o.mean_seconds * 1000, 2),
+               "sd_ms": round(math.sqrt(o.var_seconds2) * 1000, 2),
+               "calibration_e2e_mean_ms": round(m * 1000, 1),
+               "calibration_e2e_p95_ms": round(p * 1000, 1)}
+        for name, d, o, m, p in (
+            ("low", spread.low_demand_cores, spread.low, cal.e2e_mean_seconds,
+             cal.e2e_p95_seconds),
+            ("high", spread.high_demand_cores, spread.high, cal.e2e_high_mean_seconds,
+             cal.e2e_high_p95_seconds))}
+    out["raw"] = _raw(cal, log, recorder, result)
     out["contention"] = {"node_cores_for_app": round(curve.cores, 3),
                          "saturated_at_high_load": _saturated(cal.high),
                          "idle_service_ms": {k: round(v * 1000, 2)
@@ -235,6 +247,24 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
                              round(s2r.demand_cores(cal.measured, float(r), visits), 3)
                              for r in schedule.mean_rates(w)]}
     return out
+
+
+def _overhead_curve(cal: Calibration, graph: Any, visits: dict[str, float], entry: str
+                    ) -> s2r.OverheadCurve:
+    """The overhead fitted at each calibration load, each with the services as measured there."""
+    high_graph = s2r.graph_from(cal.high, entry=entry)
+    return s2r.OverheadCurve(
+        s2r.demand_cores(cal.measured, _entry_rate(cal.measured, visits, entry), visits),
+        s2r.fit_overhead(s2r.twin_config(graph, 0.0), cal.measured, cal.e2e_mean_seconds,
+                         cal.e2e_p95_seconds),
+        s2r.demand_cores(cal.measured, _entry_rate(cal.high, visits, entry), visits),
+        s2r.fit_overhead(s2r.twin_config(high_graph, 0.0), cal.high,
+                         cal.e2e_high_mean_seconds, cal.e2e_high_p95_seconds))
+
+
+def _entry_rate(ms: tuple[s2r.ServiceMeasurement, ...], visits: dict[str, float], entry: str
+                ) -> float:
+    return next(m.rate_rps for m in ms if m.name == entry) / visits[entry]
 
 
 def _ready_delays(names: tuple[str, ...], log: list[tuple[float, str, int]],
@@ -298,6 +328,28 @@ def _figures(plan: Plan, cal: Calibration, config: Any, schedule: arrivals.RateS
     }
 
 
+def _raw(cal: Calibration, log: list[tuple[float, str, int]], recorder: Recorder,
+         result: LoadResult) -> dict[str, Any]:
+    """What the comparison was computed from, so a twin change can be scored against this run
+    again: the calibration, the replica writes, the samples (seconds from the sale's start)
+    and each window's measured quantiles."""
+    t0 = result.wall_start
+    return {
+        "calibration": {"low": [dataclasses.asdict(m) for m in cal.measured],
+                        "high": [dataclasses.asdict(m) for m in cal.high],
+                        "e2e_mean_seconds": cal.e2e_mean_seconds,
+                        "e2e_p95_seconds": cal.e2e_p95_seconds,
+                   "e2e_high_mean_seconds": cal.e2e_high_mean_seconds,
+                   "e2e_high_p95_seconds": cal.e2e_high_p95_seconds, "peak_rps": cal.peak_rps},
+        "replica_writes": [[round(t, 3), s, r] for t, s, r in log],
+        "ready": {s: [[round(t - t0, 3), n] for t, n in v] for s, v in recorder.ready.items()},
+        "cpu": [[round(t - t0, 3), b, c, ld] for t, b, c, ld in recorder.cpu],
+        "windows": {str(k): {"count": h.count, "errors": result.latency.errors.get(k, 0),
+                             **{f"p{round(q * 100)}": h.quantile(q)
+                                for q in (0.5, 0.9, 0.95, 0.99)}}
+                    for k, h in sorted(result.latency.histograms.items())}}
+
+
 def _saturated(ms: tuple[s2r.ServiceMeasurement, ...]) -> list[str]:
     """Services whose fitted utilisation at a calibration load is 95% or more: the queue was
     growing, so that load measured the backlog, not a service time (the curve is then void)."""
@@ -312,6 +364,7 @@ def _saturated(ms: tuple[s2r.ServiceMeasurement, ...]) -> list[str]:
 def _services(ms: tuple[s2r.ServiceMeasurement, ...]) -> dict[str, Any]:
     return {m.name: {"rate_rps": round(m.rate_rps, 2), "replicas": m.replicas,
                      "work_mean_ms": round(m.work_mean_seconds * 1e3, 2),
+                     "service_mean_ms": round(m.service_mean_seconds * 1e3, 2),
                      "cpu_ms": round(m.cpu_seconds_per_request * 1e3, 2)} for m in ms}
 
 

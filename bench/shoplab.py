@@ -25,11 +25,19 @@ from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.k8slab import REPO, wait_for
-from retail.app import REQUEST_DURATION, WORK_DURATION
+from retail.app import (
+    CALL_TIMEOUT_SECONDS,
+    DRAIN_SECONDS,
+    REQUEST_DURATION,
+    SERVICE_DURATION,
+    WORK_DURATION,
+)
 
 NAMESPACE = "shop"
 PORT = 8080
 PART_OF = "edgewise-shop"
+# SIGTERM drains (retail/app.py): the drain, then the slowest request in flight, then a margin
+GRACE_SECONDS = int(DRAIN_SECONDS + CALL_TIMEOUT_SECONDS) + 3
 KUBEPODS_CPU = Path("/sys/fs/cgroup/cpuacct/kubepods/cpuacct.usage")
 
 
@@ -84,7 +92,7 @@ def deployment(s: ShopService, image: str, namespace: str, seed: int) -> dict[st
             "spec": {"replicas": 1, "selector": {"matchLabels": _labels(s)},
                      "template": {"metadata": {"labels": _labels(s)}, "spec": {
                          "serviceAccountName": "shop", "containers": [container],
-                         "terminationGracePeriodSeconds": 1}}}}
+                         "terminationGracePeriodSeconds": GRACE_SECONDS}}}}
 
 
 def manifests(services: tuple[ShopService, ...], image: str, namespace: str
@@ -133,6 +141,7 @@ class PodTotals:
 
     work_sum: float = 0.0
     work_count: float = 0.0
+    service_sum: float = 0.0
     request_sum: float = 0.0
     request_count: float = 0.0
     cpu_seconds: float = 0.0
@@ -200,6 +209,8 @@ class Shop:
                         out.work_sum += s.value
                     elif s.name == f"{WORK_DURATION}_count":
                         out.work_count += s.value
+                    elif s.name == f"{SERVICE_DURATION}_sum":
+                        out.service_sum += s.value
                     elif s.name == f"{REQUEST_DURATION}_sum":
                         out.request_sum += s.value
                     elif s.name == f"{REQUEST_DURATION}_count":

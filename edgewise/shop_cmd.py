@@ -44,7 +44,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         name=args.service, cpu_ms=args.cpu_ms, startup_seconds=args.startup_seconds,
         calls=tuple(args.call), concurrency=args.concurrency,
         distribution=CpuDistribution(args.distribution), port=args.port, host=args.host,
-        namespace=_namespace(args.namespace), seed=args.seed)
+        namespace=_namespace(args.namespace), seed=args.seed,
+        **({} if args.drain_seconds is None else {"drain_seconds": args.drain_seconds}))
     serve(config, static=args.endpoints)
     return Exit.OK
 
@@ -59,7 +60,9 @@ def add_parser(sub: Any) -> None:
         description="An HTTP service that burns CPU per request (exponential with mean "
         "--cpu-ms, or fixed), then calls each --call service in turn (least-outstanding ready "
         "endpoint of that Service, read from the Kubernetes API in a Pod). /readyz turns 200 "
-        "--startup-seconds after start; /healthz; /metrics with request-duration histograms.")
+        "--startup-seconds after start; /healthz; /metrics with request-duration histograms. "
+        "SIGTERM drains: /readyz 503, answers for --drain-seconds more, then finishes the "
+        "requests in flight and exits.")
     s.add_argument("--service", required=True, type=flag_types.dns_label,
                    help="this service's name (the `service` label of its metrics)")
     s.add_argument("--cpu-ms", type=flag_types.number(minimum=0, maximum=10_000), default=5.0,
@@ -68,6 +71,9 @@ def add_parser(sub: Any) -> None:
                    help="CPU time per request: exponential with mean --cpu-ms (default) or fixed")
     s.add_argument("--startup-seconds", type=flag_types.number(minimum=0, maximum=3600),
                    default=0.0, help="seconds after start before /readyz is 200 (default 0)")
+    s.add_argument("--drain-seconds", type=flag_types.number(minimum=0, maximum=600),
+                   default=None, help="after SIGTERM, seconds to keep answering while callers "
+                   "stop sending to the Pod (default: retail.app.DRAIN_SECONDS, 2)")
     s.add_argument("--call", action="append", default=[], type=flag_types.dns_label,
                    metavar="SERVICE", help="a service to call per request (repeatable, in order)")
     s.add_argument("--concurrency", type=flag_types.integer(1, 64), default=1,

@@ -187,16 +187,20 @@ def run_schedule(
     desired: np.ndarray,
     initial: np.ndarray,
     unreachable: np.ndarray | None = None,
+    capacity_rps: np.ndarray | None = None,
 ) -> Trajectory:
     """Open-loop run of a desired-replica schedule (ticks x services), vectorized over ticks.
 
-    The backlog recursion only runs over stretches where demand exceeds capacity.
+    `capacity_rps` (ticks x services): each ready replica's capacity per tick where it varies
+    (a node whose CPU is shared serves slower while the demand on it is higher; default the
+    graph's). The backlog recursion only runs over stretches where demand exceeds capacity, so
+    a backlog built at one tick's capacity drains at the next ticks' capacities.
     """
     desired = config.clip(desired)
     initial = config.clip(initial)
     rates = np.asarray(entry_rps, dtype=float)[:, None] * config.visit_ratios[None, :]
     ready = ready_from_schedule(config, desired, initial)
-    cap = ready * config.capacity_rps
+    cap = ready * (config.capacity_rps if capacity_rps is None else capacity_rps)
     limit = ready * config.graph.array("queue_limit_per_replica")
     dt = float(config.tick_seconds)
     avg = np.zeros(rates.shape)

@@ -7,16 +7,20 @@ the real arrival and replica schedules replayed in the twin, per-window p95 comp
   twin's terms, not assumed from the configured CPU time.
 - Start-up: the measured time from a scale-up to the new replica being a ready endpoint.
 - Overhead: what the end-to-end latency has on top of the services' work (HTTP handling, the
-  bridge, and the scheduling stalls of a machine with more runnable tasks than cores) is one
-  more independent term on the call path, a gamma whose mean and variance make the twin's
-  end-to-end mean and p95 at the calibration load equal the measured ones (`fit_overhead`).
+  bridge, the interpreter lock a burning thread holds while another request's HTTP waits, and
+  scheduling stalls) is one more independent term on the call path, a gamma whose mean and
+  variance make the twin's end-to-end mean and p95 at a calibration load equal the measured
+  ones (`fit_overhead`), fitted at both calibration loads and interpolated in the CPU demand
+  between them (`OverheadCurve`).
 - CPU contention (the node's 2 cores are shared by the app's pods, the load generator, the
   lab and other tenants): each service is measured at two loads. With processor sharing of
   `A` cores among the app's CPU demand D (cores: the arrival rate times the measured CPU per
-  request), a request's service time is S(D) = S0 / (1 - D / A); the two points give S0 and
-  A, the cores the node effectively has for the app (`ContentionCurve`). Each window is then
-  replayed with the capacity its own demand leaves (`replay_contended`): the whole run through
-  the twin once per window, that window's ticks kept, so start-up and backlog carry over.
+  request), a request's service time (the CPU work's wall time, measured by the app) is
+  S(D) = S0 / (1 - D / A); the two points give S0 and
+  A, the cores the node effectively has for the app (`ContentionCurve`). The run is then
+  replayed once with, at each tick, the capacity that tick's demand leaves (`replay_contended`):
+  start-up and backlog carry over, and a backlog built in an overloaded minute drains over the
+  next ones at their capacity (the twin's fluid queue), as the app's queued requests do.
 - Per window (a minute of the run): the twin's end-to-end latency at each one-second tick is
   the gamma of its call path's moments (as `envs/outcome.py` has it); the window's p95 is the
   p95 of the mixture of its ticks weighted by their arrivals (`mixture_p95`), which is what a
@@ -67,6 +71,7 @@ class ServiceMeasurement:
     replicas: int
     concurrency: int
     work_mean_seconds: float  # queueing for a worker + CPU work, mean
+    service_mean_seconds: float  # the CPU work alone, wall clock, mean (the service time)
     cpu_seconds_per_request: float  # the replicas' process CPU / requests
     startup_seconds: float  # scale-up -> ready endpoint
     cpu_request_millicores: float
@@ -137,6 +142,27 @@ class Overhead:
     def scaled(self, stretch: float) -> Overhead:
         """The same CPU-bound overhead on a node where CPU work takes `stretch` times longer."""
         return Overhead(self.mean_seconds * stretch, self.var_seconds2 * stretch**2)
+
+
+@dataclass(frozen=True)
+class OverheadCurve:
+    """The overhead against the app's CPU demand (cores), fitted at both calibration loads:
+    linear in between, and beyond them the nearer point's stretched with the CPU work."""
+
+    low_demand_cores: float
+    low: Overhead
+    high_demand_cores: float
+    high: Overhead
+
+    def at(self, demand_cores: float, curve: ContentionCurve) -> Overhead:
+        lo, hi = self.low_demand_cores, self.high_demand_cores
+        if demand_cores <= lo or hi <= lo:
+            return self.low.scaled(curve.stretch(demand_cores) / curve.stretch(lo))
+        if demand_cores >= hi:
+            return self.high.scaled(curve.stretch(demand_cores) / curve.stretch(hi))
+        f = (demand_cores - lo) / (hi - lo)
+        sd = (1 - f) * math.sqrt(self.low.var_seconds2) + f * math.sqrt(self.high.var_seconds2)
+        return Overhead((1 - f) * self.low.mean_seconds + f * self.high.mean_seconds, sd**2)
 
 
 def _calibration_path(config: TwinConfig, measured: tuple[ServiceMeasurement, ...]
@@ -296,17 +322,18 @@ def demand_cores(measured: tuple[ServiceMeasurement, ...], entry_rps: float,
 
 def fit_contention(low: tuple[ServiceMeasurement, ...], high: tuple[ServiceMeasurement, ...],
                    visits: dict[str, float], entry: str) -> ContentionCurve:
-    """S0 and A from each service's fitted service time at two loads. A is one for the node,
-    from the CPU-weighted service times (the heavy services carry the signal); S0 per service."""
+    """S0 and A from each service's measured service time (the CPU work's wall time) at two
+    loads. A is one for the node, from the CPU-weighted service times (the heavy services carry
+    the signal); S0 per service. Measured, not inverted from the mean response: near
+    saturation (the high load) the queueing dominates the response and its mean over a short
+    load varies far more than the service time does."""
     def rate(ms: tuple[ServiceMeasurement, ...]) -> float:
         return next(m.rate_rps for m in ms if m.name == entry) / visits[entry]
 
     d_low = demand_cores(low, rate(low), visits)
     d_high = demand_cores(low, rate(high), visits)
-    s_low = {m.name: 1.0 / fit_service_rate(m.rate_rps, m.replicas * m.concurrency,
-                                            m.work_mean_seconds) for m in low}
-    s_high = {m.name: 1.0 / fit_service_rate(m.rate_rps, m.replicas * m.concurrency,
-                                             m.work_mean_seconds) for m in high}
+    s_low = {m.name: m.service_mean_seconds for m in low}
+    s_high = {m.name: m.service_mean_seconds for m in high}
     weight = {m.name: m.cpu_seconds_per_request for m in low}
     w_low = sum(weight[n] * s_low[n] for n in s_low)
     w_high = sum(weight[n] * s_high[n] for n in s_high)
@@ -319,18 +346,33 @@ def fit_contention(low: tuple[ServiceMeasurement, ...], high: tuple[ServiceMeasu
 
 
 def replay_contended(measured: tuple[ServiceMeasurement, ...], curve: ContentionCurve,
-                     entry: str, overhead_idle: Overhead, entry_rps: np.ndarray,
+                     entry: str, overhead: OverheadCurve, entry_rps: np.ndarray,
                      desired: np.ndarray, initial: np.ndarray, window_ticks: int) -> np.ndarray:
-    """End-to-end p95 per window, each window's capacity (and overhead: HTTP handling is CPU
-    work too) from its own CPU demand."""
+    """End-to-end p95 per window, in one run of the twin whose capacity (and overhead) at each
+    tick is what that tick's CPU demand leaves: a backlog built while the app is overloaded
+    drains over the next ticks at their capacity, as the twin's fluid queue drains it."""
+    entry_rps = np.asarray(entry_rps, dtype=float)
     base = graph_from(measured, entry)
     visits = dict(zip(base.names, base.visit_ratios(), strict=True))
-    out = []
-    for s in _windows(len(entry_rps), window_ticks):
-        demand = demand_cores(measured, float(np.mean(entry_rps[s])), visits)
-        rates = {n: curve.service_rate(n, demand) for n in base.names}
-        config = twin_config(graph_from(measured, entry, service_rates=rates), 0.0)
-        rep = replay(config, entry_rps, desired, initial)
-        extra = overhead_idle.scaled(curve.stretch(demand))
-        out.append(rep.window_p95_seconds(window_ticks, extra)[s.start // window_ticks])
-    return np.array(out)
+    demand = [demand_cores(measured, float(r), visits) for r in entry_rps]
+    stretch = np.array([curve.stretch(d) for d in demand])
+    configs = {float(k): twin_config(graph_from(measured, entry, service_rates={
+        n: 1.0 / (curve.base_seconds[n] * k) for n in base.names}), 0.0)
+        for k in np.unique(stretch)}
+    capacity = np.stack([configs[float(k)].capacity_rps for k in stretch])
+    traj = run_schedule(configs[float(stretch[0])], entry_rps, desired, initial,
+                        capacity_rps=capacity)
+    extra = [overhead.at(d, curve) for d in demand]
+    mean = np.array([e.mean_seconds for e in extra])
+    var = np.array([e.var_seconds2 for e in extra])
+    for k, config in configs.items():
+        at = np.flatnonzero(stretch == k)
+        part = Trajectory(traj.desired[at], traj.ready[at], traj.backlog_avg[at],
+                          traj.dropped[at])
+        s_mean, s_var = service_moments(config, entry_rps[at, None] * config.visit_ratios, part)
+        p_mean, p_var = path_moments(config, s_mean, s_var)
+        worst = p_mean.argmax(axis=1)
+        mean[at] += p_mean[np.arange(len(at)), worst]
+        var[at] += p_var[np.arange(len(at)), worst]
+    return np.array([mixture_p95(mean[s], var[s], entry_rps[s])
+                     for s in _windows(len(entry_rps), window_ticks)])

@@ -13,10 +13,18 @@ the twin delays new replicas by), then 200; `/healthz` is always 200; `/metrics`
 
 - `edgewise_shop_work_duration_seconds{service}`: queueing for a worker + the CPU burn (the
   twin's per-service response time),
+- `edgewise_shop_service_duration_seconds{service}`: the CPU burn alone, wall clock (the
+  service time: longer than the CPU time when the node's cores are contended),
 - `edgewise_shop_request_duration_seconds{service}`: the whole request, downstream calls
   included (at the frontend: the end-to-end time the server sees),
 - `edgewise_shop_requests_total{service,code}`, and the process collector's
   `process_cpu_seconds_total` (the replica's CPU per request, from which capacity is measured).
+
+SIGTERM drains (`drain_and_stop`): `/readyz` turns 503 and every answer closes its connection;
+the replica keeps answering for `drain_seconds` (its callers' endpoint watchers, which poll every
+0.5-1 s, stop sending to a terminating Pod), then stops accepting, waits for the requests in
+flight to finish and exits. A scale-down thus loses no request (the twin removes a replica's
+capacity and has no errors there); the Pod's terminationGracePeriodSeconds must allow it.
 """
 
 from __future__ import annotations
@@ -45,11 +53,13 @@ from retail.endpoints import ApiAccess, EndpointWatcher
 from retail.errors import EndpointsUnavailableError, RetailError
 
 WORK_DURATION = "edgewise_shop_work_duration_seconds"
+SERVICE_DURATION = "edgewise_shop_service_duration_seconds"
 REQUEST_DURATION = "edgewise_shop_request_duration_seconds"
 REQUESTS = "edgewise_shop_requests_total"
 # 1 ms to about 30 s, 20% apart: histogram_quantile reads within about 10% of the truth
 BUCKETS = tuple(round(0.001 * 1.2**k, 6) for k in range(57))
 CALL_TIMEOUT_SECONDS = 30.0
+DRAIN_SECONDS = 2.0  # after SIGTERM: twice the slowest caller's endpoint poll
 MAX_CPU_FACTOR = 20.0  # an exponential draw is capped at 20x its mean
 
 
@@ -70,6 +80,7 @@ class ServiceConfig:
     host: str = "0.0.0.0"  # inside the Pod's network namespace
     namespace: str = "default"
     seed: int | None = None
+    drain_seconds: float = DRAIN_SECONDS
 
     def __post_init__(self) -> None:
         if not 0 <= self.cpu_ms <= 10_000:
@@ -78,6 +89,8 @@ class ServiceConfig:
             raise RetailError(f"service {self.name!r}: startup_seconds must be in [0, 3600]")
         if not 1 <= self.concurrency <= 64:
             raise RetailError(f"service {self.name!r}: concurrency must be in [1, 64]")
+        if not 0 <= self.drain_seconds <= 600:
+            raise RetailError(f"service {self.name!r}: drain_seconds must be in [0, 600]")
 
 
 def burn_cpu(seconds: float) -> None:
@@ -95,6 +108,9 @@ class Metrics:
         labels = ["service"]
         self.work = Histogram(WORK_DURATION, "Queueing for a worker plus the CPU work",
                               labels, buckets=BUCKETS, registry=self.registry).labels(service)
+        self.service_time = Histogram(SERVICE_DURATION, "The CPU work alone, wall clock",
+                                      labels, buckets=BUCKETS,
+                                      registry=self.registry).labels(service)
         self.request = Histogram(REQUEST_DURATION, "The whole request, downstream calls "
                                  "included", labels, buckets=BUCKETS,
                                  registry=self.registry).labels(service)
@@ -104,6 +120,40 @@ class Metrics:
 
     def answered(self, code: int) -> None:
         self._requests.labels(self.service, str(code)).inc()
+
+
+class InFlight:
+    """Requests being answered, and whether the replica is draining (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._count = 0
+        self.draining = False
+
+    def __enter__(self) -> InFlight:
+        with self._cond:
+            self._count += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._count -= 1
+            if self._count == 0:
+                self._cond.notify_all()
+
+    @property
+    def count(self) -> int:
+        with self._cond:
+            return self._count
+
+    def drain(self) -> None:
+        with self._cond:
+            self.draining = True
+
+    def wait_idle(self, timeout_seconds: float) -> bool:
+        """Until no request is in flight (True) or the timeout passed (False)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._count == 0, timeout_seconds)
 
 
 class Downstream:
@@ -154,10 +204,13 @@ class Service:
         self.metrics = Metrics(config.name)
         self.started = time.monotonic()
         self.workers = threading.Semaphore(config.concurrency)
+        self.in_flight = InFlight()
         self._rng = random.Random(config.seed)
         self._rng_lock = threading.Lock()
 
     def ready(self) -> bool:
+        if self.in_flight.draining:
+            return False
         return time.monotonic() - self.started >= self.config.startup_seconds
 
     def cpu_seconds(self) -> float:
@@ -168,9 +221,15 @@ class Service:
             return min(self._rng.expovariate(1.0 / mean), MAX_CPU_FACTOR * mean)
 
     def handle(self, path: str) -> int:
+        with self.in_flight:
+            return self._handle(path)
+
+    def _handle(self, path: str) -> int:
         t0 = time.perf_counter()
         with self.workers:
+            t1 = time.perf_counter()
             burn_cpu(self.cpu_seconds())
+            self.metrics.service_time.observe(time.perf_counter() - t1)
         self.metrics.work.observe(time.perf_counter() - t0)
         code = 200
         for downstream in self.calls.values():
@@ -203,6 +262,9 @@ def handler_for(service: Service) -> type[BaseHTTPRequestHandler]:
             self.send_response(code)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            if service.in_flight.draining:  # the caller reconnects, to another replica
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(body)
 
@@ -221,10 +283,21 @@ def build_server(config: ServiceConfig, balancers: dict[str, LeastOutstanding]
     return server, service
 
 
+def drain_and_stop(server: ThreadingHTTPServer, service: Service) -> bool:
+    """Fail readiness and close connections, keep answering for `drain_seconds`, stop
+    accepting, then wait for the requests in flight (at most a call timeout). True when none
+    was left unfinished."""
+    service.in_flight.drain()
+    time.sleep(service.config.drain_seconds)
+    server.shutdown()  # serve_forever returns; connections already accepted go on
+    return service.in_flight.wait_idle(CALL_TIMEOUT_SECONDS)
+
+
 def serve(config: ServiceConfig, static: dict[str, list[str]] | None = None,
           api: ApiAccess | None = None) -> None:
-    """Run the service until SIGTERM/SIGINT. A callee's endpoints are `static[callee]` if
-    given, else its Service's ready endpoints read from `api` (default: in-cluster)."""
+    """Run the service until SIGTERM/SIGINT, then drain (`drain_and_stop`). A callee's
+    endpoints are `static[callee]` if given, else its Service's ready endpoints read from `api`
+    (default: in-cluster)."""
     balancers: dict[str, LeastOutstanding] = {}
     watchers = []
     for name in config.calls:
@@ -233,15 +306,22 @@ def serve(config: ServiceConfig, static: dict[str, list[str]] | None = None,
             access = api or ApiAccess.in_cluster()
             watchers.append(EndpointWatcher(access, config.namespace, name, balancer).start())
         balancers[name] = balancer
-    server, _ = build_server(config, balancers)
+    server, service = build_server(config, balancers)
+
+    stopping: list[threading.Thread] = []
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        if not stopping:  # a second signal changes nothing: the drain is under way
+            stopping.append(threading.Thread(target=drain_and_stop, args=(server, service),
+                                             daemon=True))
+            stopping[0].start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
         server.serve_forever(poll_interval=0.5)
+        for t in stopping:  # the requests in flight finish before the process exits
+            t.join()
     finally:
         for w in watchers:
             w.stop()

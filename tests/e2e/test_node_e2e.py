@@ -324,9 +324,8 @@ def test_retail_app_under_open_loop_load_against_the_twin(
     finally:
         stop.set()
         watcher.join(5)
-    # a scale-down drops the few requests in flight at the removed replica (the app does not
-    # drain on SIGTERM): at most 1%
-    assert res["sent"] > 500 and res["failed"] <= 0.01 * res["sent"], res["failed"]
+    # the app drains on SIGTERM (retail/app.py): the scale-down of checkout loses no request
+    assert res["sent"] > 500 and res["failed"] == 0, res["failed"]
     # Prometheus scraped every service's request histogram ...
     series = _histogram_series(prometheus)
     assert set(series) == {s.name for s in SHOP} and min(series.values()) >= 50, series

@@ -69,6 +69,21 @@ def test_backlog_drains_when_capacity_returns() -> None:
     assert traj.backlog_avg[3, 0] == 0.0
 
 
+def test_a_backlog_built_at_one_capacity_drains_at_the_next_ticks_capacity() -> None:
+    entry, one = np.full(3, 12.0), np.ones((3, 1), dtype=int)
+    same = run_schedule(CONFIG, entry, one, np.array([1]), capacity_rps=np.full((3, 1), 10.0))
+    plain = run_schedule(CONFIG, entry, one, np.array([1]))
+    for field in ("backlog_avg", "dropped"):
+        np.testing.assert_array_equal(getattr(same, field), getattr(plain, field))
+    # 2/s over capacity for a tick (120 queued, 20 of them beyond the limit), then 24/s spare
+    traj = run_schedule(CONFIG, entry, one, np.array([1]),
+                        capacity_rps=np.array([[10.0], [36.0], [36.0]]))
+    np.testing.assert_allclose(traj.dropped[:, 0], [20, 0, 0])
+    # 100 queued drain at 24/s: empty after 100/24 s of the second tick
+    assert traj.backlog_avg[1, 0] == pytest.approx(100 * (100 / 24) / 2 / 60)
+    assert traj.backlog_avg[2, 0] == 0.0
+
+
 def test_closed_loop_and_schedule_agree_to_the_bit() -> None:
     from envs.graph import load_graph
 

@@ -34,9 +34,10 @@ def test_mixture_p95_matches_sampling() -> None:
 
 
 def _measured(startup: float = 4.0) -> tuple[s2r.ServiceMeasurement, ...]:
-    return (s2r.ServiceMeasurement("frontend", ("checkout",), 10.0, 1, 1, 0.006, 0.005, startup,
-                                   250),
-            s2r.ServiceMeasurement("checkout", (), 10.0, 1, 1, 0.02, 0.014, startup, 250))
+    return (s2r.ServiceMeasurement("frontend", ("checkout",), 10.0, 1, 1, 0.006, 0.0057, 0.005,
+                                   startup, 250),
+            s2r.ServiceMeasurement("checkout", (), 10.0, 1, 1, 0.02, 0.0167, 0.014, startup,
+                                   250))
 
 
 def test_a_constant_replay_agrees_with_the_twins_own_p95() -> None:
@@ -99,7 +100,7 @@ def _at(measured: tuple[s2r.ServiceMeasurement, ...], rate: float, replicas: int
         mean = response_time(np.array([float(replicas)]), np.array([rate]), np.array([mu]),
                              p95=False).mean[0]
         out.append(s2r.ServiceMeasurement(m.name, m.calls, rate, replicas, 1, float(mean),
-                                          m.cpu_seconds_per_request, 3.0, 250))
+                                          1.0 / mu, m.cpu_seconds_per_request, 3.0, 250))
     return tuple(out)
 
 
@@ -124,13 +125,43 @@ def test_contended_replay_is_slower_where_the_demand_is_higher() -> None:
     curve = s2r.ContentionCurve({"frontend": 0.004, "checkout": 0.012}, 1.0)
     entry = np.concatenate([np.full(60, 5.0), np.full(60, 30.0)])
     ones = np.ones((120, 2), dtype=int)
-    extra = s2r.Overhead(0.002, 0.0)
+    flat = s2r.Overhead(0.002, 0.0)
+    extra = s2r.OverheadCurve(0.0, flat, 0.0, flat)  # one point: stretched with the CPU work
     p95 = s2r.replay_contended(measured, curve, "frontend", extra, entry, ones,
                                np.ones(2, dtype=int), 60)
     idle = s2r.replay_contended(measured, s2r.ContentionCurve(curve.base_seconds, float("inf")),
                                 "frontend", extra, entry, ones, np.ones(2, dtype=int), 60)
     assert p95[1] > idle[1] * 1.5 and p95[0] > idle[0]
     assert s2r.demand_cores(measured, 30.0, visits) == pytest.approx(30 * 0.019)
+
+
+def test_a_backlog_from_an_overloaded_minute_drains_over_the_next() -> None:
+    measured = _measured()
+    curve = s2r.ContentionCurve({"frontend": 0.004, "checkout": 0.012}, 1.0)
+    ones, flat = np.ones((120, 2), dtype=int), s2r.Overhead(0.002, 0.0)
+    extra = s2r.OverheadCurve(0.0, flat, 0.0, flat)
+    quiet = np.full(120, 5.0)
+    # 45 rps: 0.86 cores of demand stretch checkout's 12 ms to 83 ms (12 rps, overloaded);
+    # at 5 rps it serves 75 rps, so the minute after drains the ~2,000 queued over ~28 s
+    overloaded = np.concatenate([np.full(60, 45.0), quiet[60:]])
+    after = s2r.replay_contended(measured, curve, "frontend", extra, overloaded, ones,
+                                 np.ones(2, dtype=int), 60)
+    calm = s2r.replay_contended(measured, curve, "frontend", extra, quiet, ones,
+                                np.ones(2, dtype=int), 60)
+    assert calm[1] < 0.1 and after[1] > 10 * calm[1]
+    assert after[0] > after[1]
+
+
+def test_overhead_curve_meets_both_calibration_fits_and_stretches_beyond() -> None:
+    curve = s2r.ContentionCurve({"frontend": 0.004}, 2.0)
+    low, high = s2r.Overhead(0.01, 0.0001), s2r.Overhead(0.03, 0.0009)
+    oc = s2r.OverheadCurve(0.5, low, 1.5, high)
+    assert oc.at(0.5, curve) == low and oc.at(1.5, curve) == high
+    mid = oc.at(1.0, curve)  # halfway: mean and sd halfway
+    assert mid.mean_seconds == pytest.approx(0.02) and mid.var_seconds2 == pytest.approx(0.02**2)
+    # below the low load and above the high one: that point's overhead, stretched
+    assert oc.at(0.0, curve).mean_seconds == pytest.approx(0.01 * (1 - 0.5 / 2))
+    assert oc.at(1.8, curve).mean_seconds == pytest.approx(0.03 * (1 - 1.5 / 2) / (1 - 1.8 / 2))
 
 
 def test_overhead_matches_the_calibration_mean_and_p95() -> None:

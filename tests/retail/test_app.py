@@ -7,14 +7,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import ThreadingHTTPServer
 
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from retail.app import CpuDistribution, ServiceConfig, build_server, burn_cpu
+from retail.app import CpuDistribution, ServiceConfig, build_server, burn_cpu, drain_and_stop
 from retail.arrivals import Process, arrival_times, constant
 from retail.balancer import LeastOutstanding
 from retail.endpoints import ready_addresses
@@ -74,6 +74,9 @@ def test_ready_after_the_startup_time_and_requests_reach_the_callee(
     assert _get(front, "/buy") == (200, "ok\n")
     pay = _samples(chain["payment"])
     assert pay["edgewise_shop_work_duration_seconds_count[('service', 'payment')]"] == 1
+    # the service time alone (the CPU burn's wall time) is at most the work time
+    service = pay["edgewise_shop_service_duration_seconds_sum[('service', 'payment')]"]
+    assert 0 < service <= pay["edgewise_shop_work_duration_seconds_sum[('service', 'payment')]"]
     front_m = _samples(front)
     assert front_m["edgewise_shop_requests_total[('code', '200'), ('service', 'frontend')]"] == 1
     assert "process_cpu_seconds_total[]" in front_m
@@ -92,6 +95,43 @@ def test_a_callee_that_is_down_makes_a_502() -> None:
     finally:
         front.shutdown()
         front.server_close()
+
+
+def _until(check: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_sigterm_drains_answers_what_arrives_and_finishes_what_is_in_flight() -> None:
+    config = ServiceConfig("checkout", 200.0, 0.0, host="127.0.0.1", port=0,
+                           distribution=CpuDistribution.FIXED, drain_seconds=0.5)
+    server, service = build_server(config, {})
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        first: list[int] = []
+        in_flight = threading.Thread(target=lambda: first.append(_get(server, "/buy")[0]))
+        in_flight.start()
+        _until(lambda: service.in_flight.count == 1)
+        drained: list[bool] = []
+        stopper = threading.Thread(target=lambda: drained.append(drain_and_stop(server,
+                                                                                service)))
+        stopper.start()
+        _until(lambda: service.in_flight.draining)
+        assert _get(server, "/readyz")[0] == 503  # the endpoint leaves the callers' sets
+        # a request a caller sent before it saw that is still answered, and its connection
+        # closed so the caller's next request goes elsewhere
+        with urllib.request.urlopen(f"http://{_addr(server)}/buy", timeout=5) as r:
+            assert r.status == 200 and r.headers["Connection"] == "close"
+        stopper.join(5)
+        in_flight.join(5)
+        assert first == [200] and drained == [True] and service.in_flight.count == 0
+        serving.join(1)
+        assert not serving.is_alive()  # no longer accepting
+    finally:
+        server.server_close()
 
 
 def test_burn_uses_the_threads_cpu_time() -> None:
@@ -118,6 +158,8 @@ def test_config_bounds() -> None:
         ServiceConfig("x", -1.0, 0.0)
     with pytest.raises(RetailError, match="concurrency"):
         ServiceConfig("x", 1.0, 0.0, concurrency=0)
+    with pytest.raises(RetailError, match="drain_seconds"):
+        ServiceConfig("x", 1.0, 0.0, drain_seconds=-1.0)
 
 
 def test_ready_addresses_of_an_endpoints_object() -> None:
