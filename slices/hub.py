@@ -34,7 +34,6 @@ from slices.errors import (
 from slices.hub_admin import HubAdmin
 from slices.hub_client import TIMEOUT, api_client, hub_call
 from slices.model import (
-    BASE_LISTEN_PORT,
     Endpoint,
     Member,
     QosProfile,
@@ -42,6 +41,7 @@ from slices.model import (
     ServiceExport,
     Slice,
     TopologyKind,
+    free_listen_port,
     validate_name,
     validate_public_key,
 )
@@ -217,15 +217,30 @@ class HubRegistry:
             return pool
 
         address = IPv4Address(self._update_pool(slice_name, allocate)[site_id])
-        used = {int(o["spec"]["endpoint"]["port"]) for o in own}
-        chosen = port if port is not None else next(
-            p for p in range(BASE_LISTEN_PORT, 65535) if p not in used)
+        chosen = port if port is not None else free_listen_port(_ports(own))
         member = Member(site_id, Endpoint(host, chosen), address, public_key)
         self._create(namespace, "SliceMember", {
             "apiVersion": f"{hm.GROUP}/{hm.VERSION}", "kind": "SliceMember",
             "metadata": {"name": slice_name, "labels": {hm.SLICE_LABEL: slice_name}},
             "spec": hm.member_spec(slice_name, member)})
-        return member
+        return member if port is not None else self._settle_port(slice_name, site_id, member)
+
+    def _settle_port(self, slice_name: str, site_id: str, member: Member) -> Member:
+        """Concurrent joins of one site each list its memberships before the other exists,
+        and pick the same port (wg then fails: address in use). After creating, the
+        membership whose slice sorts later moves to a port free of all the others, until no
+        earlier-sorting one shares its port; the first never moves, so this ends."""
+        namespace = hm.site_namespace(site_id)
+        for _ in range(CAS_ATTEMPTS):
+            others = [o for o in self._list("SliceMember", namespace=namespace)
+                      if o["metadata"]["name"] != slice_name]
+            earlier = _ports([o for o in others if o["metadata"]["name"] < slice_name])
+            if member.endpoint.port not in earlier:
+                return member
+            member = self._update_member(slice_name, site_id,
+                                         _moved_to(free_listen_port(_ports(others))))
+        raise HubUnavailableError(f"listen port of site {site_id!r} in slice {slice_name!r}: "
+                                  f"{CAS_ATTEMPTS} conflicting joins in a row: retry")
 
     def leave(self, slice_name: str, site_id: str) -> None:
         namespace = hm.site_namespace(site_id)
@@ -351,3 +366,11 @@ class HubRegistry:
 def _merge(known: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
     """A JSON merge patch turning map `known` into `wanted` (null deletes a key)."""
     return {**{k: None for k in known if k not in wanted}, **wanted}
+
+
+def _ports(members: list[Obj]) -> set[int]:
+    return {int(o["spec"]["endpoint"]["port"]) for o in members}
+
+
+def _moved_to(port: int) -> Callable[[Member], Member]:
+    return lambda m: replace(m, endpoint=Endpoint(m.endpoint.host, port))

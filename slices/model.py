@@ -17,6 +17,15 @@ from slices.errors import ValidationError
 
 BASE_LISTEN_PORT = 51820
 ROTATION_PORT_OFFSET = 1000
+
+
+def free_listen_port(used: set[int]) -> int:
+    """The first listen port from BASE_LISTEN_PORT that no other membership of the site has
+    (a site's slices take consecutive ports; a rotation's is 1000 above, clear of them)."""
+    port = BASE_LISTEN_PORT
+    while port in used:
+        port += 1
+    return port
 DEFAULT_KEEPALIVE_SECONDS = 25
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 

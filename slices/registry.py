@@ -25,7 +25,6 @@ from slices.errors import (
     ValidationError,
 )
 from slices.model import (
-    BASE_LISTEN_PORT,
     Endpoint,
     Member,
     QosProfile,
@@ -33,6 +32,7 @@ from slices.model import (
     ServiceExport,
     Slice,
     TopologyKind,
+    free_listen_port,
     validate_name,
     validate_public_key,
 )
@@ -289,7 +289,4 @@ def _member(row: tuple[str, str, int, str, str, int, str | None, str]) -> Member
 
 def _free_port(db: sqlite3.Connection, site_id: str) -> int:
     used = {r[0] for r in db.execute("SELECT port FROM members WHERE site_id = ?", (site_id,))}
-    port = BASE_LISTEN_PORT
-    while port in used:
-        port += 1
-    return port
+    return free_listen_port(used)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from ipaddress import IPv4Network
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,8 +59,12 @@ def join(lab: HubLab, slice_name: str, site: str, *extra: str) -> str:
                    "--no-apply", *extra)
 
 
+def member(lab: HubLab, slice_name: str, site: str) -> Any:
+    return lab.admin.call(lambda: hub_registry(lab).get_member(slice_name, site))
+
+
 def overlay(lab: HubLab, slice_name: str, site: str) -> str:
-    return str(lab.admin.call(lambda: hub_registry(lab).get_member(slice_name, site)).overlay_ip)
+    return str(member(lab, slice_name, site).overlay_ip)
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +125,9 @@ def test_joins_got_distinct_addresses_from_the_pool(lab: HubLab) -> None:
     addresses = {s: overlay(lab, A, s) for s in MEMBERS[A]}
     assert sorted(addresses.values()) == ["10.10.0.1", "10.10.0.2", "10.10.0.3"]
     assert sorted(overlay(lab, B, s) for s in MEMBERS[B]) == ["10.20.0.1", "10.20.0.2"]
+    # s1 joined both slices at once: each listing saw no other membership, yet the ports differ
+    ports = sorted(member(lab, slc, "s1").endpoint.port for slc in (A, B))
+    assert ports == [51820, 51821], ports
 
 
 def test_sites_are_separate_agents_and_the_hub_listens_only_in_its_namespace(
@@ -231,7 +239,7 @@ def test_dns_resolves_inside_the_slice_nxdomain_outside(lab: HubLab) -> None:
     address = overlay(lab, A, "s2")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(
-            dig(lab, s, name)[1] != address for s in ("s1", "s3")):
+            dig(lab, s, name)[1] != address for s in ("s1", "s2", "s3")):
         time.sleep(0.3)
     for site in ("s1", "s2", "s3"):
         assert dig(lab, site, name) == ("NOERROR", address), site
