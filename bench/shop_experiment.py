@@ -254,17 +254,12 @@ def _overhead_curve(cal: Calibration, graph: Any, visits: dict[str, float], entr
     """The overhead fitted at each calibration load, each with the services as measured there."""
     high_graph = s2r.graph_from(cal.high, entry=entry)
     return s2r.OverheadCurve(
-        s2r.demand_cores(cal.measured, _entry_rate(cal.measured, visits, entry), visits),
+        s2r.demand_cores(cal.measured, s2r.entry_rate(cal.measured, visits, entry), visits),
         s2r.fit_overhead(s2r.twin_config(graph, 0.0), cal.measured, cal.e2e_mean_seconds,
                          cal.e2e_p95_seconds),
-        s2r.demand_cores(cal.measured, _entry_rate(cal.high, visits, entry), visits),
+        s2r.demand_cores(cal.measured, s2r.entry_rate(cal.high, visits, entry), visits),
         s2r.fit_overhead(s2r.twin_config(high_graph, 0.0), cal.high,
                          cal.e2e_high_mean_seconds, cal.e2e_high_p95_seconds))
-
-
-def _entry_rate(ms: tuple[s2r.ServiceMeasurement, ...], visits: dict[str, float], entry: str
-                ) -> float:
-    return next(m.rate_rps for m in ms if m.name == entry) / visits[entry]
 
 
 def _ready_delays(names: tuple[str, ...], log: list[tuple[float, str, int]],
@@ -339,8 +334,9 @@ def _raw(cal: Calibration, log: list[tuple[float, str, int]], recorder: Recorder
                         "high": [dataclasses.asdict(m) for m in cal.high],
                         "e2e_mean_seconds": cal.e2e_mean_seconds,
                         "e2e_p95_seconds": cal.e2e_p95_seconds,
-                   "e2e_high_mean_seconds": cal.e2e_high_mean_seconds,
-                   "e2e_high_p95_seconds": cal.e2e_high_p95_seconds, "peak_rps": cal.peak_rps},
+                        "e2e_high_mean_seconds": cal.e2e_high_mean_seconds,
+                        "e2e_high_p95_seconds": cal.e2e_high_p95_seconds,
+                        "peak_rps": cal.peak_rps},
         "replica_writes": [[round(t, 3), s, r] for t, s, r in log],
         "ready": {s: [[round(t - t0, 3), n] for t, n in v] for s, v in recorder.ready.items()},
         "cpu": [[round(t - t0, 3), b, c, ld] for t, b, c, ld in recorder.cpu],

@@ -320,6 +320,12 @@ def demand_cores(measured: tuple[ServiceMeasurement, ...], entry_rps: float,
     return entry_rps * sum(visits[m.name] * m.cpu_seconds_per_request for m in measured)
 
 
+def entry_rate(measured: tuple[ServiceMeasurement, ...], visits: dict[str, float], entry: str
+               ) -> float:
+    """The entry rate a load ran at: the entry service's measured rate over its visit ratio."""
+    return next(m.rate_rps for m in measured if m.name == entry) / visits[entry]
+
+
 def fit_contention(low: tuple[ServiceMeasurement, ...], high: tuple[ServiceMeasurement, ...],
                    visits: dict[str, float], entry: str) -> ContentionCurve:
     """S0 and A from each service's measured service time (the CPU work's wall time) at two
@@ -327,11 +333,8 @@ def fit_contention(low: tuple[ServiceMeasurement, ...], high: tuple[ServiceMeasu
     the signal); S0 per service. Measured, not inverted from the mean response: near
     saturation (the high load) the queueing dominates the response and its mean over a short
     load varies far more than the service time does."""
-    def rate(ms: tuple[ServiceMeasurement, ...]) -> float:
-        return next(m.rate_rps for m in ms if m.name == entry) / visits[entry]
-
-    d_low = demand_cores(low, rate(low), visits)
-    d_high = demand_cores(low, rate(high), visits)
+    d_low = demand_cores(low, entry_rate(low, visits, entry), visits)
+    d_high = demand_cores(low, entry_rate(high, visits, entry), visits)
     s_low = {m.name: m.service_mean_seconds for m in low}
     s_high = {m.name: m.service_mean_seconds for m in high}
     weight = {m.name: m.cpu_seconds_per_request for m in low}

@@ -17,6 +17,8 @@ from slices.errors import ValidationError
 
 BASE_LISTEN_PORT = 51820
 ROTATION_PORT_OFFSET = 1000
+DEFAULT_KEEPALIVE_SECONDS = 25
+_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 
 
 def free_listen_port(used: set[int]) -> int:
@@ -26,8 +28,6 @@ def free_listen_port(used: set[int]) -> int:
     while port in used:
         port += 1
     return port
-DEFAULT_KEEPALIVE_SECONDS = 25
-_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 
 
 class TopologyKind(Enum):

@@ -7,19 +7,13 @@ from __future__ import annotations
 
 import csv
 import math
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edgewise.api.eventplan import PlanFileError
+from edgewise.api.eventplan import PlanFileError, epoch
 
 MAX_POINTS = 500
 COLUMNS = ("time", "policy", "e2e_p95_latency_ms", "replicas_total")
-
-
-def _epoch(text: str) -> float:
-    t = datetime.fromisoformat(text)
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
 
 
 def read_timeline(path: Path, max_points: int = MAX_POINTS) -> dict[str, dict[str, list[float]]]:
@@ -34,7 +28,7 @@ def read_timeline(path: Path, max_points: int = MAX_POINTS) -> dict[str, dict[st
             for row in reader:
                 try:
                     p95, replicas = float(row["e2e_p95_latency_ms"]), float(row["replicas_total"])
-                    point = (_epoch(row["time"]), replicas, p95)
+                    point = (epoch(row["time"]), replicas, p95)
                 except (TypeError, ValueError) as e:
                     raise PlanFileError(f"bench timeline {path}: line {reader.line_num}: {e}"
                                         ) from None
