@@ -8,7 +8,8 @@ create/delete); `slices.hub_admin.HubAdmin` installs the hub and onboards sites,
 
 Overlay addresses come from the slice's pool (a ConfigMap) updated with its resourceVersion as
 precondition: two concurrent joins both read version N, one update wins, the other gets 409 and
-allocates again from version N+1.
+allocates again from version N+1. A site's listen ports (one per slice it is in) come from its
+own `listen-ports` ConfigMap the same way: two slices joined at once get two ports.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class HubRegistry:
         self.core: Any = client.CoreV1Api(api)
         self.sleep = sleep
         self.rng = rng if rng is not None else random.Random()
-        self.ipam_conflicts = 0  # 409s this client retried (concurrent joins)
+        self.ipam_conflicts = 0  # 409s this client retried (concurrent joins: pools, ports)
         self._status: dict[tuple[str, str], Any] = {}  # (slice, site) -> last seen status
 
     @classmethod
@@ -134,6 +135,10 @@ class HubRegistry:
         for kind in ("SliceMember", "SliceExport"):
             for obj in self._list(kind, name):
                 self._delete(obj["metadata"]["namespace"], kind, obj["metadata"]["name"])
+                site = hm.site_of_namespace(obj["metadata"]["namespace"])
+                if kind == "SliceMember" and site:
+                    self._update_ports(site, lambda ports: ports if ports.pop(name, None)
+                                       else None)
         self._delete(hm.HUB_NAMESPACE, "Slice", name)
         HubAdmin(self.api).delete_slice_objects(name)
 
@@ -144,7 +149,9 @@ class HubRegistry:
     def get_slice(self, name: str) -> Slice:
         obj = self._get(hm.HUB_NAMESPACE, "Slice", name)
         spec = obj["spec"]
-        pool = self._pool(name)[0]
+        with hub_call(f"address pool of slice {name}"):
+            pool = dict(self.core.read_namespaced_config_map(
+                hm.ipam_name(name), hm.HUB_NAMESPACE, _request_timeout=TIMEOUT).data or {})
         members: list[Member] = []
         for item in self._list("SliceMember", name):
             site = hm.site_of_namespace(item["metadata"]["namespace"])
@@ -171,32 +178,38 @@ class HubRegistry:
         return tuple(found)
 
     # -- the address pool --------------------------------------------------------------------
-    def _pool(self, slice_name: str) -> tuple[dict[str, str], Any]:
-        with hub_call(f"address pool of slice {slice_name}"):
-            cm = self.core.read_namespaced_config_map(hm.ipam_name(slice_name),
-                                                      hm.HUB_NAMESPACE, _request_timeout=TIMEOUT)
-        return dict(cm.data or {}), cm
-
-    def _update_pool(self, slice_name: str,
-                     change: Callable[[dict[str, str]], dict[str, str] | None]) -> dict[str, str]:
-        """Apply `change` to the pool under optimistic concurrency; retry on 409."""
+    def _update_config_map(self, name: str, namespace: str, what: str,
+                           change: Callable[[dict[str, str]], dict[str, str] | None]
+                           ) -> dict[str, str]:
+        """Apply `change` to a ConfigMap's data under optimistic concurrency; retry on 409.
+        `change` returns None to leave it as it is."""
         for attempt in range(CAS_ATTEMPTS):
-            data, cm = self._pool(slice_name)
-            new = change(dict(data))
+            with hub_call(what):
+                cm = self.core.read_namespaced_config_map(name, namespace,
+                                                          _request_timeout=TIMEOUT)
+            new = change(dict(cm.data or {}))
             if new is None:
-                return data
+                return dict(cm.data or {})
             cm.data = new  # cm.metadata.resourceVersion is the precondition
             try:
-                with hub_call(f"update address pool of slice {slice_name}"):
-                    self.core.replace_namespaced_config_map(
-                        hm.ipam_name(slice_name), hm.HUB_NAMESPACE, cm,
-                        _request_timeout=TIMEOUT)
+                with hub_call(f"update {what}"):
+                    self.core.replace_namespaced_config_map(name, namespace, cm,
+                                                            _request_timeout=TIMEOUT)
                 return new
             except ConflictError:
                 self.ipam_conflicts += 1
                 self.sleep(self.rng.uniform(0, 0.005 * (attempt + 1)))
-        raise HubUnavailableError(f"address pool of slice {slice_name}: {CAS_ATTEMPTS} "
-                                  "conflicting updates in a row: retry")
+        raise HubUnavailableError(f"{what}: {CAS_ATTEMPTS} conflicting updates in a row: retry")
+
+    def _update_pool(self, slice_name: str,
+                     change: Callable[[dict[str, str]], dict[str, str] | None]) -> dict[str, str]:
+        return self._update_config_map(hm.ipam_name(slice_name), hm.HUB_NAMESPACE,
+                                       f"address pool of slice {slice_name}", change)
+
+    def _update_ports(self, site_id: str,
+                      change: Callable[[dict[str, str]], dict[str, str] | None]) -> dict[str, str]:
+        return self._update_config_map(hm.PORTS_NAME, hm.site_namespace(site_id),
+                                       f"listen ports of site {site_id}", change)
 
     # -- members ---------------------------------------------------------------------------
     def join(self, slice_name: str, site_id: str, host: IPv4Address, public_key: str,
@@ -217,30 +230,21 @@ class HubRegistry:
             return pool
 
         address = IPv4Address(self._update_pool(slice_name, allocate)[site_id])
-        chosen = port if port is not None else free_listen_port(_ports(own))
+
+        def take_port(ports: dict[str, str]) -> dict[str, str] | None:
+            if port is None and slice_name in ports:
+                return None  # an earlier, interrupted join of this slice: keep its port
+            used = {int(p) for s, p in ports.items() if s != slice_name}
+            ports[slice_name] = str(port if port is not None else free_listen_port(used))
+            return ports
+
+        chosen = int(self._update_ports(site_id, take_port)[slice_name])
         member = Member(site_id, Endpoint(host, chosen), address, public_key)
         self._create(namespace, "SliceMember", {
             "apiVersion": f"{hm.GROUP}/{hm.VERSION}", "kind": "SliceMember",
             "metadata": {"name": slice_name, "labels": {hm.SLICE_LABEL: slice_name}},
             "spec": hm.member_spec(slice_name, member)})
-        return member if port is not None else self._settle_port(slice_name, site_id, member)
-
-    def _settle_port(self, slice_name: str, site_id: str, member: Member) -> Member:
-        """Concurrent joins of one site each list its memberships before the other exists,
-        and pick the same port (wg then fails: address in use). After creating, the
-        membership whose slice sorts later moves to a port free of all the others, until no
-        earlier-sorting one shares its port; the first never moves, so this ends."""
-        namespace = hm.site_namespace(site_id)
-        for _ in range(CAS_ATTEMPTS):
-            others = [o for o in self._list("SliceMember", namespace=namespace)
-                      if o["metadata"]["name"] != slice_name]
-            earlier = _ports([o for o in others if o["metadata"]["name"] < slice_name])
-            if member.endpoint.port not in earlier:
-                return member
-            member = self._update_member(slice_name, site_id,
-                                         _moved_to(free_listen_port(_ports(others))))
-        raise HubUnavailableError(f"listen port of site {site_id!r} in slice {slice_name!r}: "
-                                  f"{CAS_ATTEMPTS} conflicting joins in a row: retry")
+        return member
 
     def leave(self, slice_name: str, site_id: str) -> None:
         namespace = hm.site_namespace(site_id)
@@ -248,6 +252,7 @@ class HubRegistry:
         for obj in self._list("SliceExport", slice_name, namespace):
             self._delete(namespace, "SliceExport", obj["metadata"]["name"])
         self._update_pool(slice_name, lambda pool: pool if pool.pop(site_id, None) else None)
+        self._update_ports(site_id, lambda ports: ports if ports.pop(slice_name, None) else None)
 
     def get_member(self, slice_name: str, site_id: str) -> Member:
         obj = self._get(hm.site_namespace(site_id), "SliceMember", slice_name)
@@ -367,10 +372,3 @@ def _merge(known: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
     """A JSON merge patch turning map `known` into `wanted` (null deletes a key)."""
     return {**{k: None for k in known if k not in wanted}, **wanted}
 
-
-def _ports(members: list[Obj]) -> set[int]:
-    return {int(o["spec"]["endpoint"]["port"]) for o in members}
-
-
-def _moved_to(port: int) -> Callable[[Member], Member]:
-    return lambda m: replace(m, endpoint=Endpoint(m.endpoint.host, port))

@@ -4,11 +4,14 @@ Layout (one hub cluster, Kubernetes >= 1.20):
 - namespace `edgewise-slices`: one `Slice` per slice (CIDR, topology, QoS; written by
   administrators only) and its address pool, the ConfigMap `ipam-<slice>` (site -> overlay IP,
   updated with resourceVersion preconditions, so concurrent joins never collide);
-- namespace `edgewise-site-<site>` per site: its ServiceAccount `agent`, and the site's own
+- namespace `edgewise-site-<site>` per site: its ServiceAccount `agent`, the site's own
   `SliceMember` (one per slice, named after the slice: public key, endpoint, overlay IP,
-  rotation phase; status: what it observed of its peers) and `SliceExport` objects.
+  rotation phase; status: what it observed of its peers) and `SliceExport` objects, and its
+  listen ports, the ConfigMap `listen-ports` (slice -> UDP port, updated with resourceVersion
+  preconditions like a pool, so a site joining two slices at once never gets one port twice).
 
-RBAC: a site's token may write only in its own namespace (a Role), read every Slice, member and
+RBAC: a site's token may write only in its own namespace (a Role; of ConfigMaps, only get and
+update its `listen-ports`), read every Slice, member and
 export (a ClusterRole: public data only), and get/update the address pool of the slices it was
 admitted to (a Role with `resourceNames`, one RoleBinding per admission). So site A's token
 gets 403 writing site B's member: B's namespace grants A nothing.
@@ -45,6 +48,9 @@ def site_of_namespace(namespace: str) -> str | None:
 
 def ipam_name(slice_name: str) -> str:
     return f"ipam-{slice_name}"
+
+
+PORTS_NAME = "listen-ports"
 
 
 def _s(kind: str, **extra: Any) -> dict[str, Any]:
@@ -139,17 +145,21 @@ def hub_base() -> list[Manifest]:
 
 
 def site_objects(site_id: str) -> list[Manifest]:
-    """A site's namespace, ServiceAccount, write Role there and read ClusterRoleBinding."""
+    """A site's namespace, ServiceAccount, listen ports, write Role there and read
+    ClusterRoleBinding."""
     ns = site_namespace(site_id)
     own = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
            "metadata": {"name": SITE_ROLE, "namespace": ns},
            "rules": [_rule(["slicemembers", "slicemembers/status", "sliceexports"],
-                           ["get", "list", "watch", "create", "update", "patch", "delete"])]}
+                           ["get", "list", "watch", "create", "update", "patch", "delete"]),
+                     _rule(["configmaps"], ["get", "update"], group="", names=[PORTS_NAME])]}
     return [
         {"apiVersion": "v1", "kind": "Namespace",
          "metadata": {"name": ns, "labels": {SITE_LABEL: site_id}}},
         {"apiVersion": "v1", "kind": "ServiceAccount",
          "metadata": {"name": AGENT_ACCOUNT, "namespace": ns}},
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": PORTS_NAME, "namespace": ns}, "data": {}},
         own,
         _binding("RoleBinding", SITE_ROLE, ns, "Role", SITE_ROLE, site_id),
         _binding("ClusterRoleBinding", f"edgewise-site-{site_id}-reader", None, "ClusterRole",

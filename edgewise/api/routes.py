@@ -196,7 +196,7 @@ def list_runs(ctx: Ctx, who: Principal = VIEWER) -> list[RunOut]:
 def run_timeline(name: str, ctx: Ctx, who: Principal = VIEWER) -> dict[str, RunTimeline]:
     """Per policy, total replicas (mean) and end-to-end p95 (worst) over the run, at most 500
     points, from the run's timeline.csv; 404 when the run has none."""
-    run = next((r for r in ctx.store.runs() if r["name"] == name), None)
+    run = ctx.store.run(name)
     if run is None:
         raise ApiError(404, f"unknown run {name[:64]!r}", "name")
     if TIMELINE not in run["results"]:

@@ -199,9 +199,12 @@ class Store:
 
     def runs(self) -> list[dict[str, Any]]:
         with self.session() as s:
-            return [{"name": r.name, "scenario": r.scenario, "created_at": r.created_at,
-                     "results": json.loads(r.results_json)}
-                    for r in s.scalars(select(RunRow).order_by(RunRow.name))]
+            return [_run_dict(r) for r in s.scalars(select(RunRow).order_by(RunRow.name))]
+
+    def run(self, name: str) -> dict[str, Any] | None:
+        with self.session() as s:
+            row = s.scalar(select(RunRow).where(RunRow.name == name))
+            return _run_dict(row) if row else None
 
     # event plans
     def put_plan(self, name: str, app: str, plan_json: str, plan_csv: str) -> None:
@@ -295,6 +298,11 @@ def _plan_dict(r: PlanRow) -> dict[str, Any]:
 def _audit_dict(r: AuditRow) -> dict[str, Any]:
     return {"id": r.id, "actor": r.actor, "action": r.action, "target": r.target,
             "before": json.loads(r.before_json), "after": json.loads(r.after_json), "at": r.at}
+
+
+def _run_dict(r: RunRow) -> dict[str, Any]:
+    return {"name": r.name, "scenario": r.scenario, "created_at": r.created_at,
+            "results": json.loads(r.results_json)}
 
 
 def _feedback_dict(r: FeedbackRow) -> dict[str, Any]:

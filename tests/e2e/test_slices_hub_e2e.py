@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -125,9 +125,60 @@ def test_joins_got_distinct_addresses_from_the_pool(lab: HubLab) -> None:
     addresses = {s: overlay(lab, A, s) for s in MEMBERS[A]}
     assert sorted(addresses.values()) == ["10.10.0.1", "10.10.0.2", "10.10.0.3"]
     assert sorted(overlay(lab, B, s) for s in MEMBERS[B]) == ["10.20.0.1", "10.20.0.2"]
-    # s1 joined both slices at once: each listing saw no other membership, yet the ports differ
+    # s1 joined both slices at once: its listen-ports ConfigMap's resourceVersion decides
     ports = sorted(member(lab, slc, "s1").endpoint.port for slc in (A, B))
     assert ports == [51820, 51821], ports
+
+
+def test_one_site_joining_four_slices_at_once_gets_four_ports(lab: HubLab) -> None:
+    """Four joins of one site released together (a barrier): four distinct listen ports; after
+    leaving one, the next join takes the freed port, and deleting a slice frees its port too."""
+    import base64
+
+    from slices.hub_admin import HubAdmin
+    from slices.hub_client import api_client
+
+    names = [f"p{i}" for i in range(4)]
+    key = base64.b64encode(bytes(range(32))).decode()
+
+    def setup() -> None:
+        admin = HubAdmin(api_client(str(lab.admin_kubeconfig)))
+        admin.onboard_site("ports", lab.server)
+        for i, name in enumerate(names):
+            hub_registry(lab).create_slice(name, IPv4Network(f"10.4{i}.0.0/24"),
+                                           TopologyKind.FULL_MESH, None)
+            admin.admit(name, "ports")
+    lab.admin.call(setup)
+    barrier = threading.Barrier(len(names))
+    got: dict[str, int] = {}
+
+    def join_one(name: str) -> None:
+        registry = hub_registry(lab)
+        barrier.wait(10)
+        got[name] = registry.join(name, "ports", IPv4Address(HUB_ADDRESS), key).endpoint.port
+
+    def joined_together() -> None:
+        threads = [threading.Thread(target=join_one, args=(n,)) for n in names]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    lab.admin.call(joined_together)
+    assert sorted(got.values()) == [51820, 51821, 51822, 51823], got
+    freed = got["p1"]
+
+    def leave_then_rejoin() -> tuple[int, int]:
+        registry = hub_registry(lab)
+        registry.leave("p1", "ports")
+        again = registry.join("p1", "ports", IPv4Address(HUB_ADDRESS), key).endpoint.port
+        registry.delete_slice("p2")
+        registry.create_slice("p2", IPv4Network("10.42.0.0/24"), TopologyKind.FULL_MESH, None)
+        HubAdmin(api_client(str(lab.admin_kubeconfig))).admit("p2", "ports")
+        return again, registry.join("p2", "ports", IPv4Address(HUB_ADDRESS), key).endpoint.port
+    try:
+        assert lab.admin.call(leave_then_rejoin) == (freed, got["p2"])
+    finally:
+        lab.admin.call(lambda: [hub_registry(lab).delete_slice(n) for n in names])
 
 
 def test_sites_are_separate_agents_and_the_hub_listens_only_in_its_namespace(

@@ -45,6 +45,9 @@ def test_site_may_write_only_its_own_namespace() -> None:
     objs = hm.site_objects("s1")
     roles = [o for o in objs if o["kind"] == "Role"]
     assert [r["metadata"]["namespace"] for r in roles] == ["edgewise-site-s1"]
+    # of ConfigMaps, only its own listen ports, and never create or delete
+    assert roles[0]["rules"][1] == {"apiGroups": [""], "resources": ["configmaps"],
+                                    "verbs": ["get", "update"], "resourceNames": ["listen-ports"]}
     write_verbs = {"create", "update", "patch", "delete"}
     reader = next(o for o in hm.hub_base() if o["kind"] == "ClusterRole")
     assert not write_verbs & {v for rule in reader["rules"] for v in rule["verbs"]}
