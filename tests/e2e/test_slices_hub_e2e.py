@@ -304,10 +304,15 @@ def iperf_mbit(lab: HubLab, server: str, client: str, address: str, port: int,
                             "-1", "-B", address, "-p", str(port)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(0.5)
-        out = lab.exec(client, "iperf3", "-c", address, "-p", str(port), "-t", str(seconds),
-                       "-O", "1", "-J", check=False)
-        return float(json.loads(out)["end"]["sum_received"]["bits_per_second"]) / 1e6
+        deadline = time.monotonic() + 10
+        while f"{address}:{port} " not in lab.exec(server, "ss", "-Hltn", check=False):
+            assert srv.poll() is None and time.monotonic() < deadline, \
+                f"iperf3 server in {server} never listened on {address}:{port}"
+            time.sleep(0.1)
+        out = json.loads(lab.exec(client, "iperf3", "-c", address, "-p", str(port), "-t",
+                                  str(seconds), "-O", "1", "-J", check=False))
+        assert "error" not in out, f"iperf3 {client} -> {server} {address}: {out['error']}"
+        return float(out["end"]["sum_received"]["bits_per_second"]) / 1e6
     finally:
         if srv.poll() is None:
             srv.kill()
