@@ -36,6 +36,13 @@ def test_no_ppo_needs_a_warm_start(tmp_path: Path) -> None:
         load_config(p)
 
 
+@pytest.mark.parametrize("path", sorted(
+    (Path(__file__).resolve().parents[2] / "training" / "data").glob("*.yaml")))
+def test_shipped_configs_parse(path: Path) -> None:
+    cfg = load_config(path)
+    assert cfg.policy.value == "graph" and cfg.training_scenarios()
+
+
 def _export(path: Path, start: float, n: int, step: float, values: list[float]) -> None:
     series = [{"metric": {"pod": f"p{i}"},
                "values": [[start + k * step, str(v)] for k in range(n)]}
