@@ -19,7 +19,8 @@ policy: mlp            # or graph: one network shared by every service (ppo.hidd
 graph_probability: 0.0 # policy graph: share of episodes on random apps (envs/random_graph.py)
 graph: {services: [5, 40]}   # any GraphSpec field
 imitation: {episodes: 0, tau: 0.85, epochs: 8}   # policy graph: oracle warm start before PPO
-# (also loss: pinball|expectile, margin_up, margin_down; training/oracle_imitation.py)
+# (also loss: pinball|expectile, margin_up, margin_down; training/oracle_imitation.py);
+# total_timesteps: 0 with a warm start exports the fit alone (no PPO)
 ```
 Relative paths are resolved against the config file's folder.
 """
@@ -103,7 +104,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     seed: int = 0
     policy: PolicyKind = PolicyKind.MLP
-    total_timesteps: int = Field(default=300_000, ge=1)
+    total_timesteps: int = Field(default=300_000, ge=0)  # 0: the warm start alone
     n_envs: int = Field(default=2, ge=1, le=64)
     scenarios: tuple[str, ...] = ("black-friday", "flash-sale", "holiday-season", "normal-week")
     trace: str | None = None
@@ -119,6 +120,14 @@ class TrainConfig(BaseModel):
     reward: RewardConfig = Field(default_factory=lambda: RewardConfig())
     ppo: PpoConfig = Field(default_factory=lambda: PpoConfig())
     base_dir: str = "."
+
+    @model_validator(mode="after")
+    def _something_to_train(self) -> TrainConfig:
+        if self.total_timesteps == 0 and not (self.policy is PolicyKind.GRAPH
+                                              and self.imitation.episodes > 0):
+            raise ValueError("total_timesteps 0 (no PPO) needs policy: graph and an imitation "
+                             "warm start (imitation.episodes > 0)")
+        return self
 
     def randomization(self) -> RandomizationSpec:
         try:

@@ -242,8 +242,9 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, force: bool = Fa
         cb.init_callback(model)
         cb.evaluate()  # the warm start alone is a candidate for the export
     remaining = max(cfg.total_timesteps - model.num_timesteps, 0)
-    model.learn(remaining, callback=cb, reset_num_timesteps=not resume)
-    cb.evaluate()
+    if remaining > 0 or not cb.curve:  # total_timesteps 0: the warm start is the export
+        model.learn(remaining, callback=cb, reset_num_timesteps=not resume)
+        cb.evaluate()
     minutes = (time.monotonic() - start) / 60
     cpu_minutes = (time.process_time() - cpu_start) / 60
     save_checkpoint(model, out, model.num_timesteps)

@@ -27,6 +27,22 @@ def test_bad_config_names_the_field(tmp_path: Path, text: str, match: str) -> No
         load_config(p)
 
 
+def test_no_ppo_needs_a_warm_start(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text("policy: graph\ntotal_timesteps: 0\nimitation: {episodes: 4}\n")
+    assert load_config(p).total_timesteps == 0
+    p.write_text("policy: mlp\ntotal_timesteps: 0\nimitation: {episodes: 4}\n")
+    with pytest.raises(ConfigError, match="imitation warm start"):
+        load_config(p)
+
+
+@pytest.mark.parametrize("path", sorted(
+    (Path(__file__).resolve().parents[2] / "training" / "data").glob("*.yaml")))
+def test_shipped_configs_parse(path: Path) -> None:
+    cfg = load_config(path)
+    assert cfg.policy.value == "graph" and cfg.training_scenarios()
+
+
 def _export(path: Path, start: float, n: int, step: float, values: list[float]) -> None:
     series = [{"metric": {"pod": f"p{i}"},
                "values": [[start + k * step, str(v)] for k in range(n)]}

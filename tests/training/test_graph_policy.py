@@ -145,6 +145,20 @@ def test_imitation_margins_are_a_band() -> None:
         ImitationConfig(margin_up=0.3, margin_down=0.1)
 
 
+@pytest.mark.slow
+def test_warm_start_alone_is_exported_without_ppo(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from scaler.learned.runtime import RLPolicy
+    from training.train import train
+
+    cfg = TrainConfig(**{**TINY_GRAPH, "total_timesteps": 0,
+                         "imitation": {"episodes": 1, "ticks": 8, "epochs": 1,
+                                       "loss": "expectile", "tau": 0.98}})
+    policy = RLPolicy.load(train(cfg, tmp_path / "run", progress=False))
+    training, evaluation = policy.manifest.training, policy.manifest.evaluation
+    assert training["timesteps"] == 0 and len(training["curve"]) == 1
+    assert evaluation["imitation"]["tau"] == 0.98 and evaluation["imitation"]["samples"] == 8
+
+
 def test_shipped_default_is_the_graph_actor_of_its_model_zip() -> None:
     """The default policy's actor.npz is its model.zip's actor, bit for bit, and the runtime acts
     as SB3's `predict` on apps of any size (the boutique it trained on and unseen ones)."""
