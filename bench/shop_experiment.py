@@ -247,7 +247,7 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
     curve = contention.fit_contention(services, visits, entry_name)
     scale = contention.fit_wait_scale(services)
 
-    def twin_with(wait_scale: dict[str, float] | None
+    def twin_with(wait_scale: contention.WaitScale | None
                   ) -> tuple[np.ndarray, contention.OverheadCurve]:
         spread = contention.fit_overhead_curve(cal.measured, curve, entry_name, cal.loads,
                                                wait_scale)
@@ -274,7 +274,8 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
                                                              strict=True)},
                          "idle_service_ms": {k: round(v * 1000, 2)
                                              for k, v in curve.base_seconds.items()},
-                         "wait_scale": {k: round(v, 3) for k, v in scale.items()},
+                         "wait_scale": {n: {str(k): round(v, 3) for k, v in by.items()}
+                                        for n, by in scale.by_replicas.items()},
                          "waits_ms": {name: _waits(load.services)
                                       for name, load in zip(LOAD_NAMES, cal.loads,
                                                             strict=True)},

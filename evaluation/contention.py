@@ -16,8 +16,10 @@ the run they are compared with). Used by `bench/shop_experiment.py` with
   G/G/c queue's wait is the M/M/c wait times (Ca^2 + Cs^2) / 2, each service's wait is the
   twin's M/M/c wait times a factor (`fit_wait_scale`): the measured mean wait (work time minus
   service time) over the M/M/c mean wait at the measured service time, least squares over the
-  calibration loads (the loads that queue carry it). The replay scales every wait by it, the
-  fluid backlog's drain left as it is (`scale_waits`).
+  calibration loads (the loads that queue carry it), for each number of replicas apart (one
+  replica is one queue in front of one worker; with several, the callers' balancing is a
+  different queue). The replay scales every wait by the factor of the replicas ready at that
+  tick, the fluid backlog's drain left as it is (`scale_waits`).
 - The overhead beyond the services (sim_to_real's `Overhead`) is fitted at every calibration
   load against the call path this module's replay computes at that load (contention and wait
   scale included), so the twin reproduces each calibration load's end-to-end mean and p95;
@@ -131,25 +133,43 @@ def wait_terms(m: ServiceMeasurement) -> tuple[float, float] | None:
     return max(m.work_mean_seconds - s, 0.0), float(mmc)
 
 
-def fit_wait_scale(loads: Sequence[tuple[ServiceMeasurement, ...]]) -> dict[str, float]:
-    """Per service: measured wait over the M/M/c wait, least squares over the loads (through
-    the origin, so a load that queues weighs more), within `WAIT_SCALE_BOUNDS`; 1 where no
-    load queued measurably."""
-    terms: dict[str, list[tuple[float, float]]] = {}
+@dataclass(frozen=True)
+class WaitScale:
+    """Each service's wait scale by its number of ready replicas, as measured; a replica count
+    not measured takes the nearest measured one's (the fewer on a tie), a service never
+    measured queueing 1 (M/M/c)."""
+
+    by_replicas: dict[str, dict[int, float]]
+
+    def at(self, service: str, replicas: int) -> float:
+        known = self.by_replicas.get(service) or {}
+        if not known:
+            return 1.0
+        return known[min(known, key=lambda k: (abs(k - replicas), k))]
+
+    def array(self, names: Sequence[str], ready: np.ndarray) -> np.ndarray:
+        """(ticks, services) scales for a ready-replica array of that shape."""
+        return np.array([[self.at(n, int(r)) for n, r in zip(names, row, strict=True)]
+                         for row in np.asarray(ready)], dtype=float).reshape(np.shape(ready))
+
+
+def fit_wait_scale(loads: Sequence[tuple[ServiceMeasurement, ...]]) -> WaitScale:
+    """Per service and replica count: measured wait over the M/M/c wait, least squares over
+    the loads at that count (through the origin, so a load that queues weighs more), within
+    `WAIT_SCALE_BOUNDS`; left out where no such load queued measurably."""
+    terms: dict[str, dict[int, list[tuple[float, float]]]] = {}
     for load in loads:
         for m in load:
             t = wait_terms(m)
-            terms.setdefault(m.name, [])
             if t is not None:
-                terms[m.name].append(t)
-    out = {}
-    for name, ts in terms.items():
-        if sum(b for _, b in ts) < MIN_WAIT_SECONDS:
-            out[name] = 1.0
-            continue
-        ratio = sum(a * b for a, b in ts) / sum(b * b for _, b in ts)
-        out[name] = float(np.clip(ratio, *WAIT_SCALE_BOUNDS))
-    return out
+                terms.setdefault(m.name, {}).setdefault(m.replicas, []).append(t)
+    out: dict[str, dict[int, float]] = {}
+    for name, by_k in terms.items():
+        for k, ts in by_k.items():
+            if sum(b for _, b in ts) >= MIN_WAIT_SECONDS:
+                ratio = sum(a * b for a, b in ts) / sum(b * b for _, b in ts)
+                out.setdefault(name, {})[k] = float(np.clip(ratio, *WAIT_SCALE_BOUNDS))
+    return WaitScale(out)
 
 
 def scale_waits(config: TwinConfig, traj: Trajectory, mean: np.ndarray, var: np.ndarray,
@@ -180,7 +200,7 @@ class ContendedRun:
 
 def run_contended(measured: tuple[ServiceMeasurement, ...], curve: ContentionCurve, entry: str,
                   entry_rps: np.ndarray, desired: np.ndarray, initial: np.ndarray,
-                  wait_scale: dict[str, float] | None = None) -> ContendedRun:
+                  wait_scale: WaitScale | None = None) -> ContendedRun:
     """One run of the twin whose capacity at each tick is what that tick's CPU demand leaves,
     each service's waits scaled by `wait_scale` (default 1: M/M/c)."""
     entry_rps = np.asarray(entry_rps, dtype=float)
@@ -194,14 +214,14 @@ def run_contended(measured: tuple[ServiceMeasurement, ...], curve: ContentionCur
     capacity = np.stack([configs[float(k)].capacity_rps for k in stretch])
     traj = run_schedule(configs[float(stretch[0])], entry_rps, desired, initial,
                         capacity_rps=capacity)
-    scale = np.array([(wait_scale or {}).get(n, 1.0) for n in base.names])[None, :]
+    scales = (wait_scale or WaitScale({})).array(base.names, traj.ready)
     mean, var = np.zeros(len(entry_rps)), np.zeros(len(entry_rps))
     for k, config in configs.items():
         at = np.flatnonzero(stretch == k)
         part = Trajectory(traj.desired[at], traj.ready[at], traj.backlog_avg[at],
                           traj.dropped[at])
         s_mean, s_var = service_moments(config, entry_rps[at, None] * config.visit_ratios, part)
-        s_mean, s_var = scale_waits(config, part, s_mean, s_var, scale)
+        s_mean, s_var = scale_waits(config, part, s_mean, s_var, scales[at])
         p_mean, p_var = path_moments(config, s_mean, s_var)
         worst = p_mean.argmax(axis=1)
         mean[at] = p_mean[np.arange(len(at)), worst]
@@ -233,7 +253,7 @@ class OverheadCurve:
 
 def fit_overhead_curve(measured: tuple[ServiceMeasurement, ...], curve: ContentionCurve,
                        entry: str, loads: Sequence[CalibrationLoad],
-                       wait_scale: dict[str, float] | None = None) -> OverheadCurve:
+                       wait_scale: WaitScale | None = None) -> OverheadCurve:
     """The overhead at each calibration load: what its measured end-to-end mean and p95 have
     beyond the call path `run_contended` gives at that load's rate and replicas."""
     base = graph_from(measured, entry)
@@ -254,7 +274,7 @@ def fit_overhead_curve(measured: tuple[ServiceMeasurement, ...], curve: Contenti
 def replay_contended(measured: tuple[ServiceMeasurement, ...], curve: ContentionCurve,
                      entry: str, overhead: OverheadCurve, entry_rps: np.ndarray,
                      desired: np.ndarray, initial: np.ndarray, window_ticks: int,
-                     wait_scale: dict[str, float] | None = None) -> np.ndarray:
+                     wait_scale: WaitScale | None = None) -> np.ndarray:
     """End-to-end p95 per window of `run_contended`, each tick's overhead at its demand."""
     run = run_contended(measured, curve, entry, entry_rps, desired, initial, wait_scale)
     extra = [overhead.at(float(d), curve) for d in run.demand_cores]

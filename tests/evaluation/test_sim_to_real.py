@@ -206,15 +206,31 @@ def test_wait_scale_is_the_measured_wait_over_the_mmc_wait() -> None:
     loads = [_queued(measured, r, k, service, scale) for r, k in ((10.0, 1), (40.0, 1),
                                                                   (90.0, 2))]
     fit = con.fit_wait_scale(loads)
-    assert fit["checkout"] == pytest.approx(2.5, rel=1e-9)
-    assert fit["frontend"] == pytest.approx(1.0, rel=1e-9)
+    assert fit.at("checkout", 1) == pytest.approx(2.5, rel=1e-9)
+    assert fit.at("checkout", 2) == pytest.approx(2.5, rel=1e-9)
+    assert fit.at("frontend", 1) == pytest.approx(1.0, rel=1e-9)
     # no load that queues measurably: M/M/c
-    assert con.fit_wait_scale([_queued(measured, 0.5, 1, service, scale)])["checkout"] == 1.0
+    assert con.fit_wait_scale([_queued(measured, 0.5, 1, service, scale)]).at("checkout", 1) \
+        == 1.0
     # a saturated load (utilisation >= 0.98) says nothing about the wait
     assert con.wait_terms(dataclasses.replace(loads[0][1], rate_rps=66.0)) is None
     huge = {"frontend": 1.0, "checkout": 50.0}
-    assert con.fit_wait_scale([_queued(measured, 40.0, 1, service, huge)])["checkout"] == \
-        con.WAIT_SCALE_BOUNDS[1]
+    assert con.fit_wait_scale([_queued(measured, 40.0, 1, service, huge)]).at("checkout", 1) \
+        == con.WAIT_SCALE_BOUNDS[1]
+
+
+def test_wait_scale_is_measured_per_replica_count() -> None:
+    measured = _measured()
+    service = {"frontend": 0.004, "checkout": 0.015}
+    one, two = {"frontend": 1.0, "checkout": 1.5}, {"frontend": 1.0, "checkout": 3.0}
+    fit = con.fit_wait_scale([_queued(measured, 40.0, 1, service, one),
+                              _queued(measured, 90.0, 2, service, two)])
+    assert fit.at("checkout", 1) == pytest.approx(1.5) and fit.at("checkout", 2) == \
+        pytest.approx(3.0)
+    assert fit.at("checkout", 4) == pytest.approx(3.0)  # the nearest measured count
+    assert fit.at("nobody", 1) == 1.0
+    ready = np.array([[1, 1], [1, 2], [1, 3]])
+    assert fit.array(("frontend", "checkout"), ready)[:, 1] == pytest.approx([1.5, 3.0, 3.0])
 
 
 def test_scaled_waits_lengthen_the_wait_alone() -> None:
@@ -224,10 +240,10 @@ def test_scaled_waits_lengthen_the_wait_alone() -> None:
     rate = np.array([50.0])  # checkout at utilisation 0.6 on one replica
     plain = con.run_contended(measured, curve, "frontend", rate, ones, ones[0])
     same = con.run_contended(measured, curve, "frontend", rate, ones, ones[0],
-                             {"frontend": 1.0, "checkout": 1.0})
+                             con.WaitScale({"frontend": {1: 1.0}, "checkout": {1: 1.0}}))
     assert same.path_mean == pytest.approx(plain.path_mean)
     doubled = con.run_contended(measured, curve, "frontend", rate, ones, ones[0],
-                                {"checkout": 2.0})
+                                con.WaitScale({"checkout": {1: 2.0, 2: 5.0}}))
     wait = 0.6 * 0.012 / (1 - 0.6)  # M/M/1 mean wait
     assert doubled.path_mean[0] - plain.path_mean[0] == pytest.approx(wait, rel=1e-6)
     # Var(S + 2W) - Var(S + W) = 3 Var(W), Var(W) = rho (2 - rho) / theta^2 for M/M/1
