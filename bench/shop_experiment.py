@@ -147,7 +147,16 @@ def _measure(shop: Shop, front: LeastOutstanding, rate_rps: float, seconds: floa
 
 def calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
     """Low and mid loads on one replica each, start-up (1 -> 2), then a high load on the
-    sale's peak replicas."""
+    sale's peak replicas. The sale's sampler runs throughout (its reads of the endpoints load
+    the apiserver): the node's other work is what it will be during the sale."""
+    recorder = Recorder(shop).start()
+    try:
+        return _calibrate(shop, front, plan)
+    finally:
+        recorder.stop()
+
+
+def _calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
     rng = np.random.default_rng(plan.seed + 1000)
     names = tuple(s.name for s in shop.services)
     one = dict.fromkeys(names, 1)
