@@ -6,12 +6,12 @@ flash sale with a replica schedule, replay both in the twin, compare. Shared by
    time and CPU per request from its replicas' /metrics; the twin's service rate fitted to it
    (evaluation/sim_to_real.py). The sale's peak is `peak_node_share` of the node's cores over
    the measured CPU per request. A second load at `calibration_mid_share` of the peak, one
-   replica each.
+   replica each (as the sale's ramp runs until its scale-up is ready).
 2. Start-up: each service in turn scaled 1 -> 2; the time from the write to the new ready
-   endpoint. Then a third load at the peak rate on the sale's peak replicas (the most the
-   replica schedule gives each service) measures the service times under the node's CPU
-   contention. From the three: the contention curve, each service's wait scale and the
-   overhead at each load (evaluation/contention.py).
+   endpoint. Then two loads on the sale's peak replicas (the most the replica schedule gives
+   each service), at `calibration_upper_share` of the peak and at the peak. From the four
+   loads: the contention curve, each service's wait scale (per replica count) and the overhead
+   at each load (evaluation/contention.py).
 3. The flash sale (open loop, latency from the intended send time), the replica schedule applied
    at its times, ready endpoints and CPU recorded.
 4. The twin replays the same arrival schedule and the same replica writes; per-minute
@@ -48,9 +48,11 @@ class Plan:
     max_peak_rps: float = 80.0
     calibration_rps: float = 15.0
     calibration_seconds: float = 45.0
-    calibration_mid_share: float = 0.45  # the second calibration load: this share of the peak
-    calibration_mid_seconds: float = 60.0
-    calibration_high_share: float = 1.0  # the third calibration load: this share of the peak
+    calibration_mid_share: float = 0.4  # the second calibration load: this share of the peak
+    calibration_mid_seconds: float = 45.0
+    calibration_upper_share: float = 0.65  # the third, on the peak replicas
+    calibration_upper_seconds: float = 45.0
+    calibration_high_share: float = 1.0  # the fourth, on the peak replicas: this share of the peak
     calibration_high_seconds: float = 90.0  # near saturation: a longer load for a steadier mean
     # before, ramp, peak, decay, after: 11 one-minute windows, four at the peak
     phases_seconds: tuple[float, float, float, float, float] = (120, 60, 240, 60, 180)
@@ -63,7 +65,8 @@ class Plan:
 
 # A couple of minutes of it: the node e2e and `python -m bench.sim_to_real --short`.
 SHORT = Plan(base_rps=6.0, peak_node_share=0.5, calibration_rps=10.0, calibration_seconds=20.0,
-             calibration_mid_seconds=15.0, calibration_high_seconds=20.0,
+             calibration_mid_seconds=15.0, calibration_upper_seconds=15.0,
+             calibration_high_seconds=20.0,
              phases_seconds=(20, 15, 30, 15, 10), window_seconds=30,
              replica_schedule=((30, "checkout", 2), (75, "checkout", 1)))
 
@@ -75,7 +78,7 @@ def peak_replicas(plan: Plan, names: tuple[str, ...]) -> dict[str, int]:
 
 @dataclass
 class Calibration:
-    # low and mid: one replica each; high: the sale's peak replicas
+    # low and mid: one replica each; upper and high: the sale's peak replicas
     loads: tuple[contention.CalibrationLoad, ...]
     peak_rps: float
     cpu_seconds_per_request: float  # summed over the services
@@ -146,8 +149,8 @@ def _measure(shop: Shop, front: LeastOutstanding, rate_rps: float, seconds: floa
 
 
 def calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
-    """Low and mid loads on one replica each, start-up (1 -> 2), then a high load on the
-    sale's peak replicas. The sale's sampler runs throughout (its reads of the endpoints load
+    """Low and mid loads on one replica each, start-up (1 -> 2), then the upper and high loads
+    on the sale's peak replicas. The sale's sampler runs throughout (its reads of the endpoints load
     the apiserver): the node's other work is what it will be during the sale."""
     recorder = Recorder(shop).start()
     try:
@@ -168,12 +171,14 @@ def _calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
     startup = measure_startup(shop)
     at_peak = peak_replicas(plan, names)
     _scale_to(shop, at_peak)
+    upper = _measure(shop, front, plan.calibration_upper_share * peak,
+                     plan.calibration_upper_seconds, at_peak, startup, rng)
     high = _measure(shop, front, plan.calibration_high_share * peak,
                     plan.calibration_high_seconds, at_peak, startup, rng)
     _scale_to(shop, one)
     loads = tuple(dataclasses.replace(load, services=tuple(
         dataclasses.replace(m, startup_seconds=startup[m.name]) for m in load.services))
-        for load in (low, mid, high))
+        for load in (low, mid, upper, high))
     return Calibration(loads, peak, cpu)
 
 
@@ -233,7 +238,7 @@ def _desired(names: tuple[str, ...], log: list[tuple[float, str, int]], ticks: i
     return desired
 
 
-LOAD_NAMES = ("low", "mid", "high")
+LOAD_NAMES = ("low", "mid", "upper", "high")
 
 
 def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSchedule,
