@@ -48,6 +48,8 @@ class Plan:
     max_peak_rps: float = 80.0
     calibration_rps: float = 15.0
     calibration_seconds: float = 45.0
+    settle_seconds: float = 20.0  # first, a load at calibration_rps that is not measured
+    calibration_base_seconds: float = 40.0  # a load at base_rps, one replica each (0: none)
     calibration_mid_share: float = 0.4  # the second calibration load: this share of the peak
     calibration_mid_seconds: float = 45.0
     calibration_upper_share: float = 0.65  # the third, on the peak replicas
@@ -65,6 +67,7 @@ class Plan:
 
 # A couple of minutes of it: the node e2e and `python -m bench.sim_to_real --short`.
 SHORT = Plan(base_rps=6.0, peak_node_share=0.5, calibration_rps=10.0, calibration_seconds=20.0,
+             settle_seconds=0.0, calibration_base_seconds=0.0,
              calibration_mid_seconds=15.0, calibration_upper_seconds=15.0,
              calibration_high_seconds=20.0,
              phases_seconds=(20, 15, 30, 15, 10), window_seconds=30,
@@ -82,6 +85,7 @@ class Calibration:
     loads: tuple[contention.CalibrationLoad, ...]
     peak_rps: float
     cpu_seconds_per_request: float  # summed over the services
+    names: tuple[str, ...] = ("low", "mid", "upper", "high")  # of the loads
 
     @property
     def measured(self) -> tuple[s2r.ServiceMeasurement, ...]:
@@ -163,9 +167,18 @@ def _calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
     rng = np.random.default_rng(plan.seed + 1000)
     names = tuple(s.name for s in shop.services)
     one = dict.fromkeys(names, 1)
+    if plan.settle_seconds > 0:  # the node, Prometheus and the new pods settle
+        play(LoadPlan(arrivals.arrival_times(arrivals.constant(plan.calibration_rps,
+                                                               plan.settle_seconds),
+                                             arrivals.Process.POISSON, rng)), front)
     low = _measure(shop, front, plan.calibration_rps, plan.calibration_seconds, one, {}, rng)
     cpu = sum(m.cpu_seconds_per_request for m in low.services)
     peak = min(plan.max_peak_rps, plan.peak_node_share * NODE_CORES / cpu)
+    # the sale's base rate: its minutes interpolated, not extrapolated below the low load
+    extra: tuple[contention.CalibrationLoad, ...] = ()
+    if plan.calibration_base_seconds > 0:
+        extra = (_measure(shop, front, plan.base_rps, plan.calibration_base_seconds, one, {},
+                          rng),)
     mid = _measure(shop, front, plan.calibration_mid_share * peak, plan.calibration_mid_seconds,
                    one, {}, rng)
     startup = measure_startup(shop)
@@ -178,8 +191,9 @@ def _calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
     _scale_to(shop, one)
     loads = tuple(dataclasses.replace(load, services=tuple(
         dataclasses.replace(m, startup_seconds=startup[m.name]) for m in load.services))
-        for load in (low, mid, upper, high))
-    return Calibration(loads, peak, cpu)
+        for load in (low, *extra, mid, upper, high))
+    load_names = ("low", *(("base",) if extra else ()), "mid", "upper", "high")
+    return Calibration(loads, peak, cpu, load_names)
 
 
 def _apply_schedule(shop: Shop, plan: Plan, t0: float, log: list[tuple[float, str, int]],
@@ -238,9 +252,6 @@ def _desired(names: tuple[str, ...], log: list[tuple[float, str, int]], ticks: i
     return desired
 
 
-LOAD_NAMES = ("low", "mid", "upper", "high")
-
-
 def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSchedule,
             result: LoadResult, log: list[tuple[float, str, int]], recorder: Recorder
             ) -> dict[str, Any]:
@@ -280,18 +291,18 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
                "sd_ms": round(math.sqrt(o.var_seconds2) * 1000, 2),
                "calibration_e2e_mean_ms": round(load.e2e_mean_seconds * 1000, 1),
                "calibration_e2e_p95_ms": round(load.e2e_p95_seconds * 1000, 1)}
-        for name, (d, o), load in zip(LOAD_NAMES, spread.points, cal.loads, strict=True)}
+        for name, (d, o), load in zip(cal.names, spread.points, cal.loads, strict=True)}
     out["raw"] = _raw(cal, log, recorder, result)
     out["contention"] = {"node_cores_for_app": round(curve.cores, 3),
                          "saturated": {name: _saturated(load.services)
-                                       for name, load in zip(LOAD_NAMES, cal.loads,
+                                       for name, load in zip(cal.names, cal.loads,
                                                              strict=True)},
                          "idle_service_ms": {k: round(v * 1000, 2)
                                              for k, v in curve.base_seconds.items()},
                          "wait_scale": {n: {str(k): round(v, 3) for k, v in by.items()}
                                         for n, by in scale.by_replicas.items()},
                          "waits_ms": {name: _waits(load.services)
-                                      for name, load in zip(LOAD_NAMES, cal.loads,
+                                      for name, load in zip(cal.names, cal.loads,
                                                             strict=True)},
                          "demand_cores_per_minute": [
                              round(contention.demand_cores(cal.measured, float(r), visits), 3)
@@ -375,7 +386,7 @@ def _figures(plan: Plan, cal: Calibration, config: Any, schedule: arrivals.RateS
         "calibration": {name: {"e2e_mean_ms": round(load.e2e_mean_seconds * 1000, 2),
                                "e2e_p95_ms": round(load.e2e_p95_seconds * 1000, 2),
                                "services": _services(load.services)}
-                        for name, load in zip(LOAD_NAMES, cal.loads, strict=True)},
+                        for name, load in zip(cal.names, cal.loads, strict=True)},
     }
 
 
@@ -387,7 +398,7 @@ def _raw(cal: Calibration, log: list[tuple[float, str, int]], recorder: Recorder
     t0 = result.wall_start
     return {
         "calibration": {"loads": {name: dataclasses.asdict(load) for name, load in
-                                  zip(LOAD_NAMES, cal.loads, strict=True)},
+                                  zip(cal.names, cal.loads, strict=True)},
                         "peak_rps": cal.peak_rps},
         "replica_writes": [[round(t, 3), s, r] for t, s, r in log],
         "ready": {s: [[round(t - t0, 3), n] for t, n in v] for s, v in recorder.ready.items()},
