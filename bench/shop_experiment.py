@@ -2,13 +2,16 @@
 flash sale with a replica schedule, replay both in the twin, compare. Shared by
 `python -m bench.sim_to_real` and the node e2e (a shorter plan).
 
-1. Capacity: a constant Poisson load on one replica each; each service's mean work time and CPU
-   per request from its replicas' /metrics; the twin's service rate fitted to it
+1. Capacity: a constant Poisson load on one replica each; each service's mean work time, service
+   time and CPU per request from its replicas' /metrics; the twin's service rate fitted to it
    (evaluation/sim_to_real.py). The sale's peak is `peak_node_share` of the node's cores over
-   the measured CPU per request.
+   the measured CPU per request. A second load at `calibration_mid_share` of the peak, one
+   replica each (as the sale's ramp runs until its scale-up is ready).
 2. Start-up: each service in turn scaled 1 -> 2; the time from the write to the new ready
-   endpoint. Then a second load at the peak rate on two replicas each measures the service
-   times under the node's CPU contention: the contention curve between the two loads.
+   endpoint. Then two loads on the sale's peak replicas (the most the replica schedule gives
+   each service), at `calibration_upper_share` of the peak and at the peak. From the four
+   loads: the contention curve, each service's wait scale (per replica count) and the overhead
+   at each load (evaluation/contention.py).
 3. The flash sale (open loop, latency from the intended send time), the replica schedule applied
    at its times, ready endpoints and CPU recorded.
 4. The twin replays the same arrival schedule and the same replica writes; per-minute
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from bench.shoplab import PodTotals, Recorder, Shop
+from evaluation import contention
 from evaluation import sim_to_real as s2r
 from retail import arrivals
 from retail.balancer import LeastOutstanding
@@ -44,33 +48,49 @@ class Plan:
     max_peak_rps: float = 80.0
     calibration_rps: float = 15.0
     calibration_seconds: float = 45.0
-    calibration_high_share: float = 1.0  # the second calibration load: this share of the peak
+    settle_seconds: float = 20.0  # first, a load at calibration_rps that is not measured
+    calibration_base_seconds: float = 40.0  # a load at base_rps, one replica each (0: none)
+    calibration_mid_share: float = 0.4  # the second calibration load: this share of the peak
+    calibration_mid_seconds: float = 45.0
+    calibration_upper_share: float = 0.65  # the third, on the peak replicas
+    calibration_upper_seconds: float = 45.0
+    calibration_high_share: float = 1.0  # the fourth, on the peak replicas: this share of the peak
     calibration_high_seconds: float = 90.0  # near saturation: a longer load for a steadier mean
-    phases_seconds: tuple[float, float, float, float, float] = (90, 60, 150, 60, 120)
+    # before, ramp, peak, decay, after: 11 one-minute windows, four at the peak
+    phases_seconds: tuple[float, float, float, float, float] = (120, 60, 240, 60, 180)
     # (seconds from the start, service, replicas)
     replica_schedule: tuple[tuple[float, str, int], ...] = (
-        (120, "checkout", 2), (150, "payment", 2), (360, "checkout", 1), (360, "payment", 1))
+        (150, "checkout", 2), (180, "payment", 2), (480, "checkout", 1), (480, "payment", 1))
     window_seconds: int = 60
     seed: int = 0
 
 
 # A couple of minutes of it: the node e2e and `python -m bench.sim_to_real --short`.
 SHORT = Plan(base_rps=6.0, peak_node_share=0.5, calibration_rps=10.0, calibration_seconds=20.0,
+             settle_seconds=0.0, calibration_base_seconds=0.0,
+             calibration_mid_seconds=15.0, calibration_upper_seconds=15.0,
              calibration_high_seconds=20.0,
              phases_seconds=(20, 15, 30, 15, 10), window_seconds=30,
              replica_schedule=((30, "checkout", 2), (75, "checkout", 1)))
 
 
+def peak_replicas(plan: Plan, names: tuple[str, ...]) -> dict[str, int]:
+    """The most replicas the sale's schedule gives each service (1 if it never scales)."""
+    return {n: max([1, *(r for _, s, r in plan.replica_schedule if s == n)]) for n in names}
+
+
 @dataclass
 class Calibration:
-    measured: tuple[s2r.ServiceMeasurement, ...]  # low load, one replica each
-    high: tuple[s2r.ServiceMeasurement, ...]  # high load, two replicas each
-    e2e_mean_seconds: float  # at the low load
-    e2e_p95_seconds: float
-    e2e_high_mean_seconds: float  # at the high load
-    e2e_high_p95_seconds: float
+    # low and mid: one replica each; upper and high: the sale's peak replicas
+    loads: tuple[contention.CalibrationLoad, ...]
     peak_rps: float
     cpu_seconds_per_request: float  # summed over the services
+    names: tuple[str, ...] = ("low", "mid", "upper", "high")  # of the loads
+
+    @property
+    def measured(self) -> tuple[s2r.ServiceMeasurement, ...]:
+        """The low load's services (start-up included): the twin's graph."""
+        return self.loads[0].services
 
 
 def _delta(before: PodTotals, after: PodTotals) -> PodTotals:
@@ -95,20 +115,23 @@ def measure_startup(shop: Shop) -> dict[str, float]:
     return done
 
 
-def _scale_all_to_one(shop: Shop) -> None:
+def _scale_to(shop: Shop, replicas: dict[str, int]) -> None:
+    """Every service at its replicas, ready, and the scaled-down pods gone (a calibration load
+    sums the /metrics of the pods there are)."""
     for s in shop.services:
-        shop.scale(s.name, 1)
+        shop.scale(s.name, replicas[s.name])
     for s in shop.services:
-        deadline = time.time() + 60  # the scaled-down pods gone: calibration counts one each
-        while (len(shop.ready_endpoints(s.name)) != 1 or shop.pod_count(s.name) > 1) \
+        n = replicas[s.name]
+        deadline = time.time() + 120
+        while (len(shop.ready_endpoints(s.name)) != n or shop.pod_count(s.name) > n) \
                 and time.time() < deadline:
             time.sleep(0.2)
 
 
 def _measure(shop: Shop, front: LeastOutstanding, rate_rps: float, seconds: float,
-             replicas: int, startup: dict[str, float], rng: np.random.Generator
-             ) -> tuple[tuple[s2r.ServiceMeasurement, ...], LoadResult]:
-    """A constant Poisson load: each service's measurement and the load's result."""
+             replicas: dict[str, int], startup: dict[str, float], rng: np.random.Generator
+             ) -> contention.CalibrationLoad:
+    """A constant Poisson load: each service's measurement and the end-to-end latency."""
     warm = arrivals.arrival_times(arrivals.constant(rate_rps, 5), arrivals.Process.POISSON, rng)
     play(LoadPlan(warm), front)
     before = {s.name: shop.totals(s.name) for s in shop.services}
@@ -118,30 +141,59 @@ def _measure(shop: Shop, front: LeastOutstanding, rate_rps: float, seconds: floa
     deltas = {s.name: _delta(before[s.name], shop.totals(s.name)) for s in shop.services}
     measured = tuple(s2r.ServiceMeasurement(
         name=s.name, calls=s.calls, rate_rps=d.work_count / seconds,
-        replicas=replicas, concurrency=1, work_mean_seconds=d.work_sum / max(d.work_count, 1),
+        replicas=replicas[s.name], concurrency=1,
+        work_mean_seconds=d.work_sum / max(d.work_count, 1),
         service_mean_seconds=d.service_sum / max(d.work_count, 1),
         cpu_seconds_per_request=d.cpu_seconds / max(d.work_count, 1),
         startup_seconds=startup.get(s.name, 0.0),
         cpu_request_millicores=s.cpu_request_millicores)
         for s in shop.services for d in [deltas[s.name]])
-    return measured, result
+    return contention.CalibrationLoad(measured, result.latency_mean_seconds,
+                                      result.latency.total().quantile(0.95))
 
 
 def calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
-    """Low load on one replica each, then start-up (1 -> 2), then a high load on two each."""
+    """Low and mid loads on one replica each, start-up (1 -> 2), then the upper and high loads
+    on the sale's peak replicas. The sale's sampler runs throughout (its reads of the endpoints load
+    the apiserver): the node's other work is what it will be during the sale."""
+    recorder = Recorder(shop).start()
+    try:
+        return _calibrate(shop, front, plan)
+    finally:
+        recorder.stop()
+
+
+def _calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
     rng = np.random.default_rng(plan.seed + 1000)
-    low, low_load = _measure(shop, front, plan.calibration_rps, plan.calibration_seconds, 1,
-                            {}, rng)
-    cpu = sum(m.cpu_seconds_per_request for m in low)
+    names = tuple(s.name for s in shop.services)
+    one = dict.fromkeys(names, 1)
+    if plan.settle_seconds > 0:  # the node, Prometheus and the new pods settle
+        play(LoadPlan(arrivals.arrival_times(arrivals.constant(plan.calibration_rps,
+                                                               plan.settle_seconds),
+                                             arrivals.Process.POISSON, rng)), front)
+    low = _measure(shop, front, plan.calibration_rps, plan.calibration_seconds, one, {}, rng)
+    cpu = sum(m.cpu_seconds_per_request for m in low.services)
     peak = min(plan.max_peak_rps, plan.peak_node_share * NODE_CORES / cpu)
+    # the sale's base rate: its minutes interpolated, not extrapolated below the low load
+    extra: tuple[contention.CalibrationLoad, ...] = ()
+    if plan.calibration_base_seconds > 0:
+        extra = (_measure(shop, front, plan.base_rps, plan.calibration_base_seconds, one, {},
+                          rng),)
+    mid = _measure(shop, front, plan.calibration_mid_share * peak, plan.calibration_mid_seconds,
+                   one, {}, rng)
     startup = measure_startup(shop)
-    high, high_load = _measure(shop, front, plan.calibration_high_share * peak,
-                               plan.calibration_high_seconds, 2, startup, rng)
-    _scale_all_to_one(shop)
-    low = tuple(dataclasses.replace(m, startup_seconds=startup[m.name]) for m in low)
-    return Calibration(low, high, low_load.latency_mean_seconds,
-                       low_load.latency.total().quantile(0.95), high_load.latency_mean_seconds,
-                       high_load.latency.total().quantile(0.95), peak, cpu)
+    at_peak = peak_replicas(plan, names)
+    _scale_to(shop, at_peak)
+    upper = _measure(shop, front, plan.calibration_upper_share * peak,
+                     plan.calibration_upper_seconds, at_peak, startup, rng)
+    high = _measure(shop, front, plan.calibration_high_share * peak,
+                    plan.calibration_high_seconds, at_peak, startup, rng)
+    _scale_to(shop, one)
+    loads = tuple(dataclasses.replace(load, services=tuple(
+        dataclasses.replace(m, startup_seconds=startup[m.name]) for m in load.services))
+        for load in (low, *extra, mid, upper, high))
+    load_names = ("low", *(("base",) if extra else ()), "mid", "upper", "high")
+    return Calibration(loads, peak, cpu, load_names)
 
 
 def _apply_schedule(shop: Shop, plan: Plan, t0: float, log: list[tuple[float, str, int]],
@@ -204,8 +256,9 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
             result: LoadResult, log: list[tuple[float, str, int]], recorder: Recorder
             ) -> dict[str, Any]:
     entry_name = shop.services[0].name
+    low = cal.loads[0]
     graph = s2r.graph_from(cal.measured, entry=entry_name)
-    overhead = s2r.overhead_ms(s2r.twin_config(graph, 0.0), cal.measured, cal.e2e_mean_seconds)
+    overhead = s2r.overhead_ms(s2r.twin_config(graph, 0.0), cal.measured, low.e2e_mean_seconds)
     config = s2r.twin_config(graph, overhead)
     ticks = int(schedule.duration_seconds)
     entry = schedule.mean_rates(1.0)[:ticks]
@@ -215,51 +268,63 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
     w = plan.window_seconds
     uncontended = rep.window_p95_seconds(w)
     visits = dict(zip(graph.names, graph.visit_ratios(), strict=True))
-    curve = s2r.fit_contention(cal.measured, cal.high, visits, entry_name)
-    spread = _overhead_curve(cal, graph, visits, entry_name)
-    twin = s2r.replay_contended(cal.measured, curve, entry_name, spread, entry, desired,
-                                initial, w)
+    services = [load.services for load in cal.loads]
+    curve = contention.fit_contention(services, visits, entry_name)
+    scale = contention.fit_wait_scale(services)
+
+    def twin_with(wait_scale: contention.WaitScale | None
+                  ) -> tuple[np.ndarray, contention.OverheadCurve]:
+        spread = contention.fit_overhead_curve(cal.measured, curve, entry_name, cal.loads,
+                                               wait_scale)
+        return contention.replay_contended(cal.measured, curve, entry_name, spread, entry,
+                                           desired, initial, w, wait_scale), spread
+
+    twin, spread = twin_with(scale)
     q = result.latency.quantiles(0.95)
     measured = np.array([q.get(k, np.nan) for k in range(len(twin))])
     out = _figures(plan, cal, config, schedule, result, recorder, twin, measured,
                    _ready_delays(graph.names, log, recorder, rep, result.wall_start))
-    base = s2r.relative_errors(uncontended, measured)
-    out["uncontended"] = {
-        "p95_error_median": float(np.median(base)) if base.size else float("nan"),
-        "p95_error_p90": float(np.quantile(base, 0.9)) if base.size else float("nan"),
-        "twin_p95_ms": [round(float(x) * 1000, 1) for x in uncontended]}
+    out["uncontended"] = _errors(uncontended, measured)
+    out["without_wait_scale"] = _errors(twin_with(None)[0], measured)
     out["overhead_model"] = {
         name: {"demand_cores": round(d, 3), "mean_ms": round(o.mean_seconds * 1000, 2),
                "sd_ms": round(math.sqrt(o.var_seconds2) * 1000, 2),
-               "calibration_e2e_mean_ms": round(m * 1000, 1),
-               "calibration_e2e_p95_ms": round(p * 1000, 1)}
-        for name, d, o, m, p in (
-            ("low", spread.low_demand_cores, spread.low, cal.e2e_mean_seconds,
-             cal.e2e_p95_seconds),
-            ("high", spread.high_demand_cores, spread.high, cal.e2e_high_mean_seconds,
-             cal.e2e_high_p95_seconds))}
+               "calibration_e2e_mean_ms": round(load.e2e_mean_seconds * 1000, 1),
+               "calibration_e2e_p95_ms": round(load.e2e_p95_seconds * 1000, 1)}
+        for name, (d, o), load in zip(cal.names, spread.points, cal.loads, strict=True)}
     out["raw"] = _raw(cal, log, recorder, result)
     out["contention"] = {"node_cores_for_app": round(curve.cores, 3),
-                         "saturated_at_high_load": _saturated(cal.high),
+                         "saturated": {name: _saturated(load.services)
+                                       for name, load in zip(cal.names, cal.loads,
+                                                             strict=True)},
                          "idle_service_ms": {k: round(v * 1000, 2)
                                              for k, v in curve.base_seconds.items()},
+                         "wait_scale": {n: {str(k): round(v, 3) for k, v in by.items()}
+                                        for n, by in scale.by_replicas.items()},
+                         "waits_ms": {name: _waits(load.services)
+                                      for name, load in zip(cal.names, cal.loads,
+                                                            strict=True)},
                          "demand_cores_per_minute": [
-                             round(s2r.demand_cores(cal.measured, float(r), visits), 3)
+                             round(contention.demand_cores(cal.measured, float(r), visits), 3)
                              for r in schedule.mean_rates(w)]}
     return out
 
 
-def _overhead_curve(cal: Calibration, graph: Any, visits: dict[str, float], entry: str
-                    ) -> s2r.OverheadCurve:
-    """The overhead fitted at each calibration load, each with the services as measured there."""
-    high_graph = s2r.graph_from(cal.high, entry=entry)
-    return s2r.OverheadCurve(
-        s2r.demand_cores(cal.measured, s2r.entry_rate(cal.measured, visits, entry), visits),
-        s2r.fit_overhead(s2r.twin_config(graph, 0.0), cal.measured, cal.e2e_mean_seconds,
-                         cal.e2e_p95_seconds),
-        s2r.demand_cores(cal.measured, s2r.entry_rate(cal.high, visits, entry), visits),
-        s2r.fit_overhead(s2r.twin_config(high_graph, 0.0), cal.high,
-                         cal.e2e_high_mean_seconds, cal.e2e_high_p95_seconds))
+def _errors(twin: np.ndarray, measured: np.ndarray) -> dict[str, Any]:
+    e = s2r.relative_errors(twin, measured)
+    return {"p95_error_median": float(np.median(e)) if e.size else float("nan"),
+            "p95_error_p90": float(np.quantile(e, 0.9)) if e.size else float("nan"),
+            "twin_p95_ms": [round(float(x) * 1000, 1) for x in twin]}
+
+
+def _waits(ms: tuple[s2r.ServiceMeasurement, ...]) -> dict[str, Any]:
+    """Per service at one load: the measured mean wait and the M/M/c one (ms)."""
+    out: dict[str, Any] = {}
+    for m in ms:
+        t = contention.wait_terms(m)
+        out[m.name] = None if t is None else {"measured": round(t[0] * 1000, 2),
+                                              "mmc": round(t[1] * 1000, 2)}
+    return out
 
 
 def _ready_delays(names: tuple[str, ...], log: list[tuple[float, str, int]],
@@ -318,8 +383,10 @@ def _figures(plan: Plan, cal: Calibration, config: Any, schedule: arrivals.RateS
                            "cpu_ms_per_request": round(s.cpu_millicores_per_rps, 2)}
                   for s in g.services},
         "overhead_ms": round(config.entry_rtt_ms, 2),
-        "calibration": {"e2e_mean_ms": round(cal.e2e_mean_seconds * 1000, 2),
-                        "low": _services(cal.measured), "high": _services(cal.high)},
+        "calibration": {name: {"e2e_mean_ms": round(load.e2e_mean_seconds * 1000, 2),
+                               "e2e_p95_ms": round(load.e2e_p95_seconds * 1000, 2),
+                               "services": _services(load.services)}
+                        for name, load in zip(cal.names, cal.loads, strict=True)},
     }
 
 
@@ -330,12 +397,8 @@ def _raw(cal: Calibration, log: list[tuple[float, str, int]], recorder: Recorder
     and each window's measured quantiles."""
     t0 = result.wall_start
     return {
-        "calibration": {"low": [dataclasses.asdict(m) for m in cal.measured],
-                        "high": [dataclasses.asdict(m) for m in cal.high],
-                        "e2e_mean_seconds": cal.e2e_mean_seconds,
-                        "e2e_p95_seconds": cal.e2e_p95_seconds,
-                        "e2e_high_mean_seconds": cal.e2e_high_mean_seconds,
-                        "e2e_high_p95_seconds": cal.e2e_high_p95_seconds,
+        "calibration": {"loads": {name: dataclasses.asdict(load) for name, load in
+                                  zip(cal.names, cal.loads, strict=True)},
                         "peak_rps": cal.peak_rps},
         "replica_writes": [[round(t, 3), s, r] for t, s, r in log],
         "ready": {s: [[round(t - t0, 3), n] for t, n in v] for s, v in recorder.ready.items()},

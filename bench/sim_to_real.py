@@ -127,6 +127,9 @@ def report(res: dict[str, Any]) -> str:
     lines.append(f"baseline, the twin without the contention model: median "
                  f"{base['p95_error_median']:.3f}, p90 {base['p95_error_p90']:.3f}; node cores "
                  f"for the app (fitted) {res['contention']['node_cores_for_app']}")
+    nw = res["without_wait_scale"]
+    lines.append(f"without the wait scale (M/M/c waits): median {nw['p95_error_median']:.3f}, "
+                 f"p90 {nw['p95_error_p90']:.3f}; wait scale {res['contention']['wait_scale']}")
     lines.append(f"rps_max: {res['rps_max']} (peak offered {res['peak_rps_offered']}); "
                  f"graph {res['graph']}; overhead {res['overhead_ms']} ms")
     return "\n".join(lines)

@@ -10,17 +10,9 @@ the real arrival and replica schedules replayed in the twin, per-window p95 comp
   bridge, the interpreter lock a burning thread holds while another request's HTTP waits, and
   scheduling stalls) is one more independent term on the call path, a gamma whose mean and
   variance make the twin's end-to-end mean and p95 at a calibration load equal the measured
-  ones (`fit_overhead`), fitted at both calibration loads and interpolated in the CPU demand
-  between them (`OverheadCurve`).
-- CPU contention (the node's 2 cores are shared by the app's pods, the load generator, the
-  lab and other tenants): each service is measured at two loads. With processor sharing of
-  `A` cores among the app's CPU demand D (cores: the arrival rate times the measured CPU per
-  request), a request's service time (the CPU work's wall time, measured by the app) is
-  S(D) = S0 / (1 - D / A); the two points give S0 and
-  A, the cores the node effectively has for the app (`ContentionCurve`). The run is then
-  replayed once with, at each tick, the capacity that tick's demand leaves (`replay_contended`):
-  start-up and backlog carry over, and a backlog built in an overloaded minute drains over the
-  next ones at their capacity (the twin's fluid queue), as the app's queued requests do.
+  ones (`fit_overhead`, `overhead_beyond`).
+- CPU contention, the queue's variability and the overhead against the load:
+  `evaluation/contention.py`.
 - Per window (a minute of the run): the twin's end-to-end latency at each one-second tick is
   the gamma of its call path's moments (as `envs/outcome.py` has it); the window's p95 is the
   p95 of the mixture of its ticks weighted by their arrivals (`mixture_p95`), which is what a
@@ -144,27 +136,6 @@ class Overhead:
         return Overhead(self.mean_seconds * stretch, self.var_seconds2 * stretch**2)
 
 
-@dataclass(frozen=True)
-class OverheadCurve:
-    """The overhead against the app's CPU demand (cores), fitted at both calibration loads:
-    linear in between, and beyond them the nearer point's stretched with the CPU work."""
-
-    low_demand_cores: float
-    low: Overhead
-    high_demand_cores: float
-    high: Overhead
-
-    def at(self, demand_cores: float, curve: ContentionCurve) -> Overhead:
-        lo, hi = self.low_demand_cores, self.high_demand_cores
-        if demand_cores <= lo or hi <= lo:
-            return self.low.scaled(curve.stretch(demand_cores) / curve.stretch(lo))
-        if demand_cores >= hi:
-            return self.high.scaled(curve.stretch(demand_cores) / curve.stretch(hi))
-        f = (demand_cores - lo) / (hi - lo)
-        sd = (1 - f) * math.sqrt(self.low.var_seconds2) + f * math.sqrt(self.high.var_seconds2)
-        return Overhead((1 - f) * self.low.mean_seconds + f * self.high.mean_seconds, sd**2)
-
-
 def _calibration_path(config: TwinConfig, measured: tuple[ServiceMeasurement, ...]
                       ) -> tuple[float, float]:
     """Mean and variance of the slowest call path at the calibration load."""
@@ -183,15 +154,22 @@ def fit_overhead(config: TwinConfig, measured: tuple[ServiceMeasurement, ...],
     """The overhead whose mean and variance give the measured end-to-end mean and p95 at the
     calibration load (variance 0 when the services alone already reach that p95)."""
     p_mean, p_var = _calibration_path(config, measured)
-    mean = max(e2e_mean_seconds - p_mean, 0.0)
+    return overhead_beyond(p_mean, p_var, e2e_mean_seconds, e2e_p95_seconds)
+
+
+def overhead_beyond(path_mean: float, path_var: float, e2e_mean_seconds: float,
+                    e2e_p95_seconds: float) -> Overhead:
+    """The overhead that, added to a call path of these moments, gives the measured end-to-end
+    mean and p95 (variance 0 when the path alone already reaches that p95)."""
+    mean = max(e2e_mean_seconds - path_mean, 0.0)
 
     def gap(var: float) -> float:
-        return mixture_p95(np.array([p_mean + mean]), np.array([p_var + var]),
+        return mixture_p95(np.array([path_mean + mean]), np.array([path_var + var]),
                            np.ones(1)) - e2e_p95_seconds
 
     if not math.isfinite(e2e_p95_seconds) or gap(0.0) >= 0:
         return Overhead(mean, 0.0)
-    widest = (p_mean + mean) ** 2 / MIN_SHAPE - p_var  # the largest p95 this mean allows
+    widest = (path_mean + mean) ** 2 / MIN_SHAPE - path_var  # the largest p95 this mean allows
     if gap(widest) <= 0:
         return Overhead(mean, widest)
     return Overhead(mean, float(brentq(gap, 0.0, widest, xtol=1e-12)))
@@ -238,18 +216,19 @@ class Replay:
         if overhead is not None:
             mean, var = mean + overhead.mean_seconds, var + overhead.var_seconds2
         return np.array([mixture_p95(mean[s], var[s], self.entry_rps[s]) + extra
-                         for s in _windows(len(mean), window_ticks)])
+                         for s in windows(len(mean), window_ticks)])
 
     def service_window_p95_seconds(self, window_ticks: int) -> np.ndarray:
         """(windows, services) p95 of each service's response (its work time)."""
         rates = self.entry_rps[:, None] * self.config.visit_ratios[None, :]
         out = [[mixture_p95(self.service_mean[s, j], self.service_var[s, j], rates[s, j])
                 for j in range(rates.shape[1])]
-               for s in _windows(len(rates), window_ticks)]
+               for s in windows(len(rates), window_ticks)]
         return np.array(out)
 
 
-def _windows(ticks: int, window_ticks: int) -> list[slice]:
+def windows(ticks: int, window_ticks: int) -> list[slice]:
+    """The ticks of each window (the last one may be shorter)."""
     return [slice(k, min(k + window_ticks, ticks)) for k in range(0, ticks, window_ticks)]
 
 
@@ -295,87 +274,3 @@ def scale_up_delays(times: np.ndarray, desired: np.ndarray, ready: np.ndarray
         if later.size and (not changed.size or later[0] <= changed[0]):
             out.append((float(times[k]), float(times[k + later[0]] - times[k])))
     return out
-
-
-@dataclass(frozen=True)
-class ContentionCurve:
-    """S(D) = S0 / (1 - D / A) per service: service time against the app's CPU demand D."""
-
-    base_seconds: dict[str, float]  # S0: a request's service time on an idle node
-    cores: float  # A: the cores the node effectively has for the app (inf: no contention seen)
-    max_stretch: float = 20.0
-
-    def stretch(self, demand_cores: float) -> float:
-        """How much longer CPU work takes at this demand than on an idle node."""
-        left = 1.0 - demand_cores / self.cores if math.isfinite(self.cores) else 1.0
-        return 1.0 / max(left, 1.0 / self.max_stretch)
-
-    def service_rate(self, service: str, demand_cores: float) -> float:
-        return 1.0 / (self.base_seconds[service] * self.stretch(demand_cores))
-
-
-def demand_cores(measured: tuple[ServiceMeasurement, ...], entry_rps: float,
-                 visits: dict[str, float]) -> float:
-    """The app's CPU demand (cores) at an entry rate."""
-    return entry_rps * sum(visits[m.name] * m.cpu_seconds_per_request for m in measured)
-
-
-def entry_rate(measured: tuple[ServiceMeasurement, ...], visits: dict[str, float], entry: str
-               ) -> float:
-    """The entry rate a load ran at: the entry service's measured rate over its visit ratio."""
-    return next(m.rate_rps for m in measured if m.name == entry) / visits[entry]
-
-
-def fit_contention(low: tuple[ServiceMeasurement, ...], high: tuple[ServiceMeasurement, ...],
-                   visits: dict[str, float], entry: str) -> ContentionCurve:
-    """S0 and A from each service's measured service time (the CPU work's wall time) at two
-    loads. A is one for the node, from the CPU-weighted service times (the heavy services carry
-    the signal); S0 per service. Measured, not inverted from the mean response: near
-    saturation (the high load) the queueing dominates the response and its mean over a short
-    load varies far more than the service time does."""
-    d_low = demand_cores(low, entry_rate(low, visits, entry), visits)
-    d_high = demand_cores(low, entry_rate(high, visits, entry), visits)
-    s_low = {m.name: m.service_mean_seconds for m in low}
-    s_high = {m.name: m.service_mean_seconds for m in high}
-    weight = {m.name: m.cpu_seconds_per_request for m in low}
-    w_low = sum(weight[n] * s_low[n] for n in s_low)
-    w_high = sum(weight[n] * s_high[n] for n in s_high)
-    # S(D_low)(1 - D_low/A) = S(D_high)(1 - D_high/A)  =>  A
-    if w_high <= w_low or d_high <= d_low:
-        return ContentionCurve(s_low, math.inf)
-    cores = (w_high * d_high - w_low * d_low) / (w_high - w_low)
-    base = {n: s_low[n] * (1.0 - d_low / cores) for n in s_low}
-    return ContentionCurve(base, cores)
-
-
-def replay_contended(measured: tuple[ServiceMeasurement, ...], curve: ContentionCurve,
-                     entry: str, overhead: OverheadCurve, entry_rps: np.ndarray,
-                     desired: np.ndarray, initial: np.ndarray, window_ticks: int) -> np.ndarray:
-    """End-to-end p95 per window, in one run of the twin whose capacity (and overhead) at each
-    tick is what that tick's CPU demand leaves: a backlog built while the app is overloaded
-    drains over the next ticks at their capacity, as the twin's fluid queue drains it."""
-    entry_rps = np.asarray(entry_rps, dtype=float)
-    base = graph_from(measured, entry)
-    visits = dict(zip(base.names, base.visit_ratios(), strict=True))
-    demand = [demand_cores(measured, float(r), visits) for r in entry_rps]
-    stretch = np.array([curve.stretch(d) for d in demand])
-    configs = {float(k): twin_config(graph_from(measured, entry, service_rates={
-        n: 1.0 / (curve.base_seconds[n] * k) for n in base.names}), 0.0)
-        for k in np.unique(stretch)}
-    capacity = np.stack([configs[float(k)].capacity_rps for k in stretch])
-    traj = run_schedule(configs[float(stretch[0])], entry_rps, desired, initial,
-                        capacity_rps=capacity)
-    extra = [overhead.at(d, curve) for d in demand]
-    mean = np.array([e.mean_seconds for e in extra])
-    var = np.array([e.var_seconds2 for e in extra])
-    for k, config in configs.items():
-        at = np.flatnonzero(stretch == k)
-        part = Trajectory(traj.desired[at], traj.ready[at], traj.backlog_avg[at],
-                          traj.dropped[at])
-        s_mean, s_var = service_moments(config, entry_rps[at, None] * config.visit_ratios, part)
-        p_mean, p_var = path_moments(config, s_mean, s_var)
-        worst = p_mean.argmax(axis=1)
-        mean[at] += p_mean[np.arange(len(at)), worst]
-        var[at] += p_var[np.arange(len(at)), worst]
-    return np.array([mixture_p95(mean[s], var[s], entry_rps[s])
-                     for s in _windows(len(entry_rps), window_ticks)])
