@@ -51,6 +51,29 @@ class Backend(Enum):
     USERSPACE = "wireguard-go"
 
 
+
+def _claim_uapi_socket(path: Path) -> None:
+    """Make sure the UAPI socket about to be waited for will be our daemon's own.
+
+    wireguard-go's sockets live in one directory for the whole host, whatever the network
+    namespace. A socket file left by a killed daemon would end the start-up wait before our
+    daemon made its link (then `ip link set` finds no device), so a stale one is removed; one
+    that still answers belongs to a live daemon serving the same name, which is refused.
+    """
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except FileNotFoundError:
+        return
+    except ConnectionRefusedError:
+        log.info("removing the stale wireguard-go socket %s", path)
+        path.unlink(missing_ok=True)
+        return
+    finally:
+        probe.close()
+    raise ApplyError(f"{path.name[:-5]} is already served by another wireguard-go on this host "
+                     f"({path} answers); interface names must be unique host-wide")
+
 @cache
 def wireguard_backend(netns: str | None = None) -> Backend:
     """The kernel module if a probe link of type wireguard can be made here, else wireguard-go."""
@@ -233,6 +256,7 @@ class Host:
             self.run(["ip", "link", "add", ifname, "type", "wireguard"])
             self._record_daemon(slice_name, ifname, 0, Backend.KERNEL)
             return 0
+        _claim_uapi_socket(WG_SOCKET_DIR / f"{ifname}.sock")
         proc = subprocess.Popen(self._argv(["wireguard-go", "-f", ifname]), env=_ENV,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)

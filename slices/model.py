@@ -270,7 +270,9 @@ class SitePlan:
 
 
 def interface_name(slice_name: str, site_id: str, generation: int) -> str:
-    """Unique machine-wide (wireguard-go's UAPI sockets share /var/run/wireguard), <= 15 chars."""
+    """Unique per site and slice, <= 15 chars: wireguard-go's UAPI sockets share one directory
+    (/var/run/wireguard) host-wide, so two sites of one name on one host collide (refused).
+    """
     digest = hashlib.sha256(f"{slice_name}/{site_id}".encode()).hexdigest()[:10]
     return f"ew{digest}{generation % 2}"
 
