@@ -81,16 +81,16 @@ def peak_replicas(plan: Plan, names: tuple[str, ...]) -> dict[str, int]:
 
 @dataclass
 class Calibration:
-    # low and mid: one replica each; upper and high: the sale's peak replicas
-    loads: tuple[contention.CalibrationLoad, ...]
+    # by name, in the order measured: low (first), base, mid on one replica each; upper and
+    # high on the sale's peak replicas
+    loads: dict[str, contention.CalibrationLoad]
     peak_rps: float
     cpu_seconds_per_request: float  # summed over the services
-    names: tuple[str, ...] = ("low", "mid", "upper", "high")  # of the loads
 
     @property
     def measured(self) -> tuple[s2r.ServiceMeasurement, ...]:
         """The low load's services (start-up included): the twin's graph."""
-        return self.loads[0].services
+        return self.loads["low"].services
 
 
 def _delta(before: PodTotals, after: PodTotals) -> PodTotals:
@@ -189,11 +189,11 @@ def _calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
     high = _measure(shop, front, plan.calibration_high_share * peak,
                     plan.calibration_high_seconds, at_peak, startup, rng)
     _scale_to(shop, one)
-    loads = tuple(dataclasses.replace(load, services=tuple(
+    loads = {name: dataclasses.replace(load, services=tuple(
         dataclasses.replace(m, startup_seconds=startup[m.name]) for m in load.services))
-        for load in (low, *extra, mid, upper, high))
-    load_names = ("low", *(("base",) if extra else ()), "mid", "upper", "high")
-    return Calibration(loads, peak, cpu, load_names)
+        for name, load in (("low", low), *(("base", e) for e in extra), ("mid", mid),
+                           ("upper", upper), ("high", high))}
+    return Calibration(loads, peak, cpu)
 
 
 def _apply_schedule(shop: Shop, plan: Plan, t0: float, log: list[tuple[float, str, int]],
@@ -256,7 +256,7 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
             result: LoadResult, log: list[tuple[float, str, int]], recorder: Recorder
             ) -> dict[str, Any]:
     entry_name = shop.services[0].name
-    low = cal.loads[0]
+    low = cal.loads["low"]
     graph = s2r.graph_from(cal.measured, entry=entry_name)
     overhead = s2r.overhead_ms(s2r.twin_config(graph, 0.0), cal.measured, low.e2e_mean_seconds)
     config = s2r.twin_config(graph, overhead)
@@ -268,14 +268,14 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
     w = plan.window_seconds
     uncontended = rep.window_p95_seconds(w)
     visits = dict(zip(graph.names, graph.visit_ratios(), strict=True))
-    services = [load.services for load in cal.loads]
+    services = [load.services for load in cal.loads.values()]
     curve = contention.fit_contention(services, visits, entry_name)
     scale = contention.fit_wait_scale(services)
 
     def twin_with(wait_scale: contention.WaitScale | None
                   ) -> tuple[np.ndarray, contention.OverheadCurve]:
-        spread = contention.fit_overhead_curve(cal.measured, curve, entry_name, cal.loads,
-                                               wait_scale)
+        spread = contention.fit_overhead_curve(cal.measured, curve, entry_name,
+                                               tuple(cal.loads.values()), wait_scale)
         return contention.replay_contended(cal.measured, curve, entry_name, spread, entry,
                                            desired, initial, w, wait_scale), spread
 
@@ -291,19 +291,17 @@ def compare(shop: Shop, plan: Plan, cal: Calibration, schedule: arrivals.RateSch
                "sd_ms": round(math.sqrt(o.var_seconds2) * 1000, 2),
                "calibration_e2e_mean_ms": round(load.e2e_mean_seconds * 1000, 1),
                "calibration_e2e_p95_ms": round(load.e2e_p95_seconds * 1000, 1)}
-        for name, (d, o), load in zip(cal.names, spread.points, cal.loads, strict=True)}
+        for (name, load), (d, o) in zip(cal.loads.items(), spread.points, strict=True)}
     out["raw"] = _raw(cal, log, recorder, result)
     out["contention"] = {"node_cores_for_app": round(curve.cores, 3),
                          "saturated": {name: _saturated(load.services)
-                                       for name, load in zip(cal.names, cal.loads,
-                                                             strict=True)},
+                                       for name, load in cal.loads.items()},
                          "idle_service_ms": {k: round(v * 1000, 2)
                                              for k, v in curve.base_seconds.items()},
                          "wait_scale": {n: {str(k): round(v, 3) for k, v in by.items()}
                                         for n, by in scale.by_replicas.items()},
                          "waits_ms": {name: _waits(load.services)
-                                      for name, load in zip(cal.names, cal.loads,
-                                                            strict=True)},
+                                      for name, load in cal.loads.items()},
                          "demand_cores_per_minute": [
                              round(contention.demand_cores(cal.measured, float(r), visits), 3)
                              for r in schedule.mean_rates(w)]}
@@ -386,7 +384,7 @@ def _figures(plan: Plan, cal: Calibration, config: Any, schedule: arrivals.RateS
         "calibration": {name: {"e2e_mean_ms": round(load.e2e_mean_seconds * 1000, 2),
                                "e2e_p95_ms": round(load.e2e_p95_seconds * 1000, 2),
                                "services": _services(load.services)}
-                        for name, load in zip(cal.names, cal.loads, strict=True)},
+                        for name, load in cal.loads.items()},
     }
 
 
@@ -397,8 +395,8 @@ def _raw(cal: Calibration, log: list[tuple[float, str, int]], recorder: Recorder
     and each window's measured quantiles."""
     t0 = result.wall_start
     return {
-        "calibration": {"loads": {name: dataclasses.asdict(load) for name, load in
-                                  zip(cal.names, cal.loads, strict=True)},
+        "calibration": {"loads": {name: dataclasses.asdict(load)
+                                  for name, load in cal.loads.items()},
                         "peak_rps": cal.peak_rps},
         "replica_writes": [[round(t, 3), s, r] for t, s, r in log],
         "ready": {s: [[round(t - t0, 3), n] for t, n in v] for s, v in recorder.ready.items()},

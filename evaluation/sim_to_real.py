@@ -10,7 +10,7 @@ the real arrival and replica schedules replayed in the twin, per-window p95 comp
   bridge, the interpreter lock a burning thread holds while another request's HTTP waits, and
   scheduling stalls) is one more independent term on the call path, a gamma whose mean and
   variance make the twin's end-to-end mean and p95 at a calibration load equal the measured
-  ones (`fit_overhead`, `overhead_beyond`).
+  ones (`overhead_beyond`).
 - CPU contention, the queue's variability and the overhead against the load:
   `evaluation/contention.py`.
 - Per window (a minute of the run): the twin's end-to-end latency at each one-second tick is
@@ -136,27 +136,6 @@ class Overhead:
         return Overhead(self.mean_seconds * stretch, self.var_seconds2 * stretch**2)
 
 
-def _calibration_path(config: TwinConfig, measured: tuple[ServiceMeasurement, ...]
-                      ) -> tuple[float, float]:
-    """Mean and variance of the slowest call path at the calibration load."""
-    g = config.graph
-    rates = np.array([[next(m.rate_rps for m in measured if m.name == n) for n in g.names]])
-    replicas = np.array([[next(m.replicas for m in measured if m.name == n) for n in g.names]])
-    zeros = np.zeros(rates.shape)
-    mean, var = service_moments(config, rates, Trajectory(replicas, replicas, zeros, zeros))
-    p_mean, p_var = path_moments(config, mean, var)
-    worst = int(p_mean[0].argmax())
-    return float(p_mean[0, worst]), float(p_var[0, worst])
-
-
-def fit_overhead(config: TwinConfig, measured: tuple[ServiceMeasurement, ...],
-                 e2e_mean_seconds: float, e2e_p95_seconds: float) -> Overhead:
-    """The overhead whose mean and variance give the measured end-to-end mean and p95 at the
-    calibration load (variance 0 when the services alone already reach that p95)."""
-    p_mean, p_var = _calibration_path(config, measured)
-    return overhead_beyond(p_mean, p_var, e2e_mean_seconds, e2e_p95_seconds)
-
-
 def overhead_beyond(path_mean: float, path_var: float, e2e_mean_seconds: float,
                     e2e_p95_seconds: float) -> Overhead:
     """The overhead that, added to a call path of these moments, gives the measured end-to-end
@@ -205,16 +184,13 @@ class Replay:
     service_mean: np.ndarray  # (ticks, services), s
     service_var: np.ndarray
 
-    def window_p95_seconds(self, window_ticks: int, overhead: Overhead | None = None
-                           ) -> np.ndarray:
-        """End-to-end p95 per window: the slowest path's mixture, with the overhead as one more
-        term on it (or, without one, the config's constant `entry_rtt_ms` added)."""
+    def window_p95_seconds(self, window_ticks: int) -> np.ndarray:
+        """End-to-end p95 per window: the slowest path's mixture, the config's constant
+        `entry_rtt_ms` added."""
         worst = self.path_mean.argmax(axis=1)
         mean = self.path_mean[np.arange(len(worst)), worst]
         var = self.path_var[np.arange(len(worst)), worst]
         extra = self.config.entry_rtt_ms / 1000.0
-        if overhead is not None:
-            mean, var = mean + overhead.mean_seconds, var + overhead.var_seconds2
         return np.array([mixture_p95(mean[s], var[s], self.entry_rps[s]) + extra
                          for s in windows(len(mean), window_ticks)])
 

@@ -137,8 +137,7 @@ class HubRegistry:
                 self._delete(obj["metadata"]["namespace"], kind, obj["metadata"]["name"])
                 site = hm.site_of_namespace(obj["metadata"]["namespace"])
                 if kind == "SliceMember" and site:
-                    self._update_ports(site, lambda ports: ports if ports.pop(name, None)
-                                       else None)
+                    self._update_ports(site, _without(name))
         self._delete(hm.HUB_NAMESPACE, "Slice", name)
         HubAdmin(self.api).delete_slice_objects(name)
 
@@ -149,9 +148,8 @@ class HubRegistry:
     def get_slice(self, name: str) -> Slice:
         obj = self._get(hm.HUB_NAMESPACE, "Slice", name)
         spec = obj["spec"]
-        with hub_call(f"address pool of slice {name}"):
-            pool = dict(self.core.read_namespaced_config_map(
-                hm.ipam_name(name), hm.HUB_NAMESPACE, _request_timeout=TIMEOUT).data or {})
+        pool = self._read_config_map(hm.ipam_name(name), hm.HUB_NAMESPACE,
+                                     f"address pool of slice {name}").data or {}
         members: list[Member] = []
         for item in self._list("SliceMember", name):
             site = hm.site_of_namespace(item["metadata"]["namespace"])
@@ -177,16 +175,18 @@ class HubRegistry:
                 found.append(slc)
         return tuple(found)
 
-    # -- the address pool --------------------------------------------------------------------
+    # -- the address pool and the listen ports ------------------------------------------------
+    def _read_config_map(self, name: str, namespace: str, what: str) -> Any:
+        with hub_call(what):
+            return self.core.read_namespaced_config_map(name, namespace, _request_timeout=TIMEOUT)
+
     def _update_config_map(self, name: str, namespace: str, what: str,
                            change: Callable[[dict[str, str]], dict[str, str] | None]
                            ) -> dict[str, str]:
         """Apply `change` to a ConfigMap's data under optimistic concurrency; retry on 409.
         `change` returns None to leave it as it is."""
         for attempt in range(CAS_ATTEMPTS):
-            with hub_call(what):
-                cm = self.core.read_namespaced_config_map(name, namespace,
-                                                          _request_timeout=TIMEOUT)
+            cm = self._read_config_map(name, namespace, what)
             new = change(dict(cm.data or {}))
             if new is None:
                 return dict(cm.data or {})
@@ -251,8 +251,8 @@ class HubRegistry:
         self._delete(namespace, "SliceMember", slice_name)
         for obj in self._list("SliceExport", slice_name, namespace):
             self._delete(namespace, "SliceExport", obj["metadata"]["name"])
-        self._update_pool(slice_name, lambda pool: pool if pool.pop(site_id, None) else None)
-        self._update_ports(site_id, lambda ports: ports if ports.pop(slice_name, None) else None)
+        self._update_pool(slice_name, _without(site_id))
+        self._update_ports(site_id, _without(slice_name))
 
     def get_member(self, slice_name: str, site_id: str) -> Member:
         obj = self._get(hm.site_namespace(site_id), "SliceMember", slice_name)
@@ -372,3 +372,7 @@ def _merge(known: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
     """A JSON merge patch turning map `known` into `wanted` (null deletes a key)."""
     return {**{k: None for k in known if k not in wanted}, **wanted}
 
+
+def _without(key: str) -> Callable[[dict[str, str]], dict[str, str] | None]:
+    """A ConfigMap change that drops `key` (None, no write, when it is not there)."""
+    return lambda data: data if data.pop(key, None) is not None else None

@@ -171,16 +171,23 @@ def test_overhead_matches_the_calibration_mean_and_p95() -> None:
     measured = _measured()
     config = s2r.twin_config(s2r.graph_from(measured, entry="frontend"), 0.0)
     services = 0.006 + 0.02  # the fitted services reproduce their measured means
-    fit = s2r.fit_overhead(config, measured, services + 0.01, 0.1)
-    assert fit.mean_seconds == pytest.approx(0.01, abs=1e-6) and fit.var_seconds2 > 0
     rep = s2r.replay(config, np.full(60, 10.0), np.ones((60, 2), dtype=int),
                      np.ones(2, dtype=int))
-    assert rep.window_p95_seconds(60, fit)[0] == pytest.approx(0.1, rel=1e-3)
-    assert rep.window_p95_seconds(60, fit.scaled(2.0))[0] > 0.15
+    worst = int(rep.path_mean[0].argmax())  # the steady calibration load's slowest path
+    p_mean, p_var = float(rep.path_mean[0, worst]), float(rep.path_var[0, worst])
+
+    def p95(o: s2r.Overhead) -> float:
+        return s2r.mixture_p95(np.full(60, p_mean + o.mean_seconds),
+                               np.full(60, p_var + o.var_seconds2), np.full(60, 10.0))
+
+    fit = s2r.overhead_beyond(p_mean, p_var, services + 0.01, 0.1)
+    assert fit.mean_seconds == pytest.approx(0.01, abs=1e-6) and fit.var_seconds2 > 0
+    assert p95(fit) == pytest.approx(0.1, rel=1e-3)
+    assert p95(fit.scaled(2.0)) > 0.15
     # a p95 beyond what a gamma of that mean reaches: the widest one (shape 0.5)
-    wide = s2r.fit_overhead(config, measured, services + 0.01, 5.0)
+    wide = s2r.overhead_beyond(p_mean, p_var, services + 0.01, 5.0)
     assert wide.var_seconds2 > fit.var_seconds2
-    tight = s2r.fit_overhead(config, measured, services + 0.01, 0.001)  # below the services'
+    tight = s2r.overhead_beyond(p_mean, p_var, services + 0.01, 0.001)  # below the services'
     assert tight.var_seconds2 == 0.0
 
 
