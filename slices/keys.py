@@ -50,8 +50,8 @@ def key_dir(state_dir: Path, *, create: bool) -> Path:
     if directory.is_symlink():
         raise KeyMaterialError(f"key directory {directory} is a symlink: refusing to follow it; "
                                "make it a real directory owned by this user")
-    if create and not directory.exists():
-        directory.mkdir(parents=True, mode=0o700)
+    if create:  # two joins of one site may create it at once: whoever is second finds it
+        directory.mkdir(parents=True, mode=0o700, exist_ok=True)
     try:
         st = directory.lstat()
     except FileNotFoundError:

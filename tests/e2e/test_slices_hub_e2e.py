@@ -96,12 +96,21 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubLab]:
             if site != "s1":
                 made.onboard(site)
             made.start_agent(site)
-        joins = [threading.Thread(target=join, args=(made, s, site))
+        failed: list[str] = []
+
+        def join_or_record(slice_name: str, site: str) -> None:
+            try:
+                join(made, slice_name, site)
+            except Exception as exc:  # noqa: BLE001 (reported below, by join)
+                failed.append(f"{site} joining {slice_name}: {exc}")
+
+        joins = [threading.Thread(target=join_or_record, args=(s, site))
                  for s, sites in MEMBERS.items() for site in sites]
         for thread in joins:  # concurrent joins: the address pool's resourceVersion decides
             thread.start()
         for thread in joins:
             thread.join(60)
+        assert not failed, f"concurrent joins failed: {failed}"
         yield made
     finally:
         pids = [r.pid for h in made.hosts.values() for r in h.records()]

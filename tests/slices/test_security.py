@@ -99,6 +99,16 @@ def test_loose_key_directory_is_tightened(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / keys.KEY_DIR).stat().st_mode) == 0o700
 
 
+def test_key_directory_made_by_a_concurrent_join_is_used(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # the race two joins of one site ran into: the directory appears after the other join
+    # looked for it and before it makes it
+    (tmp_path / keys.KEY_DIR).mkdir(mode=0o700)
+    monkeypatch.setattr(Path, "exists", lambda self: False)
+    ref = keys.generate(tmp_path, "b", 0)
+    assert ref.path.parent == tmp_path / keys.KEY_DIR and ref.path.is_file()
+
+
 def test_symlinked_key_directory_is_refused(tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir(mode=0o700)
