@@ -175,29 +175,28 @@ def _calibrate(shop: Shop, front: LeastOutstanding, plan: Plan) -> Calibration:
         play(LoadPlan(arrivals.arrival_times(arrivals.constant(plan.calibration_rps,
                                                                plan.settle_seconds),
                                              arrivals.Process.POISSON, rng)), front)
-    low = _measure(shop, front, plan.calibration_rps, plan.calibration_seconds, one, {}, rng)
-    cpu = sum(m.cpu_seconds_per_request for m in low.services)
+    loads = {"low": _measure(shop, front, plan.calibration_rps, plan.calibration_seconds, one,
+                             {}, rng)}
+    cpu = sum(m.cpu_seconds_per_request for m in loads["low"].services)
     peak = min(plan.max_peak_rps, plan.peak_node_share * NODE_CORES / cpu)
     # the sale's base rate: its minutes interpolated, not extrapolated below the low load
-    extra: tuple[contention.CalibrationLoad, ...] = ()
     if plan.calibration_base_seconds > 0:
-        extra = (_measure(shop, front, plan.base_rps, plan.calibration_base_seconds, one, {},
-                          rng),)
-    mid = _measure(shop, front, plan.calibration_mid_share * peak, plan.calibration_mid_seconds,
-                   one, {}, rng)
+        loads["base"] = _measure(shop, front, plan.base_rps, plan.calibration_base_seconds, one,
+                                 {}, rng)
+    loads["mid"] = _measure(shop, front, plan.calibration_mid_share * peak,
+                            plan.calibration_mid_seconds, one, {}, rng)
     startup = measure_startup(shop)
     at_peak = peak_replicas(plan, names)
     _scale_to(shop, at_peak)
-    upper = _measure(shop, front, plan.calibration_upper_share * peak,
-                     plan.calibration_upper_seconds, at_peak, startup, rng)
-    high = _measure(shop, front, plan.calibration_high_share * peak,
-                    plan.calibration_high_seconds, at_peak, startup, rng)
+    loads["upper"] = _measure(shop, front, plan.calibration_upper_share * peak,
+                              plan.calibration_upper_seconds, at_peak, startup, rng)
+    loads["high"] = _measure(shop, front, plan.calibration_high_share * peak,
+                             plan.calibration_high_seconds, at_peak, startup, rng)
     _scale_to(shop, one)
-    loads = {name: dataclasses.replace(load, services=tuple(
+    with_startup = {name: dataclasses.replace(load, services=tuple(
         dataclasses.replace(m, startup_seconds=startup[m.name]) for m in load.services))
-        for name, load in (("low", low), *(("base", e) for e in extra), ("mid", mid),
-                           ("upper", upper), ("high", high))}
-    return Calibration(loads, peak, cpu)
+        for name, load in loads.items()}
+    return Calibration(with_startup, peak, cpu)
 
 
 def _apply_schedule(shop: Shop, plan: Plan, t0: float, log: list[tuple[float, str, int]],

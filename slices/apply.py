@@ -51,6 +51,10 @@ class Backend(Enum):
     USERSPACE = "wireguard-go"
 
 
+def uapi_socket(ifname: str) -> Path:
+    """wireguard-go's control socket for `ifname` (one directory for the whole host)."""
+    return WG_SOCKET_DIR / f"{ifname}.sock"
+
 
 def _claim_uapi_socket(path: Path) -> None:
     """Make sure the UAPI socket about to be waited for will be our daemon's own.
@@ -71,8 +75,9 @@ def _claim_uapi_socket(path: Path) -> None:
         return
     finally:
         probe.close()
-    raise ApplyError(f"{path.name[:-5]} is already served by another wireguard-go on this host "
+    raise ApplyError(f"{path.stem} is already served by another wireguard-go on this host "
                      f"({path} answers); interface names must be unique host-wide")
+
 
 @cache
 def wireguard_backend(netns: str | None = None) -> Backend:
@@ -234,7 +239,7 @@ class Host:
         """A kernel link we made, or a live wireguard-go of ours with its UAPI socket."""
         if self._backend_of(ifname) is Backend.KERNEL:
             return bool(self.run(["ip", "-o", "link", "show", "dev", ifname], check=False))
-        return (WG_SOCKET_DIR / f"{ifname}.sock").exists() and self.pid_of(ifname) is not None
+        return uapi_socket(ifname).exists() and self.pid_of(ifname) is not None
 
     def _backend_of(self, ifname: str) -> Backend:
         try:
@@ -256,14 +261,14 @@ class Host:
             self.run(["ip", "link", "add", ifname, "type", "wireguard"])
             self._record_daemon(slice_name, ifname, 0, Backend.KERNEL)
             return 0
-        _claim_uapi_socket(WG_SOCKET_DIR / f"{ifname}.sock")
+        _claim_uapi_socket(uapi_socket(ifname))
         proc = subprocess.Popen(self._argv(["wireguard-go", "-f", ifname]), env=_ENV,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         self.daemons.children[proc.pid] = proc
         self._record_daemon(slice_name, ifname, proc.pid, Backend.USERSPACE)
         deadline = time.monotonic() + 5.0
-        while not (WG_SOCKET_DIR / f"{ifname}.sock").exists():
+        while not uapi_socket(ifname).exists():
             if proc.poll() is not None or time.monotonic() > deadline:
                 self.stop_daemon(ifname)
                 raise ApplyError(f"wireguard-go for {ifname} did not start: is /dev/net/tun "

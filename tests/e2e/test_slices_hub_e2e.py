@@ -101,7 +101,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubLab]:
         def join_or_record(slice_name: str, site: str) -> None:
             try:
                 join(made, slice_name, site)
-            except Exception as exc:  # noqa: BLE001 (reported below, by join)
+            except Exception as exc:  # noqa: BLE001 (each join's error, asserted below)
                 failed.append(f"{site} joining {slice_name}: {exc}")
 
         joins = [threading.Thread(target=join_or_record, args=(s, site))
