@@ -23,6 +23,7 @@ plus the announced uplift).
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime
 
 import numpy as np
@@ -35,6 +36,7 @@ LEVEL_ALPHA = 0.05
 MAX_HORIZON_TICKS = 120
 DEFAULT_SPREAD_LOG = 0.1
 CEILING_FACTOR = 2.0
+GROWTH_TICKS = 15
 
 
 class EntryForecast:
@@ -56,6 +58,7 @@ class EntryForecast:
         self._event_peaks: dict[int, float] = {}
         self.phi = 0.0  # while fitting, a tick with no demand clears the deviation
         self.phi, self.spread_log = self._fit()
+        self._errors: deque[float] = deque(maxlen=GROWTH_TICKS + 1)
 
     @property
     def last_rps(self) -> float:
@@ -69,7 +72,15 @@ class EntryForecast:
         self._append(rate_rps)
         last = np.array([-float(self.tick_seconds)])
         expected = self._expected(np.array([self._n - 1]), now, last)
-        self._update(float(expected[0]), rate_rps)
+        self._errors.append(self._update(float(expected[0]), rate_rps))
+
+    @property
+    def surprise_growth(self) -> float:
+        """How much faster than expected demand grew over the last `GROWTH_TICKS` observed
+        ticks: log(observed / expected) now minus that many ticks ago (fewer until then; 0
+        before two). The daily curve and announced uplifts are in the expectation, so this is the
+        part of a ramp the forecast did not see coming."""
+        return self._errors[-1] - self._errors[0] if self._errors else 0.0
 
     def median(self, now: datetime, horizon: int) -> np.ndarray:
         """q50 entry rate for ticks +1 .. +horizon."""

@@ -9,7 +9,9 @@ how many services the app has or what they are called:
   base sizing / 6, whether the base sits on min_replicas, its service time over the SLO's p95,
   and its CPU limit over request / 4 (0: no limit);
 - `app` (`APP_FEATURES`,): the flat encoder's global features (SLO state, time, calendar,
-  forecast level, trend and quantiles) and log2 of the number of services / 6;
+  forecast level, trend and quantiles), log2 of the number of services / 6, and the entry
+  rate's growth over 15 ticks beyond the forecast's expectation (log2; the 5-tick trend cannot
+  tell a surprise ramp's first minutes from noise, docs/rl.md);
 - `callers` (n, n): `callers[i, j]` = 1 when service j calls service i.
 
 `pack` lays one observation out as a fixed-size vector for training (padded to `MAX_SERVICES`
@@ -41,7 +43,8 @@ RESCALED = {"depth": ("depth_over_4", "calls from the entry service / 4"),
 SERVICE_SCHEMA: tuple[tuple[str, str], ...] = (
     *(RESCALED.get(name, (name, unit)) for name, unit in PER_SERVICE), *EXTRA)
 APP_SCHEMA: tuple[tuple[str, str], ...] = (
-    *GLOBAL, ("log2_services_over_6", "log2 of the number of services / 6"))
+    *GLOBAL, ("log2_services_over_6", "log2 of the number of services / 6"),
+    ("log2_surprise_growth_15", "log2 of observed over expected entry rate, now over 15 ticks ago"))
 SERVICE_FEATURES = len(SERVICE_SCHEMA)
 APP_FEATURES = len(APP_SCHEMA)
 _DEPTH = [n for n, _ in PER_SERVICE].index("depth")
@@ -98,7 +101,8 @@ class GraphFeatureEncoder:
         own = np.stack([np.log2(np.maximum(base, 1)) / 6, (base <= self._min).astype(float)],
                        axis=1)
         services = np.concatenate([per, own, self._static], axis=1)
-        app = np.append(flat[n * k:], self._size)
+        growth = self.flat.forecast.surprise_growth / np.log(2)
+        app = np.concatenate([flat[n * k:], [self._size, growth]])
         return GraphFeatures(
             np.clip(services, -FEATURE_LIMIT, FEATURE_LIMIT).astype(np.float32),
             np.clip(app, -FEATURE_LIMIT, FEATURE_LIMIT).astype(np.float32), self._callers), base

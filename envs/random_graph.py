@@ -27,7 +27,7 @@ from envs.twin_config import Trajectory, TwinConfig
 
 Range = tuple[float, float]
 CPU_REQUESTS_MILLICORES = (100, 200, 250, 500, 1000, 2000)
-LIMIT_OVER_REQUEST = (1.0, 1.5, 2.0, 3.0)
+LIMIT_OVER_REQUEST = (1.0, 1.5, 2.0, 3.0, 5.0, 10.0)  # 10x: 100m requested, 1 core limit
 CONCURRENCY = (1, 2, 4, 8)
 
 

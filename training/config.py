@@ -78,6 +78,9 @@ class ImitationConfig(BaseModel):
     episodes: int = Field(default=0, ge=0, le=10_000)
     ticks: int = Field(default=720, ge=2)
     tau: float = Field(default=0.85, gt=0, lt=1)
+    # the quantile/expectile for service-ticks whose target is not a raise (None: tau): a high
+    # tau keeps a ramp's raise, a lower one here lets the fit trim where the oracle does
+    trim_tau: float | None = Field(default=None, gt=0, lt=1)
     epochs: int = Field(default=8, ge=1)
     noise: float = Field(default=0.3, ge=0, le=1)
     learning_rate: float = Field(default=1e-3, gt=0)

@@ -17,6 +17,9 @@ first fitted, by quantile regression, to what the clairvoyant oracle would have 
   real services with the pinball loss at quantile `tau` (a high `tau` keeps it on the safe side of
   the oracle where the features cannot tell) or the expectile loss at `tau` (0.5: least squares,
   the conditional mean; the target is 0 on most service-ticks, where a quantile fit stays at 0).
+  `trim_tau`, when given, is the level for the service-ticks whose target is no raise (0 or a
+  trim): one high level everywhere also lifts the ordinary ticks, where over-asking costs that
+  level's small weight, so the fit adds capacity it cannot tell from a ramp's and never trims.
 """
 
 from __future__ import annotations
@@ -102,9 +105,9 @@ Loss = Literal["pinball", "expectile"]
 
 def fit(policy: GraphActorCriticPolicy, data: ImitationData, *, tau: float, epochs: int,
         batch_size: int = 512, learning_rate: float = 1e-3, seed: int = 0,
-        loss: Loss = "pinball") -> list[float]:
-    """Pinball- or expectile-loss fit of the actor's mean to `data.target`; returns the loss
-    per epoch."""
+        loss: Loss = "pinball", trim_tau: float | None = None) -> list[float]:
+    """Pinball- or expectile-loss fit of the actor's mean to `data.target` (at `tau` where the
+    target raises the base, at `trim_tau` elsewhere); returns the loss per epoch."""
     gen = torch.Generator().manual_seed(seed)
     x, y = torch.as_tensor(data.obs), torch.as_tensor(data.target)
     actor = policy._extractor()
@@ -118,10 +121,11 @@ def fit(policy: GraphActorCriticPolicy, data: ImitationData, *, tau: float, epoc
             idx = order[i: i + batch_size]
             mask = split(x[idx])[2]
             err = y[idx] - actor.forward_actor(x[idx])
+            level = torch.where(y[idx] > 0, tau, tau if trim_tau is None else trim_tau)
             if loss == "pinball":
-                per = torch.maximum(tau * err, (tau - 1) * err)
+                per = torch.maximum(level * err, (level - 1) * err)
             else:
-                per = torch.where(err < 0, 1 - tau, tau) * err ** 2
+                per = torch.where(err < 0, 1 - level, level) * err ** 2
             value = (per * mask).sum() / mask.sum()
             opt.zero_grad()
             value.backward()  # type: ignore[no-untyped-call]

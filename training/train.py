@@ -269,8 +269,8 @@ def warm_start(cfg: TrainConfig, scenarios: list[Scenario], model: PPO) -> dict[
     policy = model.policy
     assert isinstance(policy, GraphActorCriticPolicy)
     losses = fit(policy, data, tau=im.tau, epochs=im.epochs, learning_rate=im.learning_rate,
-                 seed=cfg.seed, loss=im.loss)
-    return {"samples": len(data.obs), "tau": im.tau, "loss": im.loss,
+                 seed=cfg.seed, loss=im.loss, trim_tau=im.trim_tau)
+    return {"samples": len(data.obs), "tau": im.tau, "trim_tau": im.trim_tau, "loss": im.loss,
             "margins": [im.margin_up, im.margin_down], "losses": [round(x, 5) for x in losses],
             "cpu_minutes": round((time.process_time() - c0) / 60, 2)}
 

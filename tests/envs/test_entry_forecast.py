@@ -106,3 +106,24 @@ def test_closed_hours_decay_the_error_state_instead_of_freezing_it() -> None:
     # ordinary 100 rps plus the announced uplift of 2 x the ordinary peak (100): about 300
     assert 250 < ahead.max() < 330
     assert np.all(ahead <= fc.ceiling(now, 120))
+
+
+def test_surprise_growth_sees_a_ramp_the_daily_curve_and_a_sale_do_not_make() -> None:
+    """The ramp feature: over 15 ticks a surprise surge growing 5% a tick reads about 15 x
+    log(1.05); the daily rise, which the expectation holds, and an announced sale read ~0."""
+    hist = _seasonal(2 * WEEK)
+    sale = Event("sale", START + timedelta(minutes=30), multiplier=3.0, ramp_seconds=600.0,
+                 peak_seconds=3600.0, decay_seconds=600.0)
+    announced = EntryForecast(hist, TICK, (sale,))
+    surprise = EntryForecast(hist, TICK, ())
+    assert surprise.surprise_growth == 0.0  # nothing observed yet
+    ordinary = _seasonal(90)
+    for k in range(60):
+        now = START + timedelta(minutes=k + 1)
+        expected = float(announced.median(now - timedelta(minutes=1), 1)[0])
+        announced.observe(expected, now)  # demand exactly as announced: the sale's ramp
+        surprise.observe(float(ordinary[k]) * (1.05 ** max(k - 44, 0)), now)
+        if k == 40:  # the daily curve alone: the expectation holds it
+            assert abs(surprise.surprise_growth) < 0.01
+    assert abs(announced.surprise_growth) < 0.01
+    assert surprise.surprise_growth == pytest.approx(15 * np.log(1.05), rel=0.02)

@@ -118,6 +118,40 @@ def test_oracle_imitation_targets_and_fit() -> None:
     assert losses[-1] < losses[0]
 
 
+def test_trim_tau_fits_the_ticks_that_need_no_raise_at_their_own_level() -> None:
+    """One high level everywhere lifts the service-ticks whose target is no raise as well;
+    `trim_tau` fits those at a lower level, and leaves the raise's level where it was."""
+    import copy
+
+    from training.oracle_imitation import ImitationData, fit
+
+    cfg = TrainConfig(**{**CFG, "graph_probability": 1.0})
+    m = build_graph_ppo(cfg, graph_venv(cfg, cfg.training_scenarios()))
+    from training.oracle_imitation import collect
+
+    data = collect(cfg, cfg.training_scenarios(), 2, ticks=30)
+    rng = np.random.default_rng(0)
+    n = np.array([len(unpack(o).services) for o in data.obs])
+    real = np.arange(MAX_SERVICES)[None, :] < n[:, None]
+    # where no raise is needed, a trim of 0.3 half the time: its level decides the fit
+    noise = np.where(rng.random(data.target.shape) < 0.5, -0.3, 0.0).astype(np.float32)
+    target = np.where(real, noise, 0.0).astype(np.float32)
+    target[:, 0] = np.where(real[:, 0], 0.5, 0.0)  # the first service always needs a raise
+    data = ImitationData(data.obs, target)
+    outs = {}
+    for trim in (None, 0.5):
+        p = copy.deepcopy(m.policy)
+        fit(p, data, tau=0.95, epochs=40, batch_size=16, learning_rate=3e-3, loss="expectile",
+            trim_tau=trim)
+        with torch.no_grad():
+            outs[trim] = p._extractor().forward_actor(torch.as_tensor(data.obs)).numpy()
+    others = real.copy()
+    others[:, 0] = False
+    assert outs[None][others].mean() > -0.06  # the 0.95 expectile of {0, -0.3}: -0.015
+    assert outs[0.5][others].mean() == pytest.approx(-0.15, abs=0.06)  # their mean
+    assert outs[0.5][:, 0].mean() == pytest.approx(outs[None][:, 0].mean(), abs=0.1)
+
+
 @pytest.mark.parametrize(("base", "up", "down", "want"), [
     (4, 4, 4, 0.0),  # the plain target: base is the oracle's count
     (4, 8, 8, 1.0),  # base below the band: raised to its low edge
