@@ -10,8 +10,8 @@ how many services the app has or what they are called:
   and its CPU limit over request / 4 (0: no limit);
 - `app` (`APP_FEATURES`,): the flat encoder's global features (SLO state, time, calendar,
   forecast level, trend and quantiles), log2 of the number of services / 6, and the entry
-  rate's growth over 15 ticks beyond the forecast's expectation (log2; the 5-tick trend cannot
-  tell a surprise ramp's first minutes from noise, docs/rl.md);
+  rate's growth over `GROWTH_TICKS` (15) ticks beyond the forecast's expectation (log2; the
+  5-tick trend cannot tell a surprise ramp's first minutes from noise, docs/rl.md);
 - `callers` (n, n): `callers[i, j]` = 1 when service j calls service i.
 
 `pack` lays one observation out as a fixed-size vector for training (padded to `MAX_SERVICES`
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from envs.entry_forecast import GROWTH_TICKS
 from envs.features import GLOBAL, PER_SERVICE, FeatureContext, FeatureEncoder
 from envs.graph import ServiceGraph
 from envs.observation import Observation
@@ -44,7 +45,8 @@ SERVICE_SCHEMA: tuple[tuple[str, str], ...] = (
     *(RESCALED.get(name, (name, unit)) for name, unit in PER_SERVICE), *EXTRA)
 APP_SCHEMA: tuple[tuple[str, str], ...] = (
     *GLOBAL, ("log2_services_over_6", "log2 of the number of services / 6"),
-    ("log2_surprise_growth_15", "log2 of observed over expected entry rate, now over 15 ticks ago"))
+    (f"log2_surprise_growth_{GROWTH_TICKS}",
+     f"log2 of observed over expected entry rate, now over {GROWTH_TICKS} ticks ago"))
 SERVICE_FEATURES = len(SERVICE_SCHEMA)
 APP_FEATURES = len(APP_SCHEMA)
 _DEPTH = [n for n, _ in PER_SERVICE].index("depth")

@@ -110,6 +110,7 @@ def fit(policy: GraphActorCriticPolicy, data: ImitationData, *, tau: float, epoc
     target raises the base, at `trim_tau` elsewhere); returns the loss per epoch."""
     gen = torch.Generator().manual_seed(seed)
     x, y = torch.as_tensor(data.obs), torch.as_tensor(data.target)
+    trim = tau if trim_tau is None else trim_tau
     actor = policy._extractor()
     params = [*actor.pi.parameters(), *actor.pi_head.parameters()]
     opt = torch.optim.Adam(params, lr=learning_rate)
@@ -121,7 +122,7 @@ def fit(policy: GraphActorCriticPolicy, data: ImitationData, *, tau: float, epoc
             idx = order[i: i + batch_size]
             mask = split(x[idx])[2]
             err = y[idx] - actor.forward_actor(x[idx])
-            level = torch.where(y[idx] > 0, tau, tau if trim_tau is None else trim_tau)
+            level = torch.where(y[idx] > 0, tau, trim)
             if loss == "pinball":
                 per = torch.maximum(level * err, (level - 1) * err)
             else:

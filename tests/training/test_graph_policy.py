@@ -123,12 +123,10 @@ def test_trim_tau_fits_the_ticks_that_need_no_raise_at_their_own_level() -> None
     `trim_tau` fits those at a lower level, and leaves the raise's level where it was."""
     import copy
 
-    from training.oracle_imitation import ImitationData, fit
+    from training.oracle_imitation import ImitationData, collect, fit
 
     cfg = TrainConfig(**{**CFG, "graph_probability": 1.0})
     m = build_graph_ppo(cfg, graph_venv(cfg, cfg.training_scenarios()))
-    from training.oracle_imitation import collect
-
     data = collect(cfg, cfg.training_scenarios(), 2, ticks=30)
     rng = np.random.default_rng(0)
     n = np.array([len(unpack(o).services) for o in data.obs])
