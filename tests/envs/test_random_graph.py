@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from envs.capacity import required_replicas
-from envs.graph import load_graph
+from envs.graph import ServiceGraph, load_graph
 from envs.random_graph import (
     GraphSpec,
     random_app_scenario,
@@ -57,6 +57,56 @@ def test_hotel_reservation_is_a_different_shape_from_the_boutique() -> None:
     assert depth == 4  # frontend -> search -> rate -> memcached/mongodb; the boutique has 3
     assert all(s.cpu_limit_millicores == 10 * s.cpu_request_millicores for s in hotel.services)
     assert unloaded_p95_ms(hotel) < 100  # its scenario's SLO
+
+
+
+# Sock Shop's CPU (millicores, request / limit): deploy/kubernetes/complete-demo.yaml for the app
+# services, the helm chart's values.yaml for the stores (complete-demo gives them none).
+SOCK_SHOP_CPU = {"front-end": (100, 300), "catalogue": (100, 200), "user": (100, 300),
+                 "carts": (100, 300), "orders": (100, 500), "payment": (99, 200),
+                 "shipping": (100, 300), "carts-db": (500, 500), "orders-db": (500, 500),
+                 "catalogue-db": (100, 300), "user-db": (100, 300), "session-db": (250, 250),
+                 "rabbitmq": (350, 1000)}
+
+
+def test_sock_shop_is_a_third_shape() -> None:
+    """The second unseen app: its cited requests and limits, an SLO it can meet, and a shape
+    neither the boutique nor the hotel has: minutes-long readiness on the request path, shared
+    backends (user and carts called by the front-end and by orders), mixed limit ratios."""
+    sock = load_graph("sock-shop")
+    boutique, hotel = load_graph("boutique"), load_graph("hotel-reservation")
+    assert sock.name == "sock-shop" and sock.entry == "front-end"
+    assert {s.name: (s.cpu_request_millicores, s.cpu_limit_millicores)
+            for s in sock.services} == SOCK_SHOP_CPU
+    assert "queue-master" not in sock.names  # consumes rabbitmq asynchronously: off the path
+    sc = load_scenario("sock-shop-cyber-monday")
+    assert sc.graph == sock and sc.calendar
+    assert unloaded_p95_ms(sock) < sc.slo.p95_latency_ms
+    assert max(len(nodes) for nodes, _ in sock.entry_paths()) == 4  # front-end -> orders -> ...
+
+    def callers(g: ServiceGraph) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for c in g.calls:
+            out.setdefault(c.callee, set()).add(c.caller)
+        return out
+
+    assert {n for n, c in callers(sock).items() if len(c) > 1} == {"user", "carts"}
+    assert not any(len(c) > 1 for c in callers(hotel).values())
+    # readiness: every app service but the front-end needs 3-6 minutes (the Go services' 180 s
+    # probe delay, the Spring Boot services' 180-360 s); the boutique has 2 such services (its
+    # inference), the hotel none (its longest start-up is one minute)
+    def slow(g: ServiceGraph) -> set[str]:
+        return {n for n, t in zip(g.names, g.startup_ticks(60), strict=True) if t >= 3}
+
+    assert slow(sock) == {"catalogue", "user", "carts", "orders", "payment", "shipping"}
+    assert sock.startup_ticks(60).max() == 6
+    assert len(slow(boutique)) == 2 and not slow(hotel)
+    ratios = {s.cpu_limit_millicores / s.cpu_request_millicores for s in sock.services
+              if s.cpu_limit_millicores is not None}
+    assert len(ratios) >= 4  # 1x, ~2x, 3x, 5x; the hotel is all 10x, the boutique 1.5x and 2x
+    _, run = sc.demand(0)
+    need = required_replicas(sc.config(), np.array([float(run.max())]))[0]
+    assert 10 <= need.max() < 100  # tens of replicas at the sale's peak on the busiest service
 
 
 def test_bad_spec_is_refused() -> None:

@@ -87,7 +87,8 @@ def test_train_export_load_and_decide_on_an_unseen_app(tmp_path) -> None:  # typ
     training = policy.manifest.training
     assert training["policy"] == "graph" and training["cpu_minutes"] > 0
     assert "base_alone" in policy.manifest.evaluation
-    for name in ("flash-sale", "hotel-travel-sale"):  # the boutique, and a graph never trained on
+    # the boutique, and the two graphs never trained on
+    for name in ("flash-sale", "hotel-travel-sale", "sock-shop-cyber-monday"):
         sc = load_scenario(name)
         history, run = sc.demand(0)
         p = policy.clone()
