@@ -13,6 +13,13 @@ in-cluster alike. Model, in logs: rate = (ordinary + announced uplift) x exp(lev
 the model over the history's last week, so the headroom a sizing adds is measured, not assumed.
 With under a week and a day of history, phi is 0 and the spread the week-over-week default.
 
+The fitted spread is a floor, not a constant: the run's own one-tick errors, over that spread,
+are tracked as an EWMA of their square (`SCALE_ALPHA`, about 20 ticks), and every horizon's
+spread is widened by its root (`spread_scale`, 1 to `MAX_SPREAD_SCALE`). On ordinary ticks the
+errors match the fit and the scale stays near 1; in a surge the forecast did not see coming, or
+on a day noisier than the history's last week, the errors grow and the headroom a sizing takes
+from the spread grows with them, within a few ticks, before the surge has run the pods short.
+
 Closed hours and intermittent demand: a tick with no demand (or no expectation) carries no error
 to learn from, so the state decays instead, the level as its EWMA would towards a zero error and
 the deviation as phi ** k: after a night closed, yesterday evening's surprise is forgotten rather
@@ -37,6 +44,10 @@ MAX_HORIZON_TICKS = 120
 DEFAULT_SPREAD_LOG = 0.1
 CEILING_FACTOR = 2.0
 GROWTH_TICKS = 15
+SCALE_ALPHA = 0.05
+MAX_SPREAD_SCALE = 3.0
+# one outlier tick widens the spread to sqrt(0.95 + 0.05 x 100) = 2.4x at most
+MAX_SQUARED_ERROR = 100.0
 
 
 class EntryForecast:
@@ -59,6 +70,7 @@ class EntryForecast:
         self.phi = 0.0  # while fitting, a tick with no demand clears the deviation
         self.phi, self.spread_log = self._fit()
         self._errors: deque[float] = deque(maxlen=GROWTH_TICKS + 1)
+        self._squared_error = 1.0  # EWMA of (one-tick log error / spread_log[0]) ** 2
 
     @property
     def last_rps(self) -> float:
@@ -71,8 +83,24 @@ class EntryForecast:
         """Record the entry rate of the tick that ended at `now`; update level and deviation."""
         self._append(rate_rps)
         last = np.array([-float(self.tick_seconds)])
-        expected = self._expected(np.array([self._n - 1]), now, last)
-        self._errors.append(self._update(float(expected[0]), rate_rps))
+        expected = float(self._expected(np.array([self._n - 1]), now, last)[0])
+        self._track_spread(expected, rate_rps)
+        self._errors.append(self._update(expected, rate_rps))
+
+    @property
+    def spread_scale(self) -> float:
+        """How much wider than fitted the run's recent one-tick errors say the spread is (>= 1)."""
+        return float(np.clip(np.sqrt(self._squared_error), 1.0, MAX_SPREAD_SCALE))
+
+    def _track_spread(self, expected: float, rate_rps: float) -> None:
+        """Fold this tick's error against the one-tick-ahead median (before `_update` moves the
+        state) into the squared-error EWMA; a tick with no demand carries none: it decays to 1."""
+        z2 = 1.0
+        if expected > 0 and rate_rps > 0:
+            predicted = np.log(expected) + self.level + self.phi * self.deviation
+            z = (np.log(rate_rps) - predicted) / max(float(self.spread_log[0]), 1e-3)
+            z2 = min(float(z * z), MAX_SQUARED_ERROR)
+        self._squared_error = (1 - SCALE_ALPHA) * self._squared_error + SCALE_ALPHA * z2
 
     @property
     def surprise_growth(self) -> float:
@@ -100,9 +128,10 @@ class EntryForecast:
         return result
 
     def spread(self, horizon: int) -> np.ndarray:
-        """Log-error standard deviation for ticks +1 .. +horizon (flat past the fitted range)."""
+        """Log-error standard deviation for ticks +1 .. +horizon: the fitted one (flat past the
+        fitted range) x `spread_scale`."""
         k = np.minimum(np.arange(horizon), len(self.spread_log) - 1)
-        result: np.ndarray = self.spread_log[k]
+        result: np.ndarray = self.spread_log[k] * self.spread_scale
         return result
 
     def _update(self, expected: float, rate_rps: float) -> float:

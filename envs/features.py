@@ -7,11 +7,11 @@ entry demand seen so far (the history window first), so call `encode` once per t
 order.
 
 Forecast quantiles q10/q50/q90 assume log-normal errors with the spread fitted on the history
-for each tick ahead.
+for each tick ahead, widened while the run's own errors are larger (`EntryForecast.spread`).
 
 Base sizing: per service, the replicas the SLO needs (the twin's latency model, as the oracle
 sizes, `envs.sizing.SizingTable`) at the peak, over the service's start-up lead, of
-max(q50 forecast, current rate) x exp(BASE_Z x the fitted spread at that tick). The policy's
+max(q50 forecast, current rate) x exp(BASE_Z x the forecast's spread at that tick). The policy's
 action is a log2 multiplier on it (see envs/autoscale_v2.py): it learns the headroom the
 situation calls for beyond what the history's errors say.
 """
@@ -31,7 +31,7 @@ from envs.twin_config import TwinConfig
 from envs.workload import Event
 
 LATENCY_CAP = 4.0
-BASE_Z = 2.25  # headroom in fitted spreads: measured at the targets' frontier (docs/rl.md)
+BASE_Z = 2.25  # headroom in spreads (fitted x spread_scale), chosen on bench.network_validation
 HORIZONS_TICKS = (5, 30, 120)
 QUANTILES = ((10, -1.2816), (50, 0.0), (90, 1.2816))
 

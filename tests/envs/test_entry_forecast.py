@@ -127,3 +127,31 @@ def test_surprise_growth_sees_a_ramp_the_daily_curve_and_a_sale_do_not_make() ->
             assert abs(surprise.surprise_growth) < 0.01
     assert abs(announced.surprise_growth) < 0.01
     assert surprise.surprise_growth == pytest.approx(15 * np.log(1.05), rel=0.02)
+
+
+def test_spread_widens_while_the_run_errs_more_than_the_history_and_never_narrows() -> None:
+    """The fitted spread is a floor: demand as noisy as the history keeps the scale near 1, a
+    surge the forecast did not see widens every horizon's spread within a few ticks (the
+    headroom a sizing takes from it), and closed hours bring it back to 1."""
+    phi, cv = 0.8, 0.05
+    rng = np.random.default_rng(1)
+    hist = _seasonal(3 * WEEK) * np.exp(_ar_noise(3 * WEEK, phi, cv, rng))
+    fc = EntryForecast(hist, TICK, ())
+    fitted = fc.spread(120).copy()
+    assert fc.spread_scale == 1.0
+    run = _seasonal(3 * WEEK)[-DAY:] * np.exp(_ar_noise(DAY, phi, cv, rng))
+    scales = []
+    for k in range(600):  # ordinary demand, as noisy as the history's
+        fc.observe(float(run[k]), START + timedelta(minutes=k + 1))
+        scales.append(fc.spread_scale)
+    assert min(scales) >= 1.0
+    assert np.mean(scales) < 1.15
+    before = fc.spread_scale
+    for j in range(10):  # then a surge of 8% a tick the expectation knows nothing of
+        k = 600 + j
+        fc.observe(float(run[k]) * 1.08 ** (j + 1), START + timedelta(minutes=k + 1))
+    assert fc.spread_scale > max(1.8, 1.5 * before)
+    np.testing.assert_allclose(fc.spread(120), fitted * fc.spread_scale)
+    for j in range(200):  # closed: no errors to learn from, the scale decays to 1
+        fc.observe(0.0, START + timedelta(minutes=611 + j))
+    assert fc.spread_scale < 1.01
