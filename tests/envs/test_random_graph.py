@@ -59,7 +59,6 @@ def test_hotel_reservation_is_a_different_shape_from_the_boutique() -> None:
     assert unloaded_p95_ms(hotel) < 100  # its scenario's SLO
 
 
-
 # Sock Shop's CPU (millicores, request / limit): deploy/kubernetes/complete-demo.yaml for the app
 # services, the helm chart's values.yaml for the stores (complete-demo gives them none).
 SOCK_SHOP_CPU = {"front-end": (100, 300), "catalogue": (100, 200), "user": (100, 300),
@@ -84,17 +83,15 @@ def test_sock_shop_is_a_third_shape() -> None:
     assert unloaded_p95_ms(sock) < sc.slo.p95_latency_ms
     assert max(len(nodes) for nodes, _ in sock.entry_paths()) == 4  # front-end -> orders -> ...
 
-    def callers(g: ServiceGraph) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for c in g.calls:
-            out.setdefault(c.callee, set()).add(c.caller)
-        return out
+    def shared(g: ServiceGraph) -> set[str]:  # services with more than one caller
+        return {n for n, callers in g.digraph().in_degree() if callers > 1}
 
-    assert {n for n, c in callers(sock).items() if len(c) > 1} == {"user", "carts"}
-    assert not any(len(c) > 1 for c in callers(hotel).values())
+    assert shared(sock) == {"user", "carts"}
+    assert not shared(hotel)
     # readiness: every app service but the front-end needs 3-6 minutes (the Go services' 180 s
     # probe delay, the Spring Boot services' 180-360 s); the boutique has 2 such services (its
     # inference), the hotel none (its longest start-up is one minute)
+
     def slow(g: ServiceGraph) -> set[str]:
         return {n for n, t in zip(g.names, g.startup_ticks(60), strict=True) if t >= 3}
 
