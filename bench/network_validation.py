@@ -13,7 +13,8 @@ scenarios of five kinds, each from seeds neither that bench nor any training con
 - `closed` (3, 70_001..): a synthetic shop with closed hours (`closed_hours`): zero demand
   outside opening hours, a jump at opening, a per-order log binned by the minute (so quiet
   minutes have none), smoothed over 15 minutes and scaled to an ordinary daily peak of 300
-  requests/s, as `examples/nyc-departures.yaml` imports its real log; one event in half of them.
+  requests/s, as `examples/nyc-departures.yaml` imports its real log; an event with
+  probability 1/2 (two of the three have one).
 Prints violation minutes / replica-hours per scenario, per kind and in total.
 """
 
