@@ -30,16 +30,17 @@ from pathlib import Path
 import numpy as np
 
 from bench.rl_vs_baselines import RANDOM
-from envs.daily_peak import median_daily_peak
+from envs.daily_peak import calendar_days, median_daily_peak
 from envs.randomize import RandomizationSpec, random_events, random_scenario
 from envs.scenario import Scenario, load_scenario
-from envs.workload import event_uplift
+from envs.workload import ar1_path, event_uplift
 from evaluation.compare import BASELINES, rl_factories, run_bench
 from scaler.learned.base_sizing import BaseSizingPolicy
 
 DAY = 86_400
 CLOSED_PEAK_RPS = 300.0
 SMOOTH_TICKS = 15
+NOISE_CV, NOISE_PHI = 0.08, 0.8  # the closed shop's AR(1) log-noise
 
 
 def _randomized(announced: bool | None,
@@ -67,16 +68,12 @@ def closed_hours(seed: int) -> Scenario:
     offsets = np.arange(ticks, dtype=float) * bf.tick_seconds
     seconds = offsets + first.hour * 3600 + first.minute * 60
     hour = seconds / 3600 % 24
-    weekday = (first.weekday() + (seconds // DAY).astype(int)) % 7
+    weekday = (first.weekday() + calendar_days(first, ticks, bf.tick_seconds)) % 7
     is_open = (hour >= opens) & (hour < closes)
     peak = np.where(weekday == 6, 0.6, 1.0)  # Sundays
     ramp = 0.5 + 0.5 * (hour - opens) / max(closes - opens, 1)  # jumps to half at opening
     mean = np.where(is_open, peak * (ramp + event_uplift(events, first, offsets)), 0.0)
-    noise = np.empty(ticks)
-    level = 0.0
-    for i, shock in enumerate(rng.normal(0, 0.08 * np.sqrt(1 - 0.8 ** 2), ticks).tolist()):
-        level = 0.8 * level + shock
-        noise[i] = level
+    noise = ar1_path(rng.normal(0, NOISE_CV * np.sqrt(1 - NOISE_PHI ** 2), ticks), NOISE_PHI, 0.0)
     orders_per_minute = float(rng.uniform(1.0, 10.0))  # at the ordinary daily peak
     counts = rng.poisson(mean * np.exp(noise) * orders_per_minute).astype(float)
     rps = np.convolve(counts, np.ones(SMOOTH_TICKS) / SMOOTH_TICKS, mode="same")

@@ -150,6 +150,15 @@ def event_uplift(events: tuple[Event, ...], start: datetime, offsets: np.ndarray
     return uplift
 
 
+def ar1_path(shocks: np.ndarray, phi: float, level: float) -> np.ndarray:
+    """The AR(1) path x[i] = phi x[i-1] + shocks[i], from x[-1] = `level`; ~0.3 us a tick."""
+    path = np.empty(len(shocks))
+    for i, shock in enumerate(np.asarray(shocks, dtype=float).tolist()):
+        level = phi * level + shock
+        path[i] = level
+    return path
+
+
 def generate(
     spec: WorkloadSpec,
     events: tuple[Event, ...],
@@ -165,10 +174,6 @@ def generate(
     )
     phi = spec.noise_correlation
     shocks = rng.normal(0.0, spec.noise_cv * np.sqrt(1 - phi**2), size=ticks)
-    noise = np.empty(ticks)
-    level = float(rng.normal(0.0, spec.noise_cv))
-    for i, shock in enumerate(shocks.tolist()):  # AR(1) log-noise; ~0.3 us a tick
-        level = phi * level + shock
-        noise[i] = level
+    noise = ar1_path(shocks, phi, float(rng.normal(0.0, spec.noise_cv)))
     result: np.ndarray = np.maximum(mean * np.exp(noise - 0.5 * spec.noise_cv**2), 0.0)
     return result  # a falling trend never makes demand negative
