@@ -82,7 +82,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def add_parser(subparsers: Any) -> None:
     train = subparsers.add_parser(
         "train", help="train a PPO scaling policy in the twin",
-        description="Train PPO on edgewise/Autoscale-v3 from a YAML config (see "
+        description="Train PPO on edgewise/Autoscale-v4 from a YAML config (see "
         "training/config.py); write eval.csv (the training curve), checkpoints/, logs/ (CSV, "
         "TensorBoard if installed) and the exported policy in OUT/model. OUT must be new or "
         "empty (it gets an edgewise-run.json marker); an existing run is refused unless --resume "

@@ -1,4 +1,4 @@
-"""`edgewise/Autoscale-v3`: the twin as a gymnasium env with forecast and graph features.
+"""`edgewise/Autoscale-v4`: the twin as a gymnasium env with forecast and graph features.
 
 Differences from v0 (envs/autoscale.py, unchanged). v2 replaced v1 (whose base sizing was the
 q84 of a seasonal-naive forecast, x exp(week-over-week spread)); v1 models are refused at load.
@@ -10,8 +10,11 @@ q84 of a seasonal-naive forecast, x exp(week-over-week spread)); v1 models are r
 - Action: Box(-1, 1, (services,)), a log2 multiplier on the encoder's base sizing (the replicas
   the SLO needs, by the twin's latency model, at the peak over each service's start-up lead of
   max(q50 forecast, current rate) x exp(2.25 x the forecast's fitted log spread at that tick,
-  `envs.entry_forecast`)): desired = round(base x 2 ** action). The agent learns headroom, not
-  sizing from scratch, so a short training run is enough (30 minutes on 2 cores).
+  `envs.entry_forecast`)): desired = round(base x 2 ** action), except that while the entry
+  rate grows more than 10% beyond the forecast's expectation over 15 ticks the action cannot
+  trim below the base (`envs.action.action_to_desired`; the runtime maps it the same way). The
+  agent learns headroom, not sizing from scratch, so a short training run is enough (30
+  minutes on 2 cores).
 - Training data: `scenarios` (one or several, picked uniformly per episode) and an optional
   `randomize` curriculum (envs/randomize.py): with probability `random_probability` an episode
   runs on a randomized scenario (events, demand scale, graph parameters) instead.
@@ -115,7 +118,8 @@ class AutoscaleV2Env(gym.Env[np.ndarray, np.ndarray]):
         twin = self._twin
         if twin is None:
             raise RuntimeError("call reset() before step()")
-        twin.step(action_to_desired(self._base, action))
+        growth = self._encoder.forecast.surprise_growth
+        twin.step(action_to_desired(self._base, action, growth))
         t = twin.t - 1
         m = twin.tick_metrics(t)
         violated, cost = bool(m.violation[0]), float(m.cost[0])

@@ -1,6 +1,6 @@
 """Short-horizon forecast of the entry rate, with its spread fitted on the history.
 
-The encoder of `edgewise/Autoscale-v3` (envs/features.py) sizes from it, in the twin and
+The encoder of `edgewise/Autoscale-v4` (envs/features.py) sizes from it, in the twin and
 in-cluster alike. Model, in logs: rate = (ordinary + announced uplift) x exp(level + deviation).
 - ordinary: the same time one and two weeks ago, each smoothed over +-15 ticks, the lower of the
   two (a one-off surge last week is ignored); the last rate while the history is under a week;

@@ -1,4 +1,4 @@
-"""The observation encoder of `edgewise/Autoscale-v3`, shared by the env and the RL policy adapter.
+"""The observation encoder of `edgewise/Autoscale-v4`, shared by the env and the RL policy adapter.
 
 One `FeatureEncoder` turns each `Observation` (from the twin, or from Prometheus in-cluster)
 into the float32 feature vector the policy network reads, and into the *base sizing* the

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.entry_forecast import GROWTH_TICKS
+from envs.entry_forecast import GROWTH_TICKS, EntryForecast
 from envs.features import GLOBAL, PER_SERVICE, FeatureContext, FeatureEncoder
 from envs.graph import ServiceGraph
 from envs.observation import Observation
@@ -94,6 +94,11 @@ class GraphFeatureEncoder:
         """A graph encoder over an existing flat encoder (sharing its forecast state)."""
         return cls(flat.ctx, flat)
 
+    @property
+    def forecast(self) -> EntryForecast:
+        """The entry-rate forecast (the flat encoder's)."""
+        return self.flat.forecast
+
     def encode(self, obs: Observation) -> tuple[GraphFeatures, np.ndarray]:
         flat, base = self.flat.encode(obs)
         n, k = self._n, len(PER_SERVICE)
@@ -103,7 +108,7 @@ class GraphFeatureEncoder:
         own = np.stack([np.log2(np.maximum(base, 1)) / 6, (base <= self._min).astype(float)],
                        axis=1)
         services = np.concatenate([per, own, self._static], axis=1)
-        growth = self.flat.forecast.surprise_growth / np.log(2)
+        growth = self.forecast.surprise_growth / np.log(2)
         app = np.concatenate([flat[n * k:], [self._size, growth]])
         return GraphFeatures(
             np.clip(services, -FEATURE_LIMIT, FEATURE_LIMIT).astype(np.float32),

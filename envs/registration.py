@@ -1,8 +1,8 @@
-"""Registers `edgewise/Autoscale-v0` and `edgewise/Autoscale-v3` with gymnasium, on import.
+"""Registers `edgewise/Autoscale-v0` and `edgewise/Autoscale-v4` with gymnasium, on import.
 
 Importing `envs` registers nothing (the controller imports `envs.graph` and must not load
 gymnasium). To make an env by id, import this module first, the gymnasium 1.x way:
-`gymnasium.make("envs.registration:edgewise/Autoscale-v3")`, or `import envs.registration`.
+`gymnasium.make("envs.registration:edgewise/Autoscale-v4")`, or `import envs.registration`.
 Registering again is harmless.
 """
 
@@ -12,7 +12,7 @@ from gymnasium.envs.registration import register, registry
 
 ENV_ENTRY_POINTS = {
     "edgewise/Autoscale-v0": "envs.autoscale:AutoscaleEnv",
-    "edgewise/Autoscale-v3": "envs.autoscale_v2:AutoscaleV2Env",
+    "edgewise/Autoscale-v4": "envs.autoscale_v2:AutoscaleV2Env",
 }
 
 

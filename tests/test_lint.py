@@ -47,8 +47,8 @@ def test_controller_modules_do_not_import_gymnasium_or_torch(module: str) -> Non
 def test_gym_envs_are_registered_by_the_registration_module_not_by_import_envs() -> None:
     code = ("import sys, envs, envs.graph, gymnasium as gym; "
             "from gymnasium.envs.registration import registry; "
-            "assert 'edgewise/Autoscale-v3' not in registry, 'import envs registered'; "
-            "env = gym.make('envs.registration:edgewise/Autoscale-v3'); "
+            "assert 'edgewise/Autoscale-v4' not in registry, 'import envs registered'; "
+            "env = gym.make('envs.registration:edgewise/Autoscale-v4'); "
             "print(type(env.unwrapped).__module__)")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)

@@ -1,4 +1,4 @@
-"""Train PPO on `edgewise/Autoscale-v3` and export the policy. Adapter: imports torch and SB3.
+"""Train PPO on `edgewise/Autoscale-v4` and export the policy. Adapter: imports torch and SB3.
 
 `train(cfg, out)` builds `n_envs` seeded envs (DummyVecEnv: deterministic, and the twin is cheap
 enough that one process per core buys little on a shared 2-core box) under VecNormalize, runs

@@ -19,9 +19,10 @@ Pure: no torch here; `check_manifest` is what every loader calls first. The runt
 Compatibility: a model of another env version is refused, except the versions listed in
 `COMPATIBLE_ENV_VERSIONS`, whose observations and actions are the current env's (the observation
 schema is still checked against the graph when the policy starts) and only the twin they were
-trained in differs. Such a model loads, with a warning on the `edgewise.model` logger naming the
-version and what changed, and `Manifest.compatibility` saying the same. Its manifest is left as
-trained (it is the record of what the model was trained on).
+trained in, or how their action maps to replicas, differs. Such a model loads, with a warning on
+the `edgewise.model` logger naming the version and what changed, and `Manifest.compatibility`
+saying the same. Its manifest is left as trained (it is the record of what the model was
+trained on).
 """
 
 from __future__ import annotations
@@ -43,13 +44,19 @@ FILES = RUNTIME_FILES + TRAINING_FILES
 log = logging.getLogger("edgewise.model")
 
 # Older env versions whose models still run: same observation schema and action space as
-# ENV_VERSION, trained on an older twin. Version -> (its env id, what differs).
+# ENV_VERSION, trained on an older twin or an older action mapping. Version -> (its env id,
+# what differs).
+NO_TRIM_ON_RAMPS = ("since v4 the action does not trim below the base while demand grows more "
+                    "than 10% beyond the forecast over 15 ticks; a model trained before learned "
+                    "to trim there, and runs with that trim withheld")
 COMPATIBLE_ENV_VERSIONS: dict[int, tuple[str, str]] = {
     2: ("edgewise/Autoscale-v2",
         "trained on the twin before issue 15 (a busy pod used 90% of its CPU request, latency was "
         "clamped at utilisation 0.98, one gamma per branching path); the observations and "
-        "actions are v3's, so it runs, but its headroom was learned on the old dynamics: "
-        "retrain with `edgewise train` for the new twin"),
+        "actions are the current env's, so it runs, but its headroom was learned on the old "
+        f"dynamics ({NO_TRIM_ON_RAMPS}): retrain with `edgewise train` for the new twin"),
+    3: ("edgewise/Autoscale-v3",
+        f"{NO_TRIM_ON_RAMPS}: retrain with `edgewise train` to fit the current action"),
 }
 
 

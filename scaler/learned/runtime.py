@@ -10,7 +10,8 @@ scaler/learned/actor.py) and the observation statistics (`obs_norm.npz`), both w
 `ctx.graph`; `decide(obs)` encodes the observation exactly as the env does
 (`envs.features.FeatureEncoder`), normalises it as VecNormalize did, runs the actor
 deterministically (float32, the arithmetic of SB3's `predict`) and maps the action to replicas
-(`envs.autoscale_v2.action_to_desired`).
+as the env's step does (`envs.action.action_to_desired`, which stops trimming below the base
+during an unexpected ramp).
 """
 
 from __future__ import annotations
@@ -176,4 +177,5 @@ class RLPolicy:
         if self._encoder is None:
             raise RuntimeError("RLPolicy.decide called before reset(ctx)")
         features, base = self._encoder.encode(obs)
-        return action_to_desired(base, self.act(features))
+        growth = self._encoder.forecast.surprise_growth
+        return action_to_desired(base, self.act(features), growth)

@@ -1,4 +1,4 @@
-"""edgewise/Autoscale-v3: gymnasium conventions, seeded determinism, the shared encoder."""
+"""edgewise/Autoscale-v4: gymnasium conventions, seeded determinism, the shared encoder."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import numpy as np
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the ids)
-from envs.action import action_to_desired
+from envs.action import RAMP_GROWTH, action_to_desired
 from envs.autoscale_v2 import AutoscaleV2Env
 from envs.features import observation_schema
 from envs.randomize import RandomizationSpec, random_scenario
 from envs.scenario import load_scenario
+from tests.support.surge import TICKS, surge_scenario
 
 
 def _env() -> AutoscaleV2Env:
-    env = gym.make("envs.registration:edgewise/Autoscale-v3", episode_ticks=60,
+    env = gym.make("envs.registration:edgewise/Autoscale-v4", episode_ticks=60,
                    randomize=RandomizationSpec(), random_probability=0.5).unwrapped
     assert isinstance(env, AutoscaleV2Env)
     return env
@@ -71,3 +72,29 @@ def test_random_scenario_is_seeded_and_varies_graph() -> None:
     assert 1 <= len(a.events) <= 2
     assert all(not e.announced for e in random_scenario(base, spec, np.random.default_rng(2),
                                                          announced=False).events)
+
+
+def test_no_trim_below_the_base_while_demand_outruns_the_forecast() -> None:
+    base = np.array([4, 10, 8])
+    action = np.array([-1.0, 1.0, -0.5])
+    np.testing.assert_array_equal(action_to_desired(base, action, 0.1), [2, 20, 6])
+    np.testing.assert_array_equal(action_to_desired(base, action, 0.11), [4, 20, 8])
+    np.testing.assert_array_equal(action_to_desired(base, action, -2.0), [2, 20, 6])
+
+
+def test_the_env_does_not_trim_during_a_surprise_ramp() -> None:
+    env = AutoscaleV2Env(surge_scenario(), episode_ticks=TICKS)
+    env.reset(seed=0)
+    ramp = calm = 0
+    for t in range(TICKS):
+        growth, base = env._encoder.forecast.surprise_growth, env._base.copy()
+        env.step(np.full(len(base), -1.0))
+        assert env._twin is not None
+        desired, config = env._twin.trajectory().desired[t], env._twin.config
+        if growth > RAMP_GROWTH:
+            ramp += 1
+            np.testing.assert_array_equal(desired, config.clip(np.rint(base)))
+        else:
+            calm += 1
+            np.testing.assert_array_equal(desired, config.clip(np.rint(base / 2)))
+    assert ramp >= 5 and calm >= 200

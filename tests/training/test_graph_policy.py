@@ -119,6 +119,23 @@ def test_oracle_imitation_targets_and_fit() -> None:
     assert losses[-1] < losses[0]
 
 
+def test_imitation_never_trims_during_a_surprise_ramp() -> None:
+    """The target agrees with the env's action: no trim while demand outruns the forecast."""
+    from envs.action import RAMP_GROWTH
+    from envs.graph_features import APP_SCHEMA, MAX_SERVICES, SERVICE_FEATURES
+    from tests.support.surge import TICKS, surge_scenario
+    from training.oracle_imitation import collect
+
+    cfg = TrainConfig(**{**CFG, "graph_probability": 0.0, "random_probability": 0.0,
+                         "imitation": {"margin_down": 0.1}})
+    data = collect(cfg, [surge_scenario()], 1, ticks=TICKS, margins=(0.0, 0.1))
+    growth = [n for n, _ in APP_SCHEMA].index("log2_surprise_growth_15")
+    at = MAX_SERVICES * SERVICE_FEATURES + growth
+    ramp = data.obs[:, at] * np.log(2) > RAMP_GROWTH
+    assert ramp.sum() >= 5 and (data.target[ramp] >= 0).all()
+    assert (data.target[~ramp] < 0).any()  # it trims elsewhere
+
+
 def test_trim_tau_fits_the_ticks_that_need_no_raise_at_their_own_level() -> None:
     """One high level everywhere lifts the service-ticks whose target is no raise as well;
     `trim_tau` fits those at a lower level, and leaves the raise's level where it was."""
@@ -166,6 +183,8 @@ def test_band_target(base: int, up: int, down: int, want: float) -> None:
 
     got = band_target(np.array([base]), np.array([up]), np.array([down]))
     assert got[0] == pytest.approx(want)
+    on_a_ramp = band_target(np.array([base]), np.array([up]), np.array([down]), ramp=True)
+    assert on_a_ramp[0] == pytest.approx(max(want, 0.0))  # raised as ever, never trimmed
 
 
 def test_imitation_margins_are_a_band() -> None:

@@ -78,7 +78,7 @@ def test_export_has_files_and_manifest(model: Path) -> None:
     names = {p.name for p in model.iterdir()}
     assert {"model.zip", "vecnormalize.pkl", "obs_norm.npz", "actor.npz", "manifest.json"} <= names
     m = json.loads((model / "manifest.json").read_text())
-    assert m["env_id"] == "edgewise/Autoscale-v3" and m["env_version"] == 3
+    assert m["env_id"] == "edgewise/Autoscale-v4" and m["env_version"] == 4
     assert m["observation_schema"][0] == {"name": "frontend.load_over_ready_capacity",
                                           "unit": m["observation_schema"][0]["unit"]}
     assert m["training"]["seed"] == 7 and m["training"]["scenarios"] == ["flash-sale"]
