@@ -19,8 +19,9 @@ policy: mlp            # or graph: one network shared by every service (ppo.hidd
 graph_probability: 0.0 # policy graph: share of episodes on random apps (envs/random_graph.py)
 graph: {services: [5, 40]}   # any GraphSpec field
 imitation: {episodes: 0, tau: 0.85, epochs: 8}   # policy graph: oracle warm start before PPO
-# (also loss: pinball|expectile, margin_up, margin_down; training/oracle_imitation.py);
-# total_timesteps: 0 with a warm start exports the fit alone (no PPO)
+# (also loss: pinball|expectile, margin_up, margin_down; training/oracle_imitation.py;
+# members: N fits N networks of ppo.hidden / N units, each on its own data, and starts from
+# their mean); total_timesteps: 0 with a warm start exports the fit alone (no PPO)
 ```
 Relative paths are resolved against the config file's folder.
 """
@@ -87,6 +88,9 @@ class ImitationConfig(BaseModel):
     loss: Literal["pinball", "expectile"] = "pinball"
     margin_up: float = Field(default=0.0, ge=0, le=1)  # raise the base to the oracle at +margin
     margin_down: float = Field(default=0.0, ge=0, le=4)  # trim it to the oracle at +margin
+    # an ensemble: `members` networks of ppo.hidden / members units, each fitted on its own
+    # episodes (seeds apart), merged into one network whose action is their mean
+    members: int = Field(default=1, ge=1, le=8)
 
     @model_validator(mode="after")
     def _band(self) -> ImitationConfig:
@@ -130,6 +134,10 @@ class TrainConfig(BaseModel):
                                               and self.imitation.episodes > 0):
             raise ValueError("total_timesteps 0 (no PPO) needs policy: graph and an imitation "
                              "warm start (imitation.episodes > 0)")
+        if self.ppo.hidden % self.imitation.members:
+            raise ValueError(f"imitation.members {self.imitation.members} must divide "
+                             f"ppo.hidden {self.ppo.hidden} (each member is hidden / members "
+                             "units wide)")
         return self
 
     def randomization(self) -> RandomizationSpec:

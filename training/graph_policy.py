@@ -9,7 +9,8 @@ the same shape with its own weights, pooled (mean and max over services) into on
 Padding services (beyond the app's n) are masked out of every mean, of the value and of the
 action log-likelihood and entropy, so they add no noise to the gradient.
 `GraphActor.numpy_actor` copies the actor's weights out for the pickle-free runtime
-(scaler/learned/graph_actor.py), which computes the same function in numpy.
+(scaler/learned/graph_actor.py), which computes the same function in numpy; `load_actor` copies
+such weights in (an ensemble merged in numpy becomes the policy PPO continues from).
 """
 
 from __future__ import annotations
@@ -160,5 +161,24 @@ class GraphActorCriticPolicy(ActorCriticPolicy):
             return (layer.weight.detach().numpy().T.astype(np.float32).copy(),
                     layer.bias.detach().numpy().astype(np.float32).copy())
 
-        rounds = [r for r in ex.pi.rounds if isinstance(r, nn.Linear)]
-        return GraphActor(arrays(ex.pi.inp), tuple(arrays(r) for r in rounds), arrays(ex.pi_head))
+        return GraphActor(arrays(ex.pi.inp), tuple(arrays(r) for r in self._rounds()),
+                          arrays(ex.pi_head))
+
+    def load_actor(self, actor: GraphActor) -> None:
+        """Set the actor's weights (not the critic's) to `actor`'s, of this policy's shape."""
+        ex = self._extractor()
+        layers = [ex.pi.inp, *self._rounds(), ex.pi_head]
+        arrays = [actor.inp, *actor.rounds, actor.head]
+        if len(layers) != len(arrays) or any(
+                tuple(layer.weight.shape) != w.T.shape for layer, (w, _) in zip(layers, arrays,
+                                                                                 strict=False)):
+            raise ValueError(f"a graph actor of hidden {actor.spec_hidden} and "
+                             f"{len(actor.rounds)} rounds does not fit this policy (hidden "
+                             f"{self.hidden}, {self.rounds} rounds)")
+        with torch.no_grad():
+            for layer, (w, b) in zip(layers, arrays, strict=True):
+                layer.weight.copy_(torch.as_tensor(w.T))
+                layer.bias.copy_(torch.as_tensor(b))
+
+    def _rounds(self) -> list[nn.Linear]:
+        return [r for r in self._extractor().pi.rounds if isinstance(r, nn.Linear)]

@@ -38,6 +38,7 @@ from envs.autoscale_v2 import AutoscaleV2Env
 from envs.features import observation_schema
 from envs.graph_features import graph_observation_schema
 from envs.scenario import Scenario, load_scenario
+from scaler.learned.graph_actor import ensemble
 from scaler.learned.manifest import Manifest
 from training.config import PolicyKind, TrainConfig
 from training.errors import ConfigError
@@ -169,6 +170,7 @@ def save_checkpoint(model: BaseAlgorithm, out: Path, steps: int,
     norm.save(str(ckpt / f"vecnormalize_{steps:09d}.pkl"))
 
 
+MEMBER_SEEDS = 1000  # imitation member k collects and fits with seed cfg.seed + 1000 k
 ENV_RECORD = "env.json"  # in checkpoints/: the env id and version the checkpoints act in
 
 
@@ -261,17 +263,30 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, force: bool = Fa
 
 
 def warm_start(cfg: TrainConfig, scenarios: list[Scenario], model: PPO) -> dict[str, Any]:
-    """Fit the graph actor to the oracle's headroom (training/oracle_imitation.py)."""
+    """Fit the graph actor to the oracle's headroom (training/oracle_imitation.py); with
+    `imitation.members` > 1, fit that many narrower networks, member k on the episodes of seed
+    `cfg.seed + MEMBER_SEEDS * k`, and start from their mean (`graph_actor.ensemble`)."""
     im = cfg.imitation
     c0 = time.process_time()
-    data = collect(cfg, scenarios, im.episodes, ticks=im.ticks, noise=im.noise,
-                   margins=(im.margin_up, im.margin_down))
     policy = model.policy
     assert isinstance(policy, GraphActorCriticPolicy)
-    losses = fit(policy, data, tau=im.tau, epochs=im.epochs, learning_rate=im.learning_rate,
-                 seed=cfg.seed, loss=im.loss, trim_tau=im.trim_tau)
-    return {"samples": len(data.obs), "tau": im.tau, "trim_tau": im.trim_tau, "loss": im.loss,
-            "margins": [im.margin_up, im.margin_down], "losses": [round(x, 5) for x in losses],
+    members, samples, losses = [], 0, []
+    for k in range(im.members):
+        seed = cfg.seed + MEMBER_SEEDS * k
+        data = collect(cfg.model_copy(update={"seed": seed}), scenarios, im.episodes,
+                       ticks=im.ticks, noise=im.noise, margins=(im.margin_up, im.margin_down))
+        member = policy if im.members == 1 else GraphActorCriticPolicy(
+            policy.observation_space, policy.action_space, lambda _: cfg.ppo.learning_rate,
+            hidden=cfg.ppo.hidden // im.members, rounds=cfg.ppo.rounds)
+        losses.append(fit(member, data, tau=im.tau, epochs=im.epochs, seed=seed,
+                          learning_rate=im.learning_rate, loss=im.loss, trim_tau=im.trim_tau))
+        members.append(member.numpy_actor())
+        samples += len(data.obs)
+    if im.members > 1:
+        policy.load_actor(ensemble(members))
+    return {"samples": samples, "members": im.members, "tau": im.tau, "trim_tau": im.trim_tau,
+            "loss": im.loss, "margins": [im.margin_up, im.margin_down],
+            "losses": [round(float(x), 5) for x in np.mean(losses, axis=0)],  # members' mean
             "cpu_minutes": round((time.process_time() - c0) / 60, 2)}
 
 

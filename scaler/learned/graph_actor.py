@@ -18,11 +18,15 @@ app features a (G,) and callers C (n, n) (C[i, j] = 1: j calls i),
 h = tanh([S, a] W_in + b_in); per round h = tanh([h, U h, D h, mean(h)] W_k + b_k) with U, D the
 row-normalised caller and callee matrices; action = h W_head + b_head, per service. The caller
 clips it to the action space [-1, 1]. Pure numpy.
+
+An ensemble needs no format of its own: `ensemble(members)` is one actor of the members' summed
+width, block-diagonal (member m's units see only member m's units, in every round and pool),
+whose head averages theirs, so its action is exactly the mean of the members' actions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,6 +119,30 @@ class GraphActor:
             h = np.tanh(np.concatenate([h, up @ h, down @ h, pool], axis=1) @ w + b)
         out: np.ndarray = (h @ self.head[0] + self.head[1])[:, 0]
         return out
+
+
+def ensemble(members: Sequence[GraphActor]) -> GraphActor:
+    """One actor computing the mean of `members`' actions (same rounds and inputs each)."""
+    if not members or len({(len(a.rounds), a.inp[0].shape[0]) for a in members}) != 1:
+        raise ValueError("an ensemble needs one or more graph actors with the same inputs and "
+                         "rounds")
+    widths = [a.spec_hidden for a in members]
+    total, starts = sum(widths), np.cumsum([0, *widths])
+    rounds = []
+    for k in range(len(members[0].rounds)):
+        w = np.zeros((4 * total, total), dtype=np.float32)
+        for a, lo, h in zip(members, starts, widths, strict=False):
+            for part in range(4):  # [own, callers' mean, callees' mean, app's mean]
+                w[part * total + lo: part * total + lo + h, lo: lo + h] = \
+                    a.rounds[k][0][part * h: (part + 1) * h]
+        rounds.append((w, np.concatenate([a.rounds[k][1] for a in members])))
+    m = np.float32(len(members))
+    return GraphActor(
+        (np.concatenate([a.inp[0] for a in members], axis=1),
+         np.concatenate([a.inp[1] for a in members])),
+        tuple(rounds),
+        (np.concatenate([a.head[0] for a in members]) / m,
+         (np.sum([a.head[1] for a in members], axis=0) / m).astype(np.float32)))
 
 
 def graph_actor_spec(actor: GraphActor, service_features: int) -> GraphActorSpec:

@@ -11,6 +11,7 @@ from scaler.errors import ModelCorruptError
 from scaler.learned.graph_actor import (
     GraphActor,
     actor_version,
+    ensemble,
     graph_actor_spec,
     load_graph_actor,
     parse_graph_actor_spec,
@@ -54,6 +55,23 @@ def test_any_number_of_services_and_the_graph_matters() -> None:
         assert actor(s, a, c).shape == (n,)
     s, a, c = _app(rng, 6)
     assert not np.allclose(actor(s, a, c), actor(s, a, np.zeros_like(c)))
+
+
+@pytest.mark.parametrize("rounds", [0, 1, 2])
+def test_an_ensemble_is_one_actor_acting_as_its_members_mean(rounds: int) -> None:
+    rng = np.random.default_rng(3)
+    members = [_actor(rng, rounds) for _ in range(3)]
+    merged = ensemble(members)
+    assert merged.spec_hidden == 3 * H and len(merged.rounds) == rounds
+    for n in (1, 4, 17):
+        s, a, c = _app(rng, n)
+        want = np.mean([m(s, a, c) for m in members], axis=0)
+        np.testing.assert_allclose(merged(s, a, c), want, rtol=1e-5, atol=1e-6)
+    assert ensemble(members[:1]).inp[0].shape == members[0].inp[0].shape
+    with pytest.raises(ValueError, match="same inputs and rounds"):
+        ensemble([members[0], _actor(rng, rounds + 1)])
+    with pytest.raises(ValueError, match="one or more"):
+        ensemble([])
 
 
 def test_round_trip_and_version_field(tmp_path: Path) -> None:

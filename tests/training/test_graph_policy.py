@@ -211,6 +211,33 @@ def test_warm_start_alone_is_exported_without_ppo(tmp_path) -> None:  # type: ig
     assert evaluation["imitation"]["tau"] == 0.98 and evaluation["imitation"]["samples"] == 8
 
 
+@pytest.mark.slow
+def test_an_ensemble_warm_start_exports_the_members_mean(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """members: 2 fits two networks of half the width on their own episodes; the export is one
+    actor (in actor.npz and model.zip alike) whose units split into two blocks that never mix."""
+    from stable_baselines3 import PPO
+
+    from scaler.learned.runtime import RLPolicy
+    from training.train import train
+
+    cfg = TrainConfig(**{**TINY_GRAPH, "total_timesteps": 0, "ppo": {"hidden": 8, "rounds": 1},
+                         "imitation": {"episodes": 1, "ticks": 8, "epochs": 1, "members": 2}})
+    model = train(cfg, tmp_path / "run", progress=False)
+    policy = RLPolicy.load(model)
+    assert policy.manifest.evaluation["imitation"]["members"] == 2
+    assert policy.manifest.evaluation["imitation"]["samples"] == 16
+    w, _ = policy.actor.rounds[0]
+    assert w.shape == (32, 8)
+    for part in range(4):  # [own, callers, callees, app]: member 0's units read only member 0's
+        np.testing.assert_array_equal(w[part * 8: part * 8 + 4, 4:], 0)
+        np.testing.assert_array_equal(w[part * 8 + 4: part * 8 + 8, :4], 0)
+    assert np.abs(w[:4, :4]).sum() > 0 and np.abs(w[4:8, 4:]).sum() > 0
+    sb3 = PPO.load(model / "model.zip", device="cpu").policy.numpy_actor()
+    np.testing.assert_array_equal(sb3.rounds[0][0], w)
+    with pytest.raises(ValueError, match="must divide ppo.hidden"):
+        TrainConfig(**{**TINY_GRAPH, "ppo": {"hidden": 9}, "imitation": {"members": 2}})
+
+
 def test_shipped_default_is_the_graph_actor_of_its_model_zip() -> None:
     """The default policy's actor.npz is its model.zip's actor, bit for bit, and the runtime acts
     as SB3's `predict` on apps of any size (the boutique it trained on and unseen ones)."""
