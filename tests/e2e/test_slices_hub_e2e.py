@@ -338,7 +338,12 @@ def test_qos_cap_holds_and_does_not_starve_the_other_slice(lab: HubLab) -> None:
     thread.join(30)
     print(f"\nqos: slice a (cap {CAP_MBIT}) {capped['a']:.1f} Mbit/s, slice b alongside "
           f"{other:.1f} Mbit/s")
-    assert abs(capped["a"] - CAP_MBIT) <= 0.1 * CAP_MBIT
+    # the cap holds: never more than 10% over it. Below it is the machine, not the cap: both
+    # flows go through userspace wireguard-go on two shared cores, and a fresh-clone CI run with
+    # other work on them measured the capped slice at 42.7 Mbit/s (85% of its cap) beside 1,332
+    # on the other; under 3/4 of the cap would be a cap that throttles too hard
+    assert capped["a"] <= 1.1 * CAP_MBIT, "the slice went over its cap"
+    assert capped["a"] >= 0.75 * CAP_MBIT, "the capped slice got well under its cap"
     assert other > 3 * CAP_MBIT, "the uncapped slice was starved"
 
 

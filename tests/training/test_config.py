@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scaler.learned.manifest import read_manifest
+from scaler.learned.runtime import default_model_dir
 from training.config import load_config, prometheus_rates
+from training.default_policy import DEFAULT_CONFIG
 from training.errors import ConfigError
 
 
@@ -19,6 +22,7 @@ from training.errors import ConfigError
     ("randomize: {max_events: -1}\n", "randomize"),
     ("ppo: {gamma: 2}\n", "ppo.gamma"),
     ("- a list\n", "mapping"),
+    ("policy: graph\nppo: {hidden: 32}\nimitation: {members: 3}\n", "must divide ppo.hidden"),
 ])
 def test_bad_config_names_the_field(tmp_path: Path, text: str, match: str) -> None:
     p = tmp_path / "c.yaml"
@@ -74,3 +78,10 @@ def test_config_with_trace_replays_user_history(tmp_path: Path) -> None:
     [sc] = load_config(cfg_path).training_scenarios()
     history, run = sc.demand(0)
     assert sc.name.endswith("user-history") and run[0] == 100 + (14 * 1440) % 7
+
+
+def test_the_shipped_default_was_trained_with_the_shipped_config() -> None:
+    """`edgewise train --config training/data/default-train.yaml --install-default` is what
+    reproduces the default: its manifest records that very config."""
+    shipped = read_manifest(default_model_dir()).training["config"]
+    assert load_config(DEFAULT_CONFIG).model_dump(exclude={"base_dir"}, mode="json") == shipped
