@@ -16,7 +16,7 @@ def test_every_kind_is_there_with_its_count_and_its_own_names() -> None:
     picked = scenarios()
     assert [k for k, _ in picked] == [k for k, (_, n, _) in KINDS.items() for _ in range(n)]
     names = [sc.name for _, sc in picked]
-    assert len(set(names)) == len(names) == 18
+    assert len(set(names)) == len(names) == 21
     assert not set(names) & set(scenario_names())
     by_kind = {k: [sc for kk, sc in picked if kk == k] for k in KINDS}
     assert all(len(sc.events) == 1 and sc.events[0].announced for sc in by_kind["announced"])
@@ -49,3 +49,16 @@ def test_an_unknown_kind_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "unknown kind 'stormy'" in err and "closed" in err
+
+
+def test_the_sparse_shop_dips_and_rebounds_more_than_the_closed_one() -> None:
+    """Few orders a minute: tick-to-tick swings of the open-hours rate are Poisson noise."""
+    def swing(sc_rps: np.ndarray) -> float:
+        open_ = (sc_rps[1:] > 0) & (sc_rps[:-1] > 0)
+        return float(np.median(np.abs(np.diff(np.log(np.maximum(sc_rps, 1e-9))))[open_]))
+
+    sparse = [sc for k, sc in scenarios(("sparse", "closed")) if k == "sparse"]
+    closed = [sc for k, sc in scenarios(("sparse", "closed")) if k == "closed"]
+    assert len(sparse) == 3 and all(sc.trace_rps is not None for sc in sparse)
+    assert min(swing(np.asarray(sc.trace_rps)) for sc in sparse) > \
+        max(swing(np.asarray(sc.trace_rps)) for sc in closed)
