@@ -12,21 +12,27 @@ ENV_ID = "edgewise/Autoscale-v4"
 ENV_VERSION = 4
 
 
-# log growth of the entry rate beyond the forecast's expectation over `GROWTH_TICKS` ticks
-# (`EntryForecast.surprise_growth`) above which the action may not trim below the base
-RAMP_GROWTH = 0.1
+# log growth of the entry rate against the forecast's expectation over `GROWTH_TICKS` ticks
+# (`EntryForecast.surprise_growth`) beyond which, either way, the action may not trim below the base
+SURPRISE_LIMIT = 0.1
+
+
+def off_forecast(surprise_growth: float) -> bool:
+    """True while demand has moved more than 10% off the forecast's expectation over the last
+    15 ticks, up (a ramp nobody announced) or down (a dip, which intermittent demand reverses
+    at once)."""
+    return abs(surprise_growth) > SURPRISE_LIMIT
 
 
 def action_to_desired(base: np.ndarray, action: np.ndarray, surprise_growth: float = 0.0
                       ) -> np.ndarray:
     """Desired replicas from the base sizing and a log2-multiplier action in [-1, 1].
 
-    While demand grows faster than the forecast expected (`surprise_growth` > `RAMP_GROWTH`:
-    more than 10% beyond it over the last 15 ticks) the action only adds to the base: a
-    surge's ramp is where a trimmed pod is missed, and it comes back only after its start-up
-    time (docs/rl.md)."""
+    While demand is off the forecast (`off_forecast`) the action only adds to the base: a pod
+    trimmed there is missed when the ramp goes on or the dip rebounds, and it comes back only
+    after its start-up time (docs/rl.md)."""
     a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
-    if surprise_growth > RAMP_GROWTH:
+    if off_forecast(surprise_growth):
         a = np.maximum(a, 0.0)
     desired: np.ndarray = np.rint(base * np.exp2(a)).astype(int)
     return desired

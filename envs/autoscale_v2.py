@@ -11,10 +11,10 @@ q84 of a seasonal-naive forecast, x exp(week-over-week spread)); v1 models are r
   the SLO needs, by the twin's latency model, at the peak over each service's start-up lead of
   max(q50 forecast, current rate) x exp(2.25 x the forecast's fitted log spread at that tick,
   `envs.entry_forecast`)): desired = round(base x 2 ** action), except that while the entry
-  rate grows more than 10% beyond the forecast's expectation over 15 ticks the action cannot
-  trim below the base (`envs.action.action_to_desired`; the runtime maps it the same way). The
-  agent learns headroom, not sizing from scratch, so a short training run is enough (30
-  minutes on 2 cores).
+  rate is more than 10% off the forecast's expectation over 15 ticks, either way, the action
+  cannot trim below the base (`envs.action.action_to_desired`; the runtime maps it the same
+  way). The agent learns headroom, not sizing from scratch, so a short training run is enough
+  (30 minutes on 2 cores).
 - Training data: `scenarios` (one or several, picked uniformly per episode) and an optional
   `randomize` curriculum (envs/randomize.py): with probability `random_probability` an episode
   runs on a randomized scenario (events, demand scale, graph parameters) instead.

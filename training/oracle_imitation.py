@@ -12,8 +12,8 @@ first fitted, by quantile regression, to what the clairvoyant oracle would have 
   `margin_down`, shares of the entry rate) the oracle is a band, not a point: the target raises
   the base to the oracle's count at (1 + margin_up) x the rate where the base is below it, trims
   it to the count at (1 + margin_down) x the rate where the base is above that, and is 0 between
-  (both 0: the plain target above). It never trims while demand grows faster than the forecast
-  expected (the env's action does not trim then either, `envs.action.action_to_desired`).
+  (both 0: the plain target above). It never trims while demand is more than 10% off the
+  forecast either way (the env's action does not trim then either, `envs.action.off_forecast`).
 - `fit` trains the actor's mean (the same `GraphExtractor` PPO then fine-tunes) over the app's
   real services with the pinball loss at quantile `tau` (a high `tau` keeps it on the safe side of
   the oracle where the features cannot tell) or the expectile loss at `tau` (0.5: least squares,
@@ -31,7 +31,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from envs.action import RAMP_GROWTH
+from envs.action import off_forecast
 from envs.capacity import lead_schedule, required_replicas
 from envs.graph_features import MAX_SERVICES
 from envs.scenario import Scenario
@@ -49,16 +49,16 @@ class ImitationData:
 def _episode(env_obs: np.ndarray, env: object, noise: float, rng: np.random.Generator,
              margins: tuple[float, float]
              ) -> tuple[list[np.ndarray], list[np.ndarray], list[bool], list[np.ndarray]]:
-    """Observations, base sizings and whether each tick is an unexpected ramp, then the oracle's
-    schedules at the two margins."""
+    """Observations, base sizings and whether demand is off the forecast at each tick, then the
+    oracle's schedules at the two margins."""
     from envs.autoscale_graph import AutoscaleGraphEnv
 
     assert isinstance(env, AutoscaleGraphEnv)
 
-    def ramp() -> bool:
-        return env._encoder.forecast.surprise_growth > RAMP_GROWTH
+    def off() -> bool:
+        return off_forecast(env._encoder.forecast.surprise_growth)
 
-    obs, bases, ramps, done = [env_obs], [env._base.copy()], [ramp()], False
+    obs, bases, offs, done = [env_obs], [env._base.copy()], [off()], False
     offset = rng.uniform(-noise, noise)
     while not done:
         action = np.full(MAX_SERVICES, offset, dtype=np.float32)
@@ -67,22 +67,22 @@ def _episode(env_obs: np.ndarray, env: object, noise: float, rng: np.random.Gene
         if not done:
             obs.append(o)
             bases.append(env._base.copy())
-            ramps.append(ramp())
+            offs.append(off())
     twin = env._twin
     assert twin is not None
     schedule = [lead_schedule(twin.config, required_replicas(twin.config, twin.entry_rps * (1 + m)))
                 for m in margins]
-    return obs, bases, ramps, schedule
+    return obs, bases, offs, schedule
 
 
-def band_target(base: np.ndarray, up: np.ndarray, down: np.ndarray, *, ramp: bool = False
+def band_target(base: np.ndarray, up: np.ndarray, down: np.ndarray, *, hold: bool = False
                 ) -> np.ndarray:
     """log2 of the move from `base` into [up, down] (oracle counts at the two margins), 0
-    inside the band; clipped to the action range. During an unexpected `ramp` there is no trim
-    (the env would not carry it out: `envs.action.action_to_desired`)."""
+    inside the band; clipped to the action range. With `hold` (demand off the forecast) there is
+    no trim (the env would not carry it out: `envs.action.action_to_desired`)."""
     b = np.maximum(base, 1)
     raise_to = np.maximum(np.log2(np.maximum(up, 1) / b), 0.0)
-    trim_to = 0.0 if ramp else np.minimum(np.log2(np.maximum(down, 1) / b), 0.0)
+    trim_to = 0.0 if hold else np.minimum(np.log2(np.maximum(down, 1) / b), 0.0)
     target: np.ndarray = np.clip(raise_to + trim_to, -1, 1)
     return target
 
@@ -99,13 +99,13 @@ def collect(cfg: TrainConfig, scenarios: list[Scenario], episodes: int, *, ticks
     xs, ys = [], []
     for k in range(episodes):
         first, _ = env.reset(seed=cfg.seed * 1000 + k)
-        obs, bases, ramps, (up, down) = _episode(first, env, noise, rng, margins)
+        obs, bases, offs, (up, down) = _episode(first, env, noise, rng, margins)
         n = len(bases[0])
-        for t, (o, base, ramp) in enumerate(zip(obs, bases, ramps, strict=True)):
+        for t, (o, base, off) in enumerate(zip(obs, bases, offs, strict=True)):
             if t >= len(up):  # obs[t] answers for tick t (obs[0]: the tick before the run)
                 break
             y = np.zeros(MAX_SERVICES, dtype=np.float32)
-            y[:n] = band_target(base, up[t], down[t], ramp=ramp)
+            y[:n] = band_target(base, up[t], down[t], hold=off)
             xs.append(o)
             ys.append(y)
     return ImitationData(np.stack(xs), np.stack(ys))

@@ -46,9 +46,9 @@ log = logging.getLogger("edgewise.model")
 # Older env versions whose models still run: same observation schema and action space as
 # ENV_VERSION, trained on an older twin or an older action mapping. Version -> (its env id,
 # what differs).
-NO_TRIM_ON_RAMPS = ("since v4 the action does not trim below the base while demand grows more "
-                    "than 10% beyond the forecast over 15 ticks; a model trained before learned "
-                    "to trim there, and runs with that trim withheld")
+NO_TRIM_ON_RAMPS = ("since v4 the action does not trim below the base while demand is more "
+                    "than 10% off the forecast over 15 ticks, either way; a model trained "
+                    "before learned to trim there, and runs with that trim withheld")
 COMPATIBLE_ENV_VERSIONS: dict[int, tuple[str, str]] = {
     2: ("edgewise/Autoscale-v2",
         "trained on the twin before issue 15 (a busy pod used 90% of its CPU request, latency was "

@@ -11,7 +11,7 @@ scaler/learned/actor.py) and the observation statistics (`obs_norm.npz`), both w
 (`envs.features.FeatureEncoder`), normalises it as VecNormalize did, runs the actor
 deterministically (float32, the arithmetic of SB3's `predict`) and maps the action to replicas
 as the env's step does (`envs.action.action_to_desired`, which stops trimming below the base
-during an unexpected ramp).
+while demand is off the forecast).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The env-version rule: an export trained on edgewise/Autoscale-v2 (before issue 15's twin) or
-v3 (before the action stopped trimming during an unexpected ramp) still loads under v4, with a
-warning that names what changed; any other version, or an older manifest claiming another env
+v3 (before the action stopped trimming while demand is off the forecast) still loads under v4,
+with a warning that names what changed; any other version, or an older manifest claiming another env
 id, is refused. The shipped default is a v4 export, so the older exports here are the default's
 files under an older manifest."""
 

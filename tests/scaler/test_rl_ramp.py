@@ -1,11 +1,11 @@
 """The runtime maps the network's action as the env does: no trim below the base sizing while
-demand outruns the forecast (`envs.action.action_to_desired`), and trims elsewhere."""
+demand is off the forecast (`envs.action.action_to_desired`), and trims elsewhere."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from envs.action import RAMP_GROWTH
+from envs.action import off_forecast
 from envs.twin import Twin
 from scaler.learned.base_sizing import BaseSizingPolicy
 from scaler.learned.runtime import RLPolicy
@@ -13,7 +13,7 @@ from scaler.policy import PolicyContext
 from tests.support.surge import surge_scenario
 
 
-def test_the_default_policy_never_trims_below_the_base_on_a_surprise_ramp() -> None:
+def test_the_default_policy_never_trims_below_the_base_around_a_surprise_surge() -> None:
     sc = surge_scenario()
     history, run = sc.demand(0)
     ctx = PolicyContext(sc.graph, sc.tick_seconds, sc.slo, sc.start, history, sc.calendar,
@@ -27,7 +27,7 @@ def test_the_default_policy_never_trims_below_the_base_on_a_surprise_ramp() -> N
         obs = twin.observe()
         desired, sizing = policy.decide(obs), base.decide(obs)
         assert policy._encoder is not None
-        if policy._encoder.forecast.surprise_growth > RAMP_GROWTH:
+        if off_forecast(policy._encoder.forecast.surprise_growth):
             ramp += 1
             assert (desired >= sizing).all()
         trimmed_elsewhere |= bool((desired < sizing).any())
