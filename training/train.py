@@ -280,7 +280,8 @@ def warm_start(cfg: TrainConfig, scenarios: list[Scenario], model: PPO) -> dict[
             hidden=cfg.ppo.hidden // im.members, rounds=cfg.ppo.rounds)
         losses.append(fit(member, data, tau=im.tau, epochs=im.epochs, seed=seed,
                           learning_rate=im.learning_rate, loss=im.loss, trim_tau=im.trim_tau))
-        members.append(member.numpy_actor())
+        if im.members > 1:
+            members.append(member.numpy_actor())
         samples += len(data.obs)
     if im.members > 1:
         policy.load_actor(ensemble(members))

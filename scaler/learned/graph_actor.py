@@ -127,11 +127,11 @@ def ensemble(members: Sequence[GraphActor]) -> GraphActor:
         raise ValueError("an ensemble needs one or more graph actors with the same inputs and "
                          "rounds")
     widths = [a.spec_hidden for a in members]
-    total, starts = sum(widths), np.cumsum([0, *widths])
+    total, starts = sum(widths), np.cumsum([0, *widths[:-1]])
     rounds = []
     for k in range(len(members[0].rounds)):
         w = np.zeros((4 * total, total), dtype=np.float32)
-        for a, lo, h in zip(members, starts, widths, strict=False):
+        for a, lo, h in zip(members, starts, widths, strict=True):
             for part in range(4):  # [own, callers' mean, callees' mean, app's mean]
                 w[part * total + lo: part * total + lo + h, lo: lo + h] = \
                     a.rounds[k][0][part * h: (part + 1) * h]

@@ -46,7 +46,7 @@ log = logging.getLogger("edgewise.model")
 # Older env versions whose models still run: same observation schema and action space as
 # ENV_VERSION, trained on an older twin or an older action mapping. Version -> (its env id,
 # what differs).
-NO_TRIM_ON_RAMPS = ("since v4 the action does not trim below the base while demand is more "
+NO_TRIM_OFF_FORECAST = ("since v4 the action does not trim below the base while demand is more "
                     "than 10% off the forecast over 15 ticks, either way; a model trained "
                     "before learned to trim there, and runs with that trim withheld")
 COMPATIBLE_ENV_VERSIONS: dict[int, tuple[str, str]] = {
@@ -54,9 +54,9 @@ COMPATIBLE_ENV_VERSIONS: dict[int, tuple[str, str]] = {
         "trained on the twin before issue 15 (a busy pod used 90% of its CPU request, latency was "
         "clamped at utilisation 0.98, one gamma per branching path); the observations and "
         "actions are the current env's, so it runs, but its headroom was learned on the old "
-        f"dynamics ({NO_TRIM_ON_RAMPS}): retrain with `edgewise train` for the new twin"),
+        f"dynamics ({NO_TRIM_OFF_FORECAST}): retrain with `edgewise train` for the new twin"),
     3: ("edgewise/Autoscale-v3",
-        f"{NO_TRIM_ON_RAMPS}: retrain with `edgewise train` to fit the current action"),
+        f"{NO_TRIM_OFF_FORECAST}: retrain with `edgewise train` to fit the current action"),
 }
 
 

@@ -131,9 +131,9 @@ def test_imitation_never_trims_while_demand_is_off_the_forecast() -> None:
     data = collect(cfg, [surge_scenario()], 1, ticks=TICKS, margins=(0.0, 0.1))
     growth = [n for n, _ in APP_SCHEMA].index("log2_surprise_growth_15")
     at = MAX_SERVICES * SERVICE_FEATURES + growth
-    ramp = np.abs(data.obs[:, at] * np.log(2)) > SURPRISE_LIMIT
-    assert ramp.sum() >= 5 and (data.target[ramp] >= 0).all()
-    assert (data.target[~ramp] < 0).any()  # it trims elsewhere
+    off = np.abs(data.obs[:, at] * np.log(2)) > SURPRISE_LIMIT
+    assert off.sum() >= 5 and (data.target[off] >= 0).all()
+    assert (data.target[~off] < 0).any()  # it trims elsewhere
 
 
 def test_trim_tau_fits_the_ticks_that_need_no_raise_at_their_own_level() -> None:
@@ -183,8 +183,8 @@ def test_band_target(base: int, up: int, down: int, want: float) -> None:
 
     got = band_target(np.array([base]), np.array([up]), np.array([down]))
     assert got[0] == pytest.approx(want)
-    on_a_ramp = band_target(np.array([base]), np.array([up]), np.array([down]), hold=True)
-    assert on_a_ramp[0] == pytest.approx(max(want, 0.0))  # raised as ever, never trimmed
+    held = band_target(np.array([base]), np.array([up]), np.array([down]), hold=True)
+    assert held[0] == pytest.approx(max(want, 0.0))  # raised as ever, never trimmed
 
 
 def test_imitation_margins_are_a_band() -> None:
