@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.entry_forecast import SURPRISE_LIMIT
+
 ENV_ID = "edgewise/Autoscale-v4"
 ENV_VERSION = 4
 
-
-# log growth of the entry rate against the forecast's expectation over `GROWTH_TICKS` ticks
-# (`EntryForecast.surprise_growth`) beyond which, either way, the action may not trim below the base
-SURPRISE_LIMIT = 0.1
 
 
 def off_forecast(surprise_growth: float) -> bool:

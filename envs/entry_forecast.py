@@ -20,6 +20,14 @@ errors match the fit and the scale stays near 1; in a surge the forecast did not
 on a day noisier than the history's last week, the errors grow and the headroom a sizing takes
 from the spread grows with them, within a few ticks, before the surge has run the pods short.
 
+A ramp the forecast did not see coming (`surprise_growth` above `SURPRISE_LIMIT`: demand has
+grown more than 10% beyond the expectation over the last `GROWTH_TICKS` ticks) is carried
+forward: the deviation holds instead of decaying and the ramp's slope (`trend`, the
+least-squares slope of those ticks' log errors) is added for each tick ahead, up to
+`MAX_TREND_LOG` (2x). A surge growing 5% a tick is then forecast to go on growing over the
+pods' start-up, not to fall back to the expectation; the adaptive spread alone sized for the
+rate now with wider headroom, and ran one replica short through most of a long ramp.
+
 Closed hours and intermittent demand: a tick with no demand (or no expectation) carries no error
 to learn from, so the state decays instead, the level as its EWMA would towards a zero error and
 the deviation as phi ** k: after a night closed, yesterday evening's surprise is forgotten rather
@@ -48,6 +56,10 @@ SCALE_ALPHA = 0.05
 MAX_SPREAD_SCALE = 3.0
 # one outlier tick widens the spread to sqrt(0.95 + 0.05 x 100) = 2.4x at most
 MAX_SQUARED_ERROR = 100.0
+# log growth of the entry rate against the expectation over `GROWTH_TICKS` ticks beyond which
+# demand is off the forecast (`surprise_growth`): upwards, the median carries the ramp forward
+SURPRISE_LIMIT = 0.1
+MAX_TREND_LOG = 0.7  # a ramp carried forward adds at most 2x to the median
 
 
 class EntryForecast:
@@ -110,13 +122,29 @@ class EntryForecast:
         part of a ramp the forecast did not see coming."""
         return self._errors[-1] - self._errors[0] if self._errors else 0.0
 
+    @property
+    def trend(self) -> float:
+        """Log growth a tick of a ramp the forecast did not see coming: while `surprise_growth`
+        is above `SURPRISE_LIMIT`, the least-squares slope of the last `GROWTH_TICKS` ticks'
+        log errors (0 if it is not rising, and 0 otherwise)."""
+        if self.surprise_growth <= SURPRISE_LIMIT or len(self._errors) < 3:
+            return 0.0
+        errors = np.asarray(self._errors)
+        x = np.arange(len(errors)) - (len(errors) - 1) / 2
+        return max(float((x * errors).sum() / (x * x).sum()), 0.0)
+
     def median(self, now: datetime, horizon: int) -> np.ndarray:
-        """q50 entry rate for ticks +1 .. +horizon."""
+        """q50 entry rate for ticks +1 .. +horizon. Ordinarily the deviation decays as phi ** k;
+        in a ramp the forecast did not see coming (`trend` > 0) it holds instead, and the ramp's
+        slope is carried forward, up to `MAX_TREND_LOG`."""
         k = np.arange(horizon)
         expected = self._expected(self._n + k, now, k * float(self.tick_seconds))
-        decay = self.phi ** (k + 1.0)
-        result: np.ndarray = np.minimum(expected * np.exp(self.level + decay * self.deviation),
-                                        self.ceiling(now, horizon))
+        trend = self.trend
+        if trend > 0:
+            err = self.level + self.deviation + np.minimum(trend * (k + 1.0), MAX_TREND_LOG)
+        else:
+            err = self.level + self.phi ** (k + 1.0) * self.deviation
+        result: np.ndarray = np.minimum(expected * np.exp(err), self.ceiling(now, horizon))
         return result
 
     def ceiling(self, now: datetime, horizon: int) -> np.ndarray:

@@ -155,3 +155,34 @@ def test_spread_widens_while_the_run_errs_more_than_the_history_and_never_narrow
     for j in range(200):  # closed: no errors to learn from, the scale decays to 1
         fc.observe(0.0, START + timedelta(minutes=611 + j))
     assert fc.spread_scale < 1.01
+
+
+def test_a_ramp_nobody_announced_is_carried_forward_and_a_sale_or_a_plateau_is_not() -> None:
+    """The trend: while a surprise surge grows 5% a tick the median goes on growing at that
+    rate over the ticks ahead (up to 2x), instead of falling back to the expectation; an
+    announced sale (in the expectation) and the surge's plateau once it stops growing carry no
+    trend, and the median is the ordinary decaying forecast again."""
+    hist = _seasonal(2 * WEEK)
+    sale = Event("sale", START + timedelta(minutes=30), multiplier=3.0, ramp_seconds=600.0,
+                 peak_seconds=3600.0, decay_seconds=600.0)
+    announced = EntryForecast(hist, TICK, (sale,))
+    surprise = EntryForecast(hist, TICK, ())
+    ordinary = _seasonal(120)
+    rate = 0.0
+    for k in range(60):
+        now = START + timedelta(minutes=k + 1)
+        expected = float(announced.median(now - timedelta(minutes=1), 1)[0])
+        announced.observe(expected, now)
+        rate = float(ordinary[k]) * 1.05 ** max(k - 44, 0)
+        surprise.observe(rate, now)
+    assert announced.trend == 0.0
+    assert surprise.trend == pytest.approx(np.log(1.05), rel=0.02)
+    growth = surprise.median(now, 30) / rate
+    assert growth[:5] == pytest.approx(1.05 ** np.arange(1, 6), rel=0.01)
+    # at most 2x: MAX_TREND_LOG, and here the ceiling (2x the last day's maximum) as well
+    assert growth[-1] == pytest.approx(2.0, rel=0.01) and growth.max() <= np.exp(0.7)
+    for k in range(60, 80):  # the surge holds at its peak: no more growth to carry forward
+        now = START + timedelta(minutes=k + 1)
+        surprise.observe(float(ordinary[k]) * 1.05 ** 15, now)
+    assert surprise.trend == 0.0
+    assert surprise.median(now, 30)[-1] < surprise.last_rps * 1.01

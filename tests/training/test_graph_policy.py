@@ -121,7 +121,7 @@ def test_oracle_imitation_targets_and_fit() -> None:
 
 def test_imitation_never_trims_while_demand_is_off_the_forecast() -> None:
     """The target agrees with the env's action: no trim while demand is off the forecast."""
-    from envs.action import SURPRISE_LIMIT
+    from envs.entry_forecast import SURPRISE_LIMIT
     from envs.graph_features import APP_SCHEMA, MAX_SERVICES, SERVICE_FEATURES
     from tests.support.surge import TICKS, surge_scenario
     from training.oracle_imitation import collect
