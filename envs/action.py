@@ -14,7 +14,6 @@ ENV_ID = "edgewise/Autoscale-v4"
 ENV_VERSION = 4
 
 
-
 def off_forecast(surprise_growth: float) -> bool:
     """True while demand has moved more than 10% off the forecast's expectation over the last
     15 ticks, up (a ramp nobody announced) or down (a dip, which intermittent demand reverses

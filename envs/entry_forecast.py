@@ -126,7 +126,7 @@ class EntryForecast:
     def trend(self) -> float:
         """Log growth a tick of a ramp the forecast did not see coming: while `surprise_growth`
         is above `SURPRISE_LIMIT`, the least-squares slope of the last `GROWTH_TICKS` ticks'
-        log errors (0 if it is not rising, and 0 otherwise)."""
+        log errors, floored at 0; otherwise 0."""
         if self.surprise_growth <= SURPRISE_LIMIT or len(self._errors) < 3:
             return 0.0
         errors = np.asarray(self._errors)
